@@ -1,0 +1,37 @@
+"""Raw derivatives data in (store, sources), feature builders out.
+
+Frame contracts (STYLE G3): **bars** ``asset, ts (bar close, UTC), open_usd, high_usd, low_usd,
+close_usd, volume_usd``; **features** ``asset, ts`` plus one column per feature. Inside the engine
+rows are keyed on ``available_at`` (the dataset's ``ts`` is a bar's open).
+
+Public names are re-exported lazily (PEP 562) so importing the CLI pulls in no pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ConfigError": "features.errors",
+    "DataError": "features.errors",
+    "ForecastError": "features.errors",
+    "UnsupportedContract": "features.errors",
+    "Store": "features.store",
+    "StoreView": "features.store",
+    "TABLES": "features.schema",
+    "validate_table": "features.schema",
+    "check_dataset": "features.quality",
+    "parse_utc": "features.timeutil",
+    "parse_duration": "features.timeutil",
+    "HOURS_PER_YEAR": "features.timeutil",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'features' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
