@@ -1,13 +1,21 @@
 """The exception and warning vocabulary, organised by what the caller does (STYLE G14).
 
 ``ForecastError`` is the base; ``DataError`` means "fix the data", ``ConfigError`` "fix the
-arguments or configuration". ``MarketUnavailable`` (transient venue failure: retry) lives in
-``markets.errors``. Only the CLI entry point catches broadly.
+arguments or configuration", ``MarketUnavailable`` "a venue or feed failed transiently: retry
+later", ``UnsupportedContract`` "levercast cannot price this question". They live here, in the
+lowest layer, so every layer shares one vocabulary. Only the CLI entry point catches broadly.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "ForecastError", "StaleDataWarning", "UnsupportedContract"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "ForecastError",
+    "MarketUnavailable",
+    "StaleDataWarning",
+    "UnsupportedContract",
+]
 
 
 class ForecastError(Exception):
@@ -20,6 +28,10 @@ class DataError(ForecastError):
 
 class ConfigError(ForecastError, ValueError):
     """Bad argument or configuration: the message names the argument, the rule and the value."""
+
+
+class MarketUnavailable(ForecastError):
+    """A venue or data feed failed after retries (timeouts, 429, 5xx, malformed bodies)."""
 
 
 class UnsupportedContract(ForecastError):

@@ -1,0 +1,210 @@
+"""A small retrying HTTP client shared by every venue and feed client (requests-based).
+
+Retries 429 (honouring ``Retry-After``), 5xx, timeouts, connection errors and malformed JSON
+bodies with exponential backoff and full jitter, then raises ``MarketUnavailable`` with one clear
+line. Other 4xx fail at once. A minimum interval between requests enforces a rate limit. Query
+parameters whose names look secret (key, token, secret, signature) are redacted from every
+message. The session, the clock and the random source are injected (STYLE G12).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from features.errors import ConfigError, MarketUnavailable
+
+__all__ = ["HttpClient", "HttpSettings", "redact"]
+
+_SECRET = re.compile(r"(key|token|secret|signature|passphrase|auth)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Where and how politely to call one service.
+
+    Attributes
+    ----------
+    base_url
+        e.g. ``https://fapi.binance.com``.
+    timeout_secs
+        Connect and read timeout of one request.
+    max_retries
+        Retries after the first attempt for transient failures.
+    backoff_secs, max_backoff_secs
+        Exponential backoff base and cap (full jitter).
+    min_interval_secs
+        Minimum time between two requests (client-side rate limit).
+    """
+
+    base_url: str
+    timeout_secs: float = 10.0
+    max_retries: int = 4
+    backoff_secs: float = 0.5
+    max_backoff_secs: float = 30.0
+    min_interval_secs: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"base_url must start with http:// or https://; found {self.base_url!r}"
+            )
+        for name in ("timeout_secs", "backoff_secs", "max_backoff_secs"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive; found {getattr(self, name)}")
+        if self.max_retries < 0 or self.min_interval_secs < 0:
+            raise ConfigError(
+                f"max_retries and min_interval_secs must be >= 0; found {self.max_retries}, "
+                f"{self.min_interval_secs}"
+            )
+
+
+def redact(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Copy of ``params`` with secret-looking values replaced by ``***``."""
+    return {k: ("***" if _SECRET.search(str(k)) else v) for k, v in (params or {}).items()}
+
+
+def _retry_after_secs(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class HttpClient:
+    """GET JSON or bytes from one service with retries (see module docstring).
+
+    Parameters
+    ----------
+    settings
+        Base URL, timeouts, retry and rate-limit settings.
+    session
+        A ``requests.Session`` (default: a new one).
+    sleep, clock
+        Injected for tests (default ``time.sleep``, ``time.monotonic``).
+    seed
+        Seed of the jitter.
+    name
+        Service name used in error messages.
+    headers
+        Extra headers sent with every request (never included in messages).
+    """
+
+    def __init__(
+        self,
+        settings: HttpSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
+        name: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self._last = -float("inf")
+        self.name = name or settings.base_url
+        self._headers = dict(headers or {})
+        self.requests_made = 0
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def _wait_rate_limit(self) -> None:
+        gap = self.settings.min_interval_secs - (self._clock() - self._last)
+        if gap > 0:
+            self._sleep(gap)
+        self._last = self._clock()
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> None:
+        if retry_after is not None:
+            self._sleep(min(retry_after, self.settings.max_backoff_secs))
+            return
+        cap = min(self.settings.max_backoff_secs, self.settings.backoff_secs * 2**attempt)
+        self._sleep(self._rng.uniform(0, cap))
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+        """GET with retries; return the successful response.
+
+        Raises
+        ------
+        MarketUnavailable
+            After the retries are spent, or at once for a 4xx other than 429.
+        """
+        url = self._url(path)
+        shown = f"{self.name} GET {path} {redact(params) if params else ''}".rstrip()
+        last_error = "no attempt made"
+        for attempt in range(self.settings.max_retries + 1):
+            self._wait_rate_limit()
+            self.requests_made += 1
+            try:
+                response = self.session.get(
+                    url,
+                    params=dict(params or {}),
+                    headers=self._headers,
+                    timeout=self.settings.timeout_secs,
+                )
+            except requests.Timeout:
+                last_error = f"timed out after {self.settings.timeout_secs:g} s"
+                self._backoff(attempt, None)
+                continue
+            except requests.ConnectionError as e:
+                last_error = f"connection failed ({type(e).__name__})"
+                self._backoff(attempt, None)
+                continue
+            status = response.status_code
+            if status == 429 or status >= 500:
+                last_error = f"HTTP {status}"
+                retry_after = _retry_after_secs(response.headers.get("Retry-After"))
+                if attempt < self.settings.max_retries:
+                    self._backoff(attempt, retry_after)
+                continue
+            if status >= 400:
+                body = response.text[:200].replace("\n", " ")
+                raise MarketUnavailable(f"{shown} failed: HTTP {status}: {body}")
+            return response
+        raise MarketUnavailable(
+            f"{shown} failed after {self.settings.max_retries + 1} attempt(s): {last_error}"
+        )
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and decode JSON; a malformed (e.g. truncated) body is retried like a 5xx."""
+        shown = f"{self.name} GET {path}"
+        last: str = ""
+        for attempt in range(self.settings.max_retries + 1):
+            response = self.get(path, params)
+            try:
+                return json.loads(response.content)
+            except ValueError as e:
+                last = f"malformed JSON body ({e.__class__.__name__}: {str(e)[:80]})"
+                if attempt < self.settings.max_retries:
+                    self._backoff(attempt, None)
+        raise MarketUnavailable(f"{shown} failed: {last}")
+
+    def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """GET a binary body (archives)."""
+        return bytes(self.get(path, params).content)
