@@ -1,0 +1,198 @@
+"""Probabilistic scores: Brier, log loss, ECE, reliability, Murphy decomposition, skill with
+block-bootstrap confidence intervals.
+
+NaN policy: inputs must be finite; rows with NaN raise ``ValueError`` naming the argument (drop
+them before scoring). Probabilities are clipped to [1e-6, 1 - 1e-6] inside the log loss only.
+
+References: Brier (1950); Murphy (1973) decomposition Brier = reliability - resolution +
+uncertainty; properscoring ``_brier.py``; ECE with equal-mass bins as in INTERFACE.md §4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from features._typing import FloatArray
+
+__all__ = [
+    "BrierDecomposition",
+    "ReliabilityCurve",
+    "SkillEstimate",
+    "block_bootstrap_skill",
+    "brier_decomposition",
+    "brier_loss",
+    "expected_calibration_error",
+    "log_loss",
+    "reliability_curve",
+]
+
+_EPS = 1e-6
+
+
+def _check(prob: npt.ArrayLike, outcome: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    p = np.asarray(prob, dtype=float)
+    y = np.asarray(outcome, dtype=float)
+    if p.shape != y.shape:
+        raise ValueError(
+            f"prob and outcome must have the same shape; found {p.shape} and {y.shape}"
+        )
+    if p.size == 0:
+        raise ValueError("prob must not be empty; found 0 rows")
+    if not np.isfinite(p).all():
+        raise ValueError(f"prob must be finite; found {int((~np.isfinite(p)).sum())} NaN/inf")
+    if not np.isfinite(y).all():
+        raise ValueError(f"outcome must be finite; found {int((~np.isfinite(y)).sum())} NaN/inf")
+    if (p < 0).any() or (p > 1).any():
+        bad = int(np.flatnonzero((p < 0) | (p > 1))[0])
+        raise ValueError(f"prob must be within [0, 1]; found {p[bad]} at row {bad}")
+    if (y < 0).any() or (y > 1).any():
+        bad = int(np.flatnonzero((y < 0) | (y > 1))[0])
+        raise ValueError(f"outcome must be within [0, 1]; found {y[bad]} at row {bad}")
+    return p, y
+
+
+def brier_loss(prob: npt.ArrayLike, outcome: npt.ArrayLike) -> float:
+    """Mean squared error of probabilities against outcomes in [0, 1] (lower is better)."""
+    p, y = _check(prob, outcome)
+    return float(np.mean((p - y) ** 2))
+
+
+def log_loss(prob: npt.ArrayLike, outcome: npt.ArrayLike) -> float:
+    """Mean negative log likelihood (natural log; outcomes may be fractional, e.g. 0.5 ties)."""
+    p, y = _check(prob, outcome)
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def _equal_mass_bins(p: FloatArray, n_bins: int) -> list[npt.NDArray[np.intp]]:
+    order = np.argsort(p, kind="stable")
+    return [chunk for chunk in np.array_split(order, min(n_bins, p.size)) if chunk.size]
+
+
+@dataclass(frozen=True, slots=True)
+class ReliabilityCurve:
+    """Per-bin mean forecast, observed frequency and count (equal-mass bins)."""
+
+    mean_prob: FloatArray
+    observed: FloatArray
+    count: npt.NDArray[np.int64]
+
+
+def reliability_curve(
+    prob: npt.ArrayLike, outcome: npt.ArrayLike, *, n_bins: int = 10
+) -> ReliabilityCurve:
+    """Reliability curve over ``n_bins`` equal-mass bins of the forecasts."""
+    p, y = _check(prob, outcome)
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1; found {n_bins}")
+    bins = _equal_mass_bins(p, n_bins)
+    return ReliabilityCurve(
+        mean_prob=np.array([p[b].mean() for b in bins]),
+        observed=np.array([y[b].mean() for b in bins]),
+        count=np.array([b.size for b in bins], dtype=np.int64),
+    )
+
+
+def expected_calibration_error(
+    prob: npt.ArrayLike, outcome: npt.ArrayLike, *, n_bins: int = 10
+) -> float:
+    """ECE: count-weighted mean |mean forecast - observed frequency| over equal-mass bins."""
+    curve = reliability_curve(prob, outcome, n_bins=n_bins)
+    weights = curve.count / curve.count.sum()
+    return float(np.sum(weights * np.abs(curve.mean_prob - curve.observed)))
+
+
+@dataclass(frozen=True, slots=True)
+class BrierDecomposition:
+    """Murphy decomposition over equal-mass bins: brier ~= reliability - resolution + uncertainty.
+
+    ``brier`` is the exact score; the identity holds exactly only when forecasts are constant
+    within each bin (the within-bin variance term is the difference).
+    """
+
+    brier: float
+    reliability: float
+    resolution: float
+    uncertainty: float
+
+
+def brier_decomposition(
+    prob: npt.ArrayLike, outcome: npt.ArrayLike, *, n_bins: int = 10
+) -> BrierDecomposition:
+    """Murphy's reliability / resolution / uncertainty decomposition of the Brier score."""
+    p, y = _check(prob, outcome)
+    curve = reliability_curve(p, y, n_bins=n_bins)
+    w = curve.count / curve.count.sum()
+    base = float(y.mean())
+    return BrierDecomposition(
+        brier=brier_loss(p, y),
+        reliability=float(np.sum(w * (curve.mean_prob - curve.observed) ** 2)),
+        resolution=float(np.sum(w * (curve.observed - base) ** 2)),
+        uncertainty=base * (1 - base),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SkillEstimate:
+    """Skill ``1 - Brier/Brier_reference`` with a bootstrap confidence interval."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    n_blocks: int
+
+    @property
+    def ci90(self) -> list[float]:
+        """``[low, high]`` as INTERFACE.md prints it."""
+        return [self.ci_low, self.ci_high]
+
+
+def block_bootstrap_skill(
+    prob: npt.ArrayLike,
+    reference: npt.ArrayLike,
+    outcome: npt.ArrayLike,
+    blocks: npt.ArrayLike,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.9,
+    seed: int | np.random.Generator | None = 0,
+) -> SkillEstimate:
+    """Skill of ``prob`` over ``reference`` with a cluster (block) bootstrap CI.
+
+    Parameters
+    ----------
+    prob, reference, outcome
+        Forecasts of the model, of the reference, and outcomes, aligned rows.
+    blocks
+        Block label per row (e.g. the day, or ``floor(t / max(1 day, horizon))``): whole blocks
+        are resampled, which respects the dependence of rows within a block.
+    n_boot, level, seed
+        Resamples, two-sided interval level, random seed.
+    """
+    p, y = _check(prob, outcome)
+    r, _ = _check(reference, outcome)
+    labels = np.asarray(blocks)
+    if labels.shape != p.shape:
+        raise ValueError(f"blocks must match prob's shape {p.shape}; found {labels.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be within (0, 1); found {level}")
+    rng = np.random.default_rng(seed)
+    _, codes = np.unique(labels, return_inverse=True)
+    n_blocks = int(codes.max()) + 1
+    model_sq = np.bincount(codes, weights=(p - y) ** 2, minlength=n_blocks)
+    ref_sq = np.bincount(codes, weights=(r - y) ** 2, minlength=n_blocks)
+    value = 1.0 - model_sq.sum() / ref_sq.sum() if ref_sq.sum() > 0 else float("nan")
+    draws = rng.integers(0, n_blocks, size=(n_boot, n_blocks))
+    num = model_sq[draws].sum(axis=1)
+    den = ref_sq[draws].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skills = 1.0 - num / den
+    skills = skills[np.isfinite(skills)]
+    alpha = (1 - level) / 2
+    if skills.size == 0:
+        return SkillEstimate(float(value), float("nan"), float("nan"), n_blocks)
+    lo, hi = np.quantile(skills, [alpha, 1 - alpha])
+    return SkillEstimate(float(value), float(lo), float(hi), n_blocks)

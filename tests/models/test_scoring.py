@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.scoring import (
+    block_bootstrap_skill,
+    brier_decomposition,
+    brier_loss,
+    expected_calibration_error,
+    log_loss,
+    reliability_curve,
+)
+
+
+def test_perfect_forecast_and_constant_half():
+    y = np.array([0, 1, 1, 0, 1], float)
+    assert brier_loss(y, y) == 0.0
+    assert brier_loss(np.full(5, 0.5), y) == pytest.approx(0.25)
+    assert log_loss(np.full(5, 0.5), y) == pytest.approx(np.log(2))
+
+
+@pytest.mark.parametrize("true_p", [0.1, 0.3, 0.5, 0.8])
+def test_scores_are_proper(true_p):
+    """Expected score is minimised at the true probability."""
+    grid = np.linspace(0.01, 0.99, 99)
+    exp_brier = true_p * (1 - grid) ** 2 + (1 - true_p) * grid**2
+    exp_log = -(true_p * np.log(grid) + (1 - true_p) * np.log(1 - grid))
+    assert grid[np.argmin(exp_brier)] == pytest.approx(true_p, abs=0.011)
+    assert grid[np.argmin(exp_log)] == pytest.approx(true_p, abs=0.011)
+
+
+@given(st.lists(st.floats(0, 1), min_size=2, max_size=60), st.integers(0, 2**31))
+@settings(max_examples=60, deadline=None)
+def test_yes_no_swap_leaves_scores_unchanged(probs, seed):
+    p = np.array(probs)
+    y = np.random.default_rng(seed).integers(0, 2, p.size).astype(float)
+    assert brier_loss(1 - p, 1 - y) == pytest.approx(brier_loss(p, y))
+    assert log_loss(1 - p, 1 - y) == pytest.approx(log_loss(p, y))
+
+
+def test_ece_hand_case_and_reliability():
+    p = np.array([0.1, 0.1, 0.9, 0.9])
+    y = np.array([0, 0, 1, 0], float)
+    curve = reliability_curve(p, y, n_bins=2)
+    np.testing.assert_allclose(curve.mean_prob, [0.1, 0.9])
+    np.testing.assert_allclose(curve.observed, [0.0, 0.5])
+    assert expected_calibration_error(p, y, n_bins=2) == pytest.approx(0.5 * 0.1 + 0.5 * 0.4)
+
+
+def test_decomposition_identity_with_binned_forecasts():
+    rng = np.random.default_rng(0)
+    p = rng.choice([0.1, 0.3, 0.5, 0.7, 0.9], 5000)
+    y = (rng.uniform(size=p.size) < p).astype(float)
+    d = brier_decomposition(p, y, n_bins=5)
+    assert d.brier == pytest.approx(d.reliability - d.resolution + d.uncertainty, abs=2e-3)
+
+
+def test_ece_small_for_calibrated_forecasts():
+    rng = np.random.default_rng(1)
+    p = rng.uniform(size=20000)
+    y = (rng.uniform(size=p.size) < p).astype(float)
+    assert expected_calibration_error(p, y) < 0.02
+    assert expected_calibration_error(np.clip(p + 0.2, 0, 1), y) > 0.1
+
+
+def test_block_bootstrap_skill_detects_better_model_and_is_seeded():
+    rng = np.random.default_rng(2)
+    truth = rng.uniform(0.05, 0.95, 4000)
+    y = (rng.uniform(size=truth.size) < truth).astype(float)
+    blocks = np.arange(truth.size) // 40
+    good = block_bootstrap_skill(truth, np.full(truth.size, 0.5), y, blocks, seed=1)
+    assert good.value > 0
+    assert good.ci_low > 0
+    assert good.ci_low <= good.value <= good.ci_high
+    same = block_bootstrap_skill(truth, np.full(truth.size, 0.5), y, blocks, seed=1)
+    assert same == good
+    none = block_bootstrap_skill(truth, truth, y, blocks, seed=1)
+    assert none.value == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("prob", "outcome", "match"),
+    [
+        ([0.5, 1.2], [0, 1], r"prob must be within \[0, 1\]; found 1.2 at row 1"),
+        ([0.5, np.nan], [0, 1], "prob must be finite"),
+        ([0.5], [0, 1], "same shape"),
+        ([], [], "must not be empty"),
+    ],
+    ids=["range", "nan", "shape", "empty"],
+)
+def test_validation_messages(prob, outcome, match):
+    with pytest.raises(ValueError, match=match):
+        brier_loss(prob, outcome)
