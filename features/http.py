@@ -44,6 +44,9 @@ class HttpSettings:
         Exponential backoff base and cap (full jitter).
     min_interval_secs
         Minimum time between two requests (client-side rate limit).
+    max_connect_retries
+        Retries of a refused or failed connection (at most ``max_retries``). A host that refuses
+        connections rarely recovers within a backoff window, so an offline run fails fast.
     """
 
     base_url: str
@@ -52,6 +55,7 @@ class HttpSettings:
     backoff_secs: float = 0.5
     max_backoff_secs: float = 30.0
     min_interval_secs: float = 0.0
+    max_connect_retries: int = 1
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -61,10 +65,10 @@ class HttpSettings:
         for name in ("timeout_secs", "backoff_secs", "max_backoff_secs"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive; found {getattr(self, name)}")
-        if self.max_retries < 0 or self.min_interval_secs < 0:
+        if self.max_retries < 0 or self.min_interval_secs < 0 or self.max_connect_retries < 0:
             raise ConfigError(
-                f"max_retries and min_interval_secs must be >= 0; found {self.max_retries}, "
-                f"{self.min_interval_secs}"
+                f"max_retries, max_connect_retries and min_interval_secs must be >= 0; found "
+                f"{self.max_retries}, {self.max_connect_retries}, {self.min_interval_secs}"
             )
 
 
@@ -147,6 +151,19 @@ class HttpClient:
         cap = min(self.settings.max_backoff_secs, self.settings.backoff_secs * 2**attempt)
         self._sleep(self._rng.uniform(0, cap))
 
+    def _scrub(self, text: str, params: Mapping[str, Any] | None) -> str:
+        """Replace secret parameter and header values echoed in ``text`` by ``***``."""
+        secrets = [str(v) for k, v in (params or {}).items() if _SECRET.search(str(k))]
+        secrets += [v for k, v in self._headers.items() if _SECRET.search(k)]
+        for value in secrets:
+            if value:
+                text = text.replace(value, "***")
+        return text
+
+    def _shown(self, path: str, params: Mapping[str, Any] | None) -> str:
+        target = path.split("?", 1)[0]  # a query string in the path may hold a key
+        return f"{self.name} GET {target} {redact(params) if params else ''}".rstrip()
+
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         """GET with retries; return the successful response.
 
@@ -156,11 +173,15 @@ class HttpClient:
             After the retries are spent, or at once for a 4xx other than 429.
         """
         url = self._url(path)
-        shown = f"{self.name} GET {path} {redact(params) if params else ''}".rstrip()
+        shown = self._shown(path, params)
         last_error = "no attempt made"
-        for attempt in range(self.settings.max_retries + 1):
+        connect_failures = 0
+        retries = self.settings.max_retries
+        attempt = 0
+        while True:
             self._wait_rate_limit()
             self.requests_made += 1
+            retry_after: float | None = None
             try:
                 response = self.session.get(
                     url,
@@ -168,34 +189,47 @@ class HttpClient:
                     headers=self._headers,
                     timeout=self.settings.timeout_secs,
                 )
+                status = response.status_code
+                if status == 429 or status >= 500:
+                    last_error = f"HTTP {status}"
+                    retry_after = _retry_after_secs(response.headers.get("Retry-After"))
+                elif status >= 400:
+                    body = self._scrub(response.text[:200].replace("\n", " "), params)
+                    raise MarketUnavailable(f"{shown} failed: HTTP {status}: {body}")
+                else:
+                    _ = response.content  # read the body now: a truncated one is retried
+                    return response
             except requests.Timeout:
                 last_error = f"timed out after {self.settings.timeout_secs:g} s"
-                self._backoff(attempt, None)
-                continue
             except requests.ConnectionError as e:
                 last_error = f"connection failed ({type(e).__name__})"
-                self._backoff(attempt, None)
-                continue
-            status = response.status_code
-            if status == 429 or status >= 500:
-                last_error = f"HTTP {status}"
-                retry_after = _retry_after_secs(response.headers.get("Retry-After"))
-                if attempt < self.settings.max_retries:
-                    self._backoff(attempt, retry_after)
-                continue
-            if status >= 400:
-                body = response.text[:200].replace("\n", " ")
-                raise MarketUnavailable(f"{shown} failed: HTTP {status}: {body}")
-            return response
-        raise MarketUnavailable(
-            f"{shown} failed after {self.settings.max_retries + 1} attempt(s): {last_error}"
-        )
+                connect_failures += 1
+                retries = min(
+                    retries, attempt + self.settings.max_connect_retries + 1 - connect_failures
+                )
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ):
+                last_error = "truncated body"
+            if attempt >= retries:
+                break
+            self._backoff(attempt, retry_after)
+            attempt += 1
+        raise MarketUnavailable(f"{shown} failed after {attempt + 1} attempt(s): {last_error}")
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET and decode JSON; a malformed (e.g. truncated) body is retried like a 5xx."""
-        shown = f"{self.name} GET {path}"
+        """GET and decode JSON; a malformed (e.g. truncated) body is retried like a 5xx.
+
+        Raises
+        ------
+        MarketUnavailable
+            As ``get``, or when every body was malformed JSON.
+        """
+        shown = self._shown(path, params)
         last: str = ""
-        for attempt in range(self.settings.max_retries + 1):
+        attempts = self.settings.max_retries + 1
+        for attempt in range(attempts):
             response = self.get(path, params)
             try:
                 return json.loads(response.content)
@@ -203,7 +237,7 @@ class HttpClient:
                 last = f"malformed JSON body ({e.__class__.__name__}: {str(e)[:80]})"
                 if attempt < self.settings.max_retries:
                     self._backoff(attempt, None)
-        raise MarketUnavailable(f"{shown} failed: {last}")
+        raise MarketUnavailable(f"{shown} failed after {attempts} attempt(s): {last}")
 
     def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
         """GET a binary body (archives)."""
