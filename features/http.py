@@ -195,7 +195,9 @@ class HttpClient:
                     retry_after = _retry_after_secs(response.headers.get("Retry-After"))
                 elif status >= 400:
                     body = self._scrub(response.text[:200].replace("\n", " "), params)
-                    raise MarketUnavailable(f"{shown} failed: HTTP {status}: {body}")
+                    error = MarketUnavailable(f"{shown} failed: HTTP {status}: {body}")
+                    error.status = status  # type: ignore[attr-defined]
+                    raise error
                 else:
                     _ = response.content  # read the body now: a truncated one is retried
                     return response
@@ -242,3 +244,20 @@ class HttpClient:
     def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
         """GET a binary body (archives)."""
         return bytes(self.get(path, params).content)
+
+    def get_optional_bytes(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> bytes | None:
+        """GET a binary body, or ``None`` when the server answers 404 (a file not published yet).
+
+        Raises
+        ------
+        MarketUnavailable
+            As ``get`` for every other failure.
+        """
+        try:
+            return self.get_bytes(path, params)
+        except MarketUnavailable as e:
+            if getattr(e, "status", None) == 404:
+                return None
+            raise
