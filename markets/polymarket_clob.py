@@ -76,7 +76,9 @@ class ClobReader:
         self._sleep = sleep
         self._rng = random.Random(seed)
 
-    def _call(self, what: str, method: Callable[..., Any], *args: Any) -> Any:
+    def _call(
+        self, what: str, method: Callable[..., Any], *args: Any, text_ok: bool = False
+    ) -> Any:
         from py_clob_client.exceptions import PolyApiException
 
         settings = self._settings
@@ -99,7 +101,7 @@ class ClobReader:
             except (TypeError, AttributeError, ValueError, InvalidOperation):
                 last = "malformed response body"
             else:
-                if not isinstance(result, str):
+                if text_ok or not isinstance(result, str):  # text = undecodable JSON body
                     return result
                 last = "malformed response body"
             if attempt < settings.max_retries:
@@ -137,7 +139,10 @@ class ClobReader:
 
     def tick_size(self, token_id: str) -> float:
         """Minimum tick size of one token."""
-        return float(self._call(f"tick size {token_id[:12]}", self._client.get_tick_size, token_id))
+        raw = self._call(
+            f"tick size {token_id[:12]}", self._client.get_tick_size, token_id, text_ok=True
+        )
+        return float(raw)
 
     def fee_rate_bps(self, token_id: str) -> int:
         """Base fee rate of one token in basis points."""
