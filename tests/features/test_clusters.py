@@ -1,0 +1,137 @@
+"""Clusters, distances and the liquidation-map feature set, including the truncation test."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.clusters import (
+    FEATURE_NAMES,
+    find_clusters,
+    hourly_vol,
+    liqmap_features,
+    mass_near_spot,
+)
+from features.errors import ConfigError
+from features.liqmap import LiqMap, build_inputs
+from features.store import Store
+from tests.conftest import make_dataset
+
+AT = pd.Timestamp("2026-01-01T00:00Z")
+STEP = math.log1p(10 / 1e4)
+
+
+def _map(long_bins: dict[int, float], short_bins: dict[int, float], spot_bin: int) -> LiqMap:
+    lo = min([*long_bins, *short_bins, spot_bin])
+    hi = max([*long_bins, *short_bins, spot_bin])
+    long_m, short_m = np.zeros(hi - lo + 1), np.zeros(hi - lo + 1)
+    for b, v in long_bins.items():
+        long_m[b - lo] = v
+    for b, v in short_bins.items():
+        short_m[b - lo] = v
+    spot = math.exp((spot_bin + 0.5) * STEP)
+    return LiqMap(AT, spot, 10.0, lo, long_m, short_m)
+
+
+SPOT_BIN = 11_000  # about 59,850 USD
+
+
+def test_two_dense_bumps_make_two_clusters_ranked_by_mass():
+    base = SPOT_BIN
+    bumps = {base - 50 + i: 10.0 for i in range(5)} | {base - 20 + i: 30.0 for i in range(3)}
+    noise = {base - 100 + 7 * i: 1.0 for i in range(5)}
+    m = _map(bumps | noise, {}, base)
+    found = find_clusters(m, side="long", top_n=5)
+    assert [c["mass_usd"] for c in found] == pytest.approx([90.0, 50.0])
+    near, far = found
+    edges = m.edges_usd
+    assert near["low_usd"] == pytest.approx(edges[base - 20 - m.first_bin])
+    assert near["high_usd"] == pytest.approx(edges[base - 17 - m.first_bin])
+    centre = math.exp((base - 19 + 0.5) * STEP)  # equal masses: the middle bin's centre
+    assert near["center_usd"] == pytest.approx(centre)
+    assert near["distance_pct"] == pytest.approx((centre / m.spot_usd - 1) * 100)
+    assert far["distance_pct"] < near["distance_pct"] < 0
+    assert {c["side"] for c in found} == {"long"}
+    assert find_clusters(m, side="long", top_n=1) == found[:1]
+
+
+def test_empty_side_has_no_clusters_and_bad_arguments_are_named():
+    m = _map({SPOT_BIN - 5: 1.0}, {}, SPOT_BIN)
+    assert find_clusters(m, side="short") == []
+    with pytest.raises(ConfigError, match="side must be"):
+        find_clusters(m, side="up")
+    with pytest.raises(ConfigError, match="top_n"):
+        find_clusters(m, side="long", top_n=0)
+
+
+def test_mass_near_spot_hand_computed():
+    # spot at the centre of SPOT_BIN; +-2% is about +-19.8 bins of 10 bps
+    m = _map(
+        {SPOT_BIN - 5: 3.0, SPOT_BIN - 40: 100.0}, {SPOT_BIN + 3: 7.0, SPOT_BIN + 19: 1.0}, SPOT_BIN
+    )
+    above, below = mass_near_spot(m, band_pct=2.0)
+    assert (above, below) == pytest.approx((8.0, 3.0))
+    above5, below5 = mass_near_spot(m, band_pct=5.0)
+    assert (above5, below5) == pytest.approx((8.0, 103.0))
+
+
+def test_hourly_vol_hand_computed():
+    ts = pd.date_range(AT, periods=6, freq="1h")
+    close = np.array([100.0, 101.0, 100.0, 101.0, 100.0, 101.0])
+    bars = pd.DataFrame(
+        {"available_at": ts, "high": close, "low": close, "close": close, "volume_base": 1.0}
+    )
+    inputs = build_inputs(bars, None)
+    r = math.log(1.01)
+    assert hourly_vol(inputs, ts[-1]) == pytest.approx(r)
+
+
+@pytest.fixture(scope="module")
+def synthetic_store(tmp_path_factory) -> Store:
+    return Store(make_dataset(tmp_path_factory.mktemp("liq") / "data", seed=3, hours=24 * 20))
+
+
+def test_features_have_every_name_and_a_reason_for_each_none(synthetic_store):
+    view = synthetic_store.at(pd.Timestamp("2024-01-15T00:00Z"))
+    features, missing, clusters = liqmap_features(view, "BTC", horizon_hours=24)
+    assert set(features) == set(FEATURE_NAMES)
+    assert {k for k, v in features.items() if v is None} == set(missing)
+    assert clusters, "a 14-day synthetic history has clusters"
+    keys = {"side", "center_usd", "low_usd", "high_usd", "mass_usd", "distance_pct"}
+    assert all(set(c) == keys for c in clusters)
+    for c in clusters:
+        assert c["low_usd"] <= c["center_usd"] <= c["high_usd"]
+    spot_sign = {"long": -1, "short": 1}
+    for side in ("long", "short"):
+        value = features[f"liq_{side}_nearest_dist_pct"]
+        if value is not None:
+            assert np.sign(value) == spot_sign[side]
+            vol = features[f"liq_{side}_nearest_dist_vol"]
+            assert vol is not None and np.sign(vol) == spot_sign[side]
+
+
+def test_features_without_data_are_missing_with_reasons(synthetic_store):
+    view = synthetic_store.at(pd.Timestamp("2020-01-01T00:00Z"))
+    features, missing, clusters = liqmap_features(view, "BTC")
+    assert clusters == []
+    assert all(v is None for v in features.values())
+    assert set(missing) == set(FEATURE_NAMES)
+    assert "liquidation map unavailable" in missing["liq_long_mass_usd"]
+
+
+@pytest.mark.parametrize("cut", ["2024-01-12T05:00Z", "2024-01-16T00:00Z"])
+def test_truncation_features_and_clusters(synthetic_store, tmp_path, cut):
+    t = pd.Timestamp(cut)
+    root = tmp_path / "cut"
+    shutil.copytree(synthetic_store.root, root)
+    for table in ("candles", "open_interest"):
+        frame = pd.read_parquet(root / f"{table}.parquet")
+        frame[frame["available_at"] <= t].to_parquet(root / f"{table}.parquet", index=False)
+    for at in (t, t - pd.Timedelta(hours=5)):
+        full = liqmap_features(synthetic_store.at(at), "BTC")
+        part = liqmap_features(Store(root).at(at), "BTC")
+        assert full == part
