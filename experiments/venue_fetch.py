@@ -124,10 +124,12 @@ def _markets_frame(rows: list[dict[str, Any]], existing: pd.DataFrame) -> pd.Dat
     for column in ("created_at", "end_date", "resolved_at"):
         new[column] = pd.to_datetime(new[column], utc=True)
     new = validate_table("markets", new)
-    old = existing.set_index("market_id").reindex(new["market_id"]).reset_index()
-    for column in columns:  # a value the venue no longer sends keeps the stored one
+    old = existing.set_index("market_id").reindex(new["market_id"]).reset_index(drop=True)
+    for column in columns:  # a value the venue does not send keeps the stored one
         if column != "market_id":
-            new[column] = new[column].where(new[column].notna(), old[column].to_numpy())
+            new[column] = new[column].where(
+                new[column].notna(), old[column].astype(new[column].dtype)
+            )
     return validate_table("markets", new)
 
 
@@ -144,10 +146,8 @@ def _since(
     market: VenueMarket, store_id: str, last: Mapping[tuple[str, str], pd.Timestamp]
 ) -> datetime | None:
     outcomes = market.outcomes if market.token_ids else market.outcomes[:1]
-    stamps = [last.get((store_id, o)) for o in outcomes]
-    if not stamps or any(s is None for s in stamps):
-        return None
-    return min(s for s in stamps if s is not None).to_pydatetime()
+    stamps = [s for s in (last.get((store_id, o)) for o in outcomes) if s is not None]
+    return min(stamps).to_pydatetime() if stamps else None
 
 
 def _fetch_venue(
