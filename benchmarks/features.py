@@ -1,0 +1,60 @@
+"""Feature-frame benchmark: 3 years of hourly decision times for BTC and ETH.
+
+Target (issue 5): < 60 s on 2 cores for both assets together.
+Run: ``.venv/bin/python benchmarks/features.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+# This script is named like the ``features`` package: keep its folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+_spec = importlib.util.spec_from_file_location("_bench_common", _HERE / "_common.py")
+assert _spec is not None and _spec.loader is not None
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+data_dir = _common.data_dir
+
+
+def main() -> None:
+    """Print the benchmark JSON."""
+    path = data_dir()
+    import numpy as np
+    import pandas as pd
+
+    from features.frame import compute_feature_frame
+    from features.store import Store
+
+    store = Store(path)
+    end = pd.Timestamp("2026-02-28T00:00Z")
+    times = pd.date_range(end - pd.Timedelta(days=3 * 365), end, freq="1h")
+    t0 = time.perf_counter()
+    for table in ("candles", "open_interest", "funding", "liquidations", "exchange_reserves"):
+        store.read(table)
+    load_s = time.perf_counter() - t0
+    out: dict[str, object] = {"dataset": str(path), "decision_times": len(times)}
+    total = 0.0
+    for asset in ("BTC", "ETH"):
+        t1 = time.perf_counter()
+        result = compute_feature_frame(store, asset, times)
+        elapsed = time.perf_counter() - t1
+        total += elapsed
+        values = result.frame.drop(columns=["asset", "ts"]).to_numpy(dtype=float)
+        out[f"{asset}_s"] = round(elapsed, 3)
+        out[f"{asset}_features"] = values.shape[1]
+        out[f"{asset}_non_null_share"] = round(float(np.isfinite(values).mean()), 4)
+    out["load_s"] = round(load_s, 3)
+    out["frame_total_s"] = round(total, 3)
+    out["target_s"] = 60.0
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
