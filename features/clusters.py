@@ -32,6 +32,7 @@ from features.store import StoreView
 
 __all__ = [
     "FEATURE_NAMES",
+    "features_from_inputs",
     "find_clusters",
     "hourly_vol",
     "liqmap_features",
@@ -219,8 +220,6 @@ def liqmap_features(
     if horizon_hours <= 0:
         raise ConfigError(f"horizon_hours must be > 0; found {horizon_hours}")
     params = params or LiqMapParams.default()
-    features: dict[str, float | None] = dict.fromkeys(FEATURE_NAMES)
-    missing: dict[str, str] = {}
     try:
         inputs = load_map_inputs(
             view,
@@ -229,10 +228,33 @@ def liqmap_features(
             long_share=long_share,
             history_hours=max(params.lookback_hours, VOL_WINDOW_HOURS) + 48,
         )
-        liq_map = map_snapshot(inputs, params, view.t)
     except DataError as e:
-        return features, dict.fromkeys(FEATURE_NAMES, f"liquidation map unavailable: {e}"), []
-    sigma = hourly_vol(inputs, view.t)
+        return dict.fromkeys(FEATURE_NAMES), _all_missing(e), []
+    return features_from_inputs(
+        inputs, view.t, params=params, horizon_hours=horizon_hours, top_n=top_n
+    )
+
+
+def _all_missing(error: Exception) -> dict[str, str]:
+    return dict.fromkeys(FEATURE_NAMES, f"liquidation map unavailable: {error}")
+
+
+def features_from_inputs(
+    inputs: MapInputs,
+    t: pd.Timestamp,
+    *,
+    params: LiqMapParams,
+    horizon_hours: float = 24,
+    top_n: int = 3,
+) -> tuple[dict[str, float | None], dict[str, str], list[dict[str, Any]]]:
+    """``liqmap_features`` from already built map inputs (rows after ``t`` are ignored)."""
+    features: dict[str, float | None] = dict.fromkeys(FEATURE_NAMES)
+    missing: dict[str, str] = {}
+    try:
+        liq_map = map_snapshot(inputs, params, t)
+    except DataError as e:
+        return features, _all_missing(e), []
+    sigma = hourly_vol(inputs, t)
     scale = sigma * np.sqrt(horizon_hours) if np.isfinite(sigma) else float("nan")
     clusters: list[dict[str, Any]] = []
     for side in _SIDES:
