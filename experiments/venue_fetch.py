@@ -26,7 +26,7 @@ from typing import Any, Final
 import pandas as pd
 
 from features.errors import ConfigError, ForecastError
-from features.schema import validate_table
+from features.schema import TABLES, validate_table
 from features.store import Store
 from features.timeutil import parse_duration
 from markets.types import OrderBook, VenueMarket
@@ -115,14 +115,23 @@ def _market_row(market: VenueMarket, store_id: str, client: MarketClient) -> dic
         "resolved_at": resolution.resolved_at if resolution else None,
         "winning_outcome": resolution.winning_outcome if resolution else None,
         "family": family,
+        # Structured fields the Kalshi parser needs; kept only once the markets schema has them.
+        "series_ticker": market.series_ticker,
+        "strike_type": market.strike_type,
+        "floor_strike": market.floor_strike,
+        "cap_strike": market.cap_strike,
+        "close_time": market.close_time,
     }
 
 
 def _markets_frame(rows: list[dict[str, Any]], existing: pd.DataFrame) -> pd.DataFrame:
     columns = list(existing.columns)
     new = pd.DataFrame(rows, columns=columns)
-    for column in ("created_at", "end_date", "resolved_at"):
-        new[column] = pd.to_datetime(new[column], utc=True)
+    for column, kind in TABLES["markets"].columns.items():
+        if kind == "time" and column in new:
+            new[column] = pd.to_datetime(new[column], utc=True)
+        elif kind == "float" and column in new:
+            new[column] = pd.to_numeric(new[column]).astype("float64")
     new = validate_table("markets", new)
     old = existing.set_index("market_id").reindex(new["market_id"]).reset_index(drop=True)
     for column in columns:  # a value the venue does not send keeps the stored one
@@ -172,8 +181,6 @@ def _fetch_venue(
 
 
 def _empty(table: str) -> pd.DataFrame:
-    from features.schema import TABLES
-
     spec = TABLES[table]
     return pd.DataFrame(
         {
