@@ -18,8 +18,9 @@ Features (all ``None`` with a reason in ``missing`` when they cannot be computed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from features.errors import ConfigError, DataError
 from features.liqmap import LiqMap, LiqMapParams, MapInputs, build_inputs, map_snapshot
 from features.store import StoreView
 
+if TYPE_CHECKING:
+    from features.frame_inputs import FrameContext
+
 __all__ = [
     "FEATURE_NAMES",
     "features_from_inputs",
@@ -38,6 +42,7 @@ __all__ = [
     "liqmap_features",
     "load_map_inputs",
     "mass_near_spot",
+    "register_features",
 ]
 
 MASS_BANDS_PCT: Final = (2.0, 5.0)
@@ -277,3 +282,81 @@ def features_from_inputs(
             else:
                 missing[name] = f"no {name.split('_')[1]} cluster in the map"
     return features, missing, clusters
+
+
+def _context_features(ctx: FrameContext) -> list[tuple[dict[str, float | None], dict[str, str]]]:
+    """Map features at every decision time of a registry ``FrameContext`` (memoised on it)."""
+    cached = ctx.memo.get("liqmap")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    params = LiqMapParams.default()
+    prices = [s for s in ctx.candidates("price") if len(s) and "high" in s.columns]
+    flows = [s for s in ctx.candidates("open_interest_flow") if s.venue == P.OI_VENUE]
+    out: list[tuple[dict[str, float | None], dict[str, str]]] = []
+    if not prices:
+        reason = _all_missing(DataError("price: no candles with high/low known at t"))
+        out = [(dict.fromkeys(FEATURE_NAMES), reason) for _ in ctx.times]
+    else:
+        bars = prices[0]
+        candles = pd.DataFrame(
+            {"available_at": pd.to_datetime(bars.avail, utc=True)}
+            | {c: bars.column(c) for c in ("high", "low", "close", "volume_base")}
+        )
+        oi = None
+        if flows and len(flows[0]):
+            oi = pd.DataFrame(
+                {
+                    "available_at": pd.to_datetime(flows[0].avail, utc=True),
+                    "oi_usd": flows[0].column("oi_usd"),
+                }
+            )
+        inputs = build_inputs(candles, oi)
+        for t_ns in ctx.times:
+            f, m, _ = features_from_inputs(inputs, pd.Timestamp(int(t_ns), tz="UTC"), params=params)
+            out.append((f, m))
+    ctx.memo["liqmap"] = out
+    return out
+
+
+def register_features() -> None:
+    """Register every name of ``FEATURE_NAMES`` in ``features.registry`` (inputs: ``price`` and
+    ``open_interest_flow``; the map reads the ``OI_VENUE`` candidate, the long share is 0.5)."""
+    from features.registry import FeatureColumn, FeatureSpec, register
+
+    def builder_for(name: str) -> Callable[[FrameContext], FeatureColumn]:
+        def build(ctx: FrameContext) -> FeatureColumn:
+            rows = _context_features(ctx)
+            values = [np.nan if f[name] is None else f[name] for f, _ in rows]
+            reasons = [m.get(name) for _, m in rows]
+            return FeatureColumn.build(values, reasons, fallback="liquidation map unavailable")
+
+        build.__qualname__ = f"liqmap_builder_{name}"
+        return build
+
+    for name in FEATURE_NAMES:
+        unit = (
+            "usd"
+            if name.endswith("_usd")
+            else "ratio"
+            if "ratio" in name
+            else ("percent" if name.endswith("_pct") else "vol units")
+        )
+        register(
+            FeatureSpec(
+                name=name,
+                unit=unit,
+                description=f"liquidation map (features.liqmap, features.clusters): {name}",
+                inputs=("price", "open_interest_flow"),
+                builder=builder_for(name),
+            )
+        )
+
+
+def _register_if_available() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("features.registry") is not None:
+        register_features()
+
+
+_register_if_available()

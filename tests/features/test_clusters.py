@@ -135,3 +135,19 @@ def test_truncation_features_and_clusters(synthetic_store, tmp_path, cut):
         full = liqmap_features(synthetic_store.at(at), "BTC")
         part = liqmap_features(Store(root).at(at), "BTC")
         assert full == part
+
+
+def test_registered_features_match_liqmap_features(synthetic_store):
+    pytest.importorskip("features.registry")
+    frame = pytest.importorskip("features.frame")
+    from features.registry import feature_specs
+
+    specs = {s.name: s for s in feature_specs() if s.name in FEATURE_NAMES}
+    assert set(specs) == set(FEATURE_NAMES)
+    view = synthetic_store.at(pd.Timestamp("2024-01-15T00:00Z"))
+    ctx = frame.context_for(view, "BTC", inputs=["price", "open_interest_flow"])
+    expected, _, _ = liqmap_features(view, "BTC")
+    for name in ("liq_long_mass_usd", "liq_short_nearest_dist_pct", "liq_mass_ratio_5pct"):
+        got = specs[name].builder(ctx).values[0]
+        want = expected[name]
+        assert (np.isnan(got) and want is None) or got == pytest.approx(want, rel=1e-6)
