@@ -24,7 +24,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr
+from scipy.special import log_ndtr, ndtr
 
 from features._typing import FloatArray, ProbArray
 from features.errors import ConfigError
@@ -133,7 +133,7 @@ def _touch_kernel(b: FloatArray, sd: FloatArray, nu_t: FloatArray, k2b: FloatArr
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         first = ndtr((-b + nu_t) / sd)
         # e^{k2b} can overflow where the second ndtr underflows: combine in log space.
-        second = np.exp(k2b + np.log(np.maximum(ndtr((-b - nu_t) / sd), 1e-300)))
+        second = np.exp(k2b + log_ndtr((-b - nu_t) / sd))
         out = np.where(sd > 0, first + second, (nu_t >= b).astype(np.float64))
     return np.asarray(np.clip(out, 0.0, 1.0), dtype=np.float64)
 
@@ -213,24 +213,32 @@ def _image_series(
     x: FloatArray, w: FloatArray, sd: FloatArray, nu_t: FloatArray, k: FloatArray
 ) -> FloatArray:
     """P(exit through the upper barrier by T), method of images (fast for small sd / w)."""
-
-    def passage(d: FloatArray) -> FloatArray:
-        # Integral of the driftless first-passage density at distance d times e^{-nu^2 t/2s^2}.
-        return np.asarray(
-            np.exp(-k * d) * ndtr((-d + nu_t) / sd) + np.exp(k * d) * ndtr((-d - nu_t) / sd)
-        )
-
+    if not np.any(k):
+        total = np.zeros_like(x)
+        for j in range(_N_TERMS):
+            near, far = 2 * j * w + (w - x), 2 * j * w + (w + x)
+            total += 2.0 * (ndtr(-near / sd) - ndtr(-far / sd))
+        return total
     total = np.zeros_like(x)
+    shift = k * (w - x)
     for j in range(_N_TERMS):
-        total += passage(2 * j * w + (w - x)) - passage(2 * j * w + (w + x))
-    return np.asarray(np.exp(k * (w - x)) * total)
+        for d, sign in ((2 * j * w + (w - x), 1.0), (2 * j * w + (w + x), -1.0)):
+            # e^{k(w-x)} [e^{-kd} Phi((-d + nu T)/sd) + e^{kd} Phi((-d - nu T)/sd)], in logs.
+            total += sign * (
+                np.exp(shift - k * d + log_ndtr((-d + nu_t) / sd))
+                + np.exp(shift + k * d + log_ndtr((-d - nu_t) / sd))
+            )
+    return total
 
 
 def _scale_function(x: FloatArray, w: FloatArray, k: FloatArray) -> FloatArray:
     """P(exit through the upper barrier, ever): ``(1 - e^{-2kx}) / (1 - e^{-2kw})``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        drifted = np.expm1(-2 * k * x) / np.expm1(-2 * k * w)
-    return np.asarray(np.where(np.abs(k * w) < 1e-12, x / w, drifted))
+    m = np.abs(k)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        towards = np.expm1(-2 * m * x) / np.expm1(-2 * m * w)  # k > 0
+        away = np.exp(2 * m * (x - w)) * towards  # k < 0, rewritten to avoid overflow
+        drifted = np.where(k > 0, towards, away)
+    return np.asarray(np.where(m * w < 1e-12, x / w, drifted))
 
 
 def _eigen_series(
@@ -241,9 +249,8 @@ def _eigen_series(
     for n in range(1, _N_TERMS + 1):
         m = n * np.pi / w
         c = (2.0 / w) * m * (-1.0) ** (n + 1) / (k**2 + m**2)
-        total += c * np.sin(m * x) * np.exp(-0.5 * m**2 * sigma2_t)
-    decay = np.exp(k * (w - x) - 0.5 * nu2_t)
-    return np.asarray(_scale_function(x, w, k) - decay * total)
+        total += c * np.sin(m * x) * np.exp(k * (w - x) - 0.5 * nu2_t - 0.5 * m**2 * sigma2_t)
+    return np.asarray(_scale_function(x, w, k) - total)
 
 
 def _upper_exit(
