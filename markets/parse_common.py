@@ -96,6 +96,14 @@ class Unsupported:
 
 @dataclass(frozen=True, slots=True)
 class ParseContext:
+    """What a market says besides its title.
+
+    ``year_reference`` is the time dates without a year are read against: ``created_at``, else
+    ``end_date`` less a day (it lies on the deadline day), else ``reference`` (first price
+    observation, observation priced or ``--at``); ``listing`` is the default window start:
+    ``created_at``, else ``reference``.
+    """
+
     rules: str
     outcomes: tuple[str, ...] | None
     created_at: datetime | None
@@ -105,6 +113,7 @@ class ParseContext:
 
     @property
     def year_reference(self) -> datetime | None:
+        """Reference time for dates without a year."""
         if self.created_at is not None:
             return self.created_at
         if self.end_date is not None:
@@ -113,6 +122,7 @@ class ParseContext:
 
     @property
     def listing(self) -> datetime | None:
+        """Default window start."""
         return self.created_at if self.created_at is not None else self.reference
 
 
