@@ -32,9 +32,11 @@ _QUAD_Z: Final = np.linspace(-8.0, 8.0, 1601)  # forward-start grid (trapezoid, 
 
 
 def _arr(value: npt.ArrayLike | None, n: int, fill: Any = np.nan, dtype: Any = float) -> Any:
-    if value is None:
-        return np.full(n, fill, dtype=dtype)
-    return np.broadcast_to(np.asarray(value, dtype=dtype), (n,))
+    """A column of length ``n``, or a 0-d array for a scalar (broadcast later, never sliced)."""
+    arr = np.asarray(fill if value is None else value, dtype=dtype)
+    if arr.ndim == 0:
+        return arr
+    return np.broadcast_to(arr, (n,))
 
 
 def _shift(level: FloatArray, up: Any, vol: FloatArray, dt: FloatArray, discrete: Any) -> Any:
@@ -110,77 +112,80 @@ def gbm_probabilities(
     """
     spot = np.atleast_1d(np.asarray(spot_usd, dtype=np.float64))
     n = spot.size
-    kind = np.broadcast_to(np.asarray(kinds, dtype=object), (n,)).astype(str)
-    unknown = set(np.unique(kind)) - _KNOWN
-    if Kind.LIQUIDATIONS_ABOVE.value in unknown:
-        raise UnsupportedContract("liquidations_above needs the liquidation-volume model")
-    if unknown:
-        raise ConfigError(f"kinds must be among {sorted(_KNOWN)}; found {sorted(unknown)}")
-    vol, t = _arr(vol_annual, n), _arr(t_years, n)
-    nu, nv = _arr(log_drift, n), _arr(neither_value, n)
-    strike, lo, hi = _arr(strike_usd, n), _arr(lower_usd, n), _arr(upper_usd, n)
-    th = _arr(threshold, n)
-    ref = spot if reference_usd is None else _arr(reference_usd, n)
-    way = _arr(direction, n, "", dtype=object).astype(str)
-    mon = _arr(monitoring, n, "", dtype=object).astype(str)
-    path_kind = (kind == "touch") | (kind == "first_of")
-    mon = np.where(mon == "", np.where(path_kind, "continuous", "terminal"), mon)
-    dt = _arr(discrete_dt_years, n)
-    discrete = mon == "discrete"
+    kind = np.broadcast_to(np.asarray(kinds).astype(str), (n,))
+    masks = {name: kind == name for name in sorted(_KNOWN)}
+    if sum(int(m.sum()) for m in masks.values()) != n:
+        unknown = sorted(set(np.unique(kind)) - _KNOWN)
+        if Kind.LIQUIDATIONS_ABOVE.value in unknown:
+            raise UnsupportedContract("liquidations_above needs the liquidation-volume model")
+        raise ConfigError(f"kinds must be among {sorted(_KNOWN)}; found {unknown}")
+    cols = {
+        "spot": spot,
+        "vol": _arr(vol_annual, n),
+        "t": _arr(t_years, n),
+        "nu": _arr(log_drift, n),
+        "nv": _arr(neither_value, n),
+        "strike": _arr(strike_usd, n),
+        "lo": _arr(lower_usd, n),
+        "hi": _arr(upper_usd, n),
+        "th": _arr(threshold, n),
+        "ref": spot if reference_usd is None else _arr(reference_usd, n),
+        "way": _arr(direction, n, "", dtype=str),
+        "mon": _arr(monitoring, n, "", dtype=str),
+        "dt": _arr(discrete_dt_years, n),
+    }
     out = np.full(n, np.nan)
-
-    def fill(mask: Any, values: Any) -> None:
-        out[mask] = np.asarray(values, dtype=np.float64)[mask] if np.ndim(values) else values
-
-    def sub(name: str) -> Any:
-        return kind == name
-
-    for name in np.unique(kind):
-        m = sub(name)
-        if name == "close_above":
-            fill(m, cf.prob_close_above(spot, _pos(strike, m), vol, t, log_drift=nu))
-        elif name == "close_below":
-            fill(m, cf.prob_close_below(spot, _pos(strike, m), vol, t, log_drift=nu))
-        elif name == "range":
-            fill(m, cf.prob_range(spot, _pos(lo, m), _pos(hi, m, 2.0), vol, t, log_drift=nu))
-        elif name == "up_down":
-            fill(m, cf.prob_close_above(spot, ref, vol, t, log_drift=nu))
-        elif name == "touch":
-            up = np.where(way == "", strike > ref, way == "up")
-            level = _shift(_pos(strike, m), up, vol, dt, discrete & m)
-            fill(m, cf.prob_touch(spot, level, vol, t, up=up, log_drift=nu))
-        elif name == "first_of":
-            low = _shift(_pos(lo, m), False, vol, dt, discrete & m)
-            high = _shift(_pos(hi, m, 2.0), True, vol, dt, discrete & m)
-            p_up, p_down = cf.prob_double_barrier(spot, low, high, vol, t, log_drift=nu)
-            fill(m, p_up + nv * np.clip(1.0 - p_up - p_down, 0.0, 1.0))
-        else:
-            fill(m, _move(spot, ref, _pos(th, m), way, mon, dt, vol, t, nu, m))
+    for name, mask in masks.items():
+        if mask.any():
+            idx = np.flatnonzero(mask)
+            rows = {k: v[idx] if v.ndim else v for k, v in cols.items()}
+            out[idx] = np.broadcast_to(_kind_probabilities(name, rows), idx.shape)
     return np.clip(out, 0.0, 1.0)
 
 
-def _pos(values: FloatArray, mask: Any, fill: float = 1.0) -> FloatArray:
-    """Values of the masked rows; a positive placeholder elsewhere (their results are unused)."""
-    return np.where(mask, values, fill)
+def _kind_probabilities(name: str, c: dict[str, Any]) -> FloatArray:
+    """Probabilities of contracts of one kind (``c``: the columns of those rows)."""
+    spot, vol, t, nu = c["spot"], c["vol"], c["t"], c["nu"]
+    default = "continuous" if name in ("touch", "first_of") else "terminal"
+    mon = np.where(c["mon"] == "", default, c["mon"])
+    discrete = mon == "discrete"
+    if name == "close_above":
+        return cf.prob_close_above(spot, c["strike"], vol, t, log_drift=nu)
+    if name == "close_below":
+        return cf.prob_close_below(spot, c["strike"], vol, t, log_drift=nu)
+    if name == "range":
+        return cf.prob_range(spot, c["lo"], c["hi"], vol, t, log_drift=nu)
+    if name == "up_down":
+        return cf.prob_close_above(spot, c["ref"], vol, t, log_drift=nu)
+    if name == "touch":
+        way = c["way"]
+        up = np.where(way == "", c["strike"] > c["ref"], way == "up")
+        level = _shift(c["strike"], up, vol, c["dt"], discrete)
+        return cf.prob_touch(spot, level, vol, t, up=up, log_drift=nu)
+    if name == "first_of":
+        low = _shift(c["lo"], False, vol, c["dt"], discrete)
+        high = _shift(c["hi"], True, vol, c["dt"], discrete)
+        p_up, p_down = cf.prob_double_barrier(spot, low, high, vol, t, log_drift=nu)
+        return np.asarray(p_up + c["nv"] * np.clip(1.0 - p_up - p_down, 0.0, 1.0))
+    return _move(c, mon, discrete)
 
 
-def _move(spot, ref, th, way, mon, dt, vol, t, nu, m) -> FloatArray:  # type: ignore[no-untyped-def]
-    ratio = spot / ref
-    terminal = cf.prob_move_terminal(th, vol, t, ratio=ratio, direction=way, log_drift=nu)
-    path = (mon != "terminal") & m
+def _move(c: dict[str, Any], mon: Any, discrete: Any) -> FloatArray:
+    spot, ref, th, way, vol, t, nu = (c[k] for k in ("spot", "ref", "th", "way", "vol", "t", "nu"))
+    terminal = cf.prob_move_terminal(th, vol, t, ratio=spot / ref, direction=way, log_drift=nu)
+    path = mon != "terminal"
     if not np.any(path):
         return terminal
-    up_level = _shift(ref * (1 + th), True, vol, dt, (mon == "discrete") & m)
+    up_level = _shift(ref * (1 + th), True, vol, c["dt"], discrete)
     has_low = th < 1
-    low_raw = np.where(has_low, ref * (1 - th), ref * 1e-9)
-    low_level = _shift(low_raw, False, vol, dt, (mon == "discrete") & m)
+    low_level = _shift(np.where(has_low, ref * (1 - th), ref * 1e-9), False, vol, c["dt"], discrete)
     up_touch = cf.prob_touch(spot, up_level, vol, t, up=True, log_drift=nu)
     down_touch = np.where(
         has_low, cf.prob_touch(spot, low_level, vol, t, up=False, log_drift=nu), 0.0
     )
     p_up, p_down = cf.prob_double_barrier(spot, low_level, up_level, vol, t, log_drift=nu)
     excursion = np.where(way == "up", up_touch, np.where(way == "down", down_touch, p_up + p_down))
-    return np.asarray(np.where(mon == "terminal", terminal, excursion))
+    return np.asarray(np.where(path, excursion, terminal))
 
 
 def gbm_vol_at(view: StoreView, asset: str) -> tuple[float, str]:
