@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+import pytest
+
+from experiments.grid import run_grid
+from features.errors import ConfigError
+
+# Worker processes import the task function by module path, and test modules are not
+# importable under --import-mode=importlib: use a stdlib function over seeded samples.
+simulate = statistics.fmean
+TASKS = [list(np.random.default_rng(seed).normal(0, 1, 2000)) for seed in range(12)]
+
+
+def test_serial_and_joblib_give_identical_results():
+    serial = run_grid(simulate, TASKS, engine="serial", progress=False)
+    parallel = run_grid(simulate, TASKS, engine="joblib", n_jobs=2, progress=False)
+    assert serial == parallel
+    assert abs(serial[1]) < 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_dask_local_cluster_gives_identical_results():
+    pytest.importorskip("dask.distributed")
+    serial = run_grid(simulate, TASKS, engine="serial", progress=False)
+    distributed = run_grid(simulate, TASKS, engine="dask", n_jobs=2, progress=False)
+    assert serial == distributed
+
+
+def test_unknown_engine_is_named():
+    with pytest.raises(ConfigError, match=r"engine must be one of .* found 'ray'"):
+        run_grid(simulate, TASKS, engine="ray")
