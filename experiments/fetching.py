@@ -38,6 +38,7 @@ FETCH_KINDS: Final = (
 )
 DERIVATIVE_KINDS: Final = ("open-interest", "funding", "ratios")
 EXCHANGES: Final = ("binance", "bybit", "okx")
+MARKET_VENUES: Final = ("polymarket", "kalshi")
 DEFAULT_LOOKBACK: Final = timedelta(days=30)
 ARCHIVE_MIN_SPAN: Final = timedelta(days=7)
 REST_RECENT: Final = timedelta(days=28)
@@ -119,11 +120,7 @@ def _binance_candles(clients: dict[str, Any], asset: str, interval: str, now: da
                 deep = archive.klines(
                     asset, interval=interval, since=since, until=min(until, today)
                 )
-            except MarketUnavailable as e:  # REST serves klines too: fall back to it
-                print(
-                    f"fetch: archive unavailable, using REST ({scrub_secrets(str(e))})",
-                    file=sys.stderr,
-                )
+            except MarketUnavailable:  # REST serves klines too: fall back to it
                 deep = None
             if deep is not None and not deep.empty:
                 parts.append(deep)
@@ -395,8 +392,17 @@ def fetch(
             if not rows.empty:
                 frames.setdefault(task.table, []).append(rows)
     written = _write(store, frames, failed)
-    if "markets" in kinds:
-        market_written, market_failed = _fetch_markets(store, assets, venues)
+    market_venues = [v for v in venue_set or MARKET_VENUES if v in MARKET_VENUES]
+    if "markets" in kinds and not market_venues and what == "markets":
+        failed.append(
+            {
+                "what": "markets",
+                "error": f"no venue of --venue {sorted(venue_set or [])} "
+                f"serves markets (use {', '.join(MARKET_VENUES)})",
+            }
+        )
+    elif "markets" in kinds and market_venues:
+        market_written, market_failed = _fetch_markets(store, assets, market_venues)
         for table, count in market_written.items():
             written[table] = written.get(table, 0) + count
         failed.extend(market_failed)
