@@ -191,20 +191,24 @@ def _compute(ctx: FrameContext, specs: list[FeatureSpec]) -> FeatureFrame:
     for spec in specs:
         column = _masked(ctx, spec)
         values[spec.name] = column.values
-        reasons[spec.name] = column.reasons
+        reasons[spec.name] = pd.Series(column.reasons, dtype=object)
     sources: dict[str, Any] = {}
     for name in _inputs_of(specs):
         sel = ctx.selection(name)
         cands = ctx.candidates(name)
         venues = np.array([c.venue for c in cands] + [None], dtype=object)
-        sources[f"{name}.venue"] = venues[np.where(sel.ref >= 0, sel.ref, len(cands))]
+        sources[f"{name}.venue"] = pd.Series(
+            venues[np.where(sel.ref >= 0, sel.ref, len(cands))], dtype=object
+        )
         last = ctx.last_ts(sel)
         sources[f"{name}.last_ts"] = pd.to_datetime(
             np.where(last >= 0, last, np.iinfo(np.int64).min), utc=True
         )
     frame = pd.DataFrame(values)
     frame["asset"] = frame["asset"].astype("string")
-    return FeatureFrame(frame, pd.DataFrame(reasons), pd.DataFrame(sources))
+    return FeatureFrame(
+        frame, pd.DataFrame(reasons, index=frame.index), pd.DataFrame(sources, index=frame.index)
+    )
 
 
 def compute_feature_frame(

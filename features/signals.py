@@ -96,6 +96,7 @@ def price_change(ctx: FrameContext, window_ns: int) -> FeatureColumn:
             values[fill] = ratio[fill]
             explain = (level.choice == k) & np.isnan(values)
             reasons[explain] = why[explain]
+        reasons[np.isfinite(values)] = None  # a later venue covered the window
         ctx.memo[key] = FeatureColumn.build(values, first_reason(level.reasons, reasons))
     result: FeatureColumn = ctx.memo[key]
     return result
@@ -135,6 +136,7 @@ def _realised_vol(ctx: FrameContext, window_ns: int) -> FeatureColumn:
                 f"price ({s.venue}) has {int(n[np.searchsorted(slot, w)])} of {expected:g} "
                 f"hourly returns in the {format_span(window_ns)} window (gap or short history)"
             )
+    reasons[np.isfinite(values)] = None  # a later venue covered the window
     return FeatureColumn.build(values, first_reason(level.reasons, reasons))
 
 
