@@ -71,6 +71,9 @@ class TableSpec:
         return self.group_by or tuple(c for c in self.key if c != "ts")
 
 
+_KALSHI_MARKET_COLUMNS: Final = frozenset(
+    {"series_ticker", "strike_type", "floor_strike", "cap_strike", "close_time"}
+)
 _TS: Final[dict[str, ColumnKind]] = {"ts": "time", "available_at": "time"}
 
 TABLES: Final[dict[str, TableSpec]] = {
@@ -151,6 +154,12 @@ TABLES: Final[dict[str, TableSpec]] = {
                 "resolved_at": "time",
                 "winning_outcome": "str",
                 "family": "str",
+                # Kalshi strike fields (optional): the parser reads them, never the ticker text.
+                "series_ticker": "str",
+                "strike_type": "str",
+                "floor_strike": "float",
+                "cap_strike": "float",
+                "close_time": "time",
             },
             key=("market_id",),
             nullable=frozenset(
@@ -166,8 +175,10 @@ TABLES: Final[dict[str, TableSpec]] = {
                     "resolved_at",
                     "winning_outcome",
                     "family",
+                    *_KALSHI_MARKET_COLUMNS,
                 }
             ),
+            optional_columns=_KALSHI_MARKET_COLUMNS,
             group_by=("family",),
         ),
         TableSpec(
@@ -275,11 +286,9 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for column, kind in spec.columns.items():
         if column not in present:
-            out[column] = pd.Series(
-                pd.NaT if kind == "time" else pd.NA,
-                index=frame.index,
-                dtype="datetime64[ns, UTC]" if kind == "time" else "string",
-            )
+            dtype = {"time": "datetime64[ns, UTC]", "float": "float64"}.get(kind, "string")
+            fill = {"time": pd.NaT, "float": np.nan}.get(kind, pd.NA)
+            out[column] = pd.Series(fill, index=frame.index, dtype=dtype)
             continue
         values = _coerce(name, column, kind, frame[column])
         if column not in spec.nullable:

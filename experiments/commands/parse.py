@@ -61,7 +61,22 @@ def venue_market_from_row(row: Mapping[str, Any]) -> VenueMarket:
         end_date=_time(row.get("end_date")),
         event_title=_text(row.get("event_title")) or None,
         slug=_text(row.get("slug")) or None,
+        series_ticker=_text(row.get("series_ticker")) or None,
+        strike_type=_text(row.get("strike_type")) or None,
+        floor_strike=_number(row.get("floor_strike")),
+        cap_strike=_number(row.get("cap_strike")),
+        close_time=_time(row.get("close_time")),
     )
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
 
 
 def ath_lookup(store: Store) -> AthLookup:
