@@ -288,7 +288,7 @@ def listen(
         except (OSError, websocket.WebSocketException, DataError):
             on_connect(None)
         finally:
-            ws.close()
+            ws.close(timeout=1)
 
 
 class CoinGlassLiquidations:

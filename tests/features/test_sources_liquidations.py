@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import json
+import re
+import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +24,7 @@ from features.sources.liquidations import (
     CoinGlassLiquidations,
     LiquidationEvent,
     aggregate_liquidations,
+    listen,
     parse_binance_force_order,
     parse_bybit_liquidation,
     parse_message,
@@ -207,3 +214,62 @@ def test_csv_reserves_and_providers(tmp_path, monkeypatch):
     path.write_text("day,value\n2026-01-01,1\n")
     with pytest.raises(DataError, match="columns must include date"):
         CsvReserves(path).reserves("BTC", since=datetime(2025, 1, 1, tzinfo=UTC), until=NOW)
+
+
+def _serve_websocket(frames: list[str]) -> tuple[str, threading.Thread]:
+    """A one-connection RFC 6455 server that sends ``frames`` as text messages, then idles."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def run():
+        conn, _ = server.accept()
+        with conn, server:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            key = re.search(rb"Sec-WebSocket-Key: (\S+)", request, re.IGNORECASE).group(1)
+            accept = base64.b64encode(
+                hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+            )
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            for text in frames:
+                payload = text.encode()
+                assert len(payload) < 126
+                conn.sendall(bytes([0x81, len(payload)]) + payload)
+            conn.settimeout(5)
+            with contextlib.suppress(OSError):
+                while conn.recv(4096):
+                    pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return f"ws://127.0.0.1:{port}/market/ws/!forceOrder@arr", thread
+
+
+def test_listen_against_a_local_websocket_server(monkeypatch):
+    message = load("binance/ws_forceOrder.docs_example.json")
+    url, thread = _serve_websocket([_compact(message)])
+    monkeypatch.setenv("LEVERCAST_BINANCE_WS_URL", url)
+    stop = threading.Event()
+    seen: list = []
+    connects: list = []
+
+    def on_events(events):
+        seen.extend(events)
+        stop.set()
+
+    listen("binance", ["BTC"], on_events, stop, on_connect=connects.append, recv_timeout_secs=0.5)
+    thread.join(timeout=5)
+    assert len(seen) == 1 and seen[0].side == "long"
+    assert connects and connects[0] is not None
+
+
+def _compact(message) -> str:
+    """The fixture without the fields the parser does not read, to fit a one-byte length."""
+    order = {k: message["o"][k] for k in ("s", "S", "ap", "p", "z", "T")}
+    return json.dumps({"o": order}, separators=(",", ":"))
