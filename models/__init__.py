@@ -8,7 +8,48 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "Contract": "models.contracts",
+    "Kind": "models.contracts",
+    "Monitoring": "models.contracts",
+    "Resolution": "models.contracts",
+    "Forecast": "models.pricing",
+    "PricingModel": "models.pricing",
+    "PricingRequest": "models.pricing",
+    "MODELS": "models.pricing",
+    "price_contract": "models.pricing",
+    "register_model": "models.pricing",
+    "gbm_probabilities": "models.gbm",
+    "gbm_vol_at": "models.gbm",
+    "VolEstimate": "models.volatility",
+    "estimate_vol": "models.volatility",
+    "ewma_vol": "models.volatility",
+    "har_vol": "models.volatility",
+    "PathEvent": "models.montecarlo",
+    "MonteCarloResult": "models.montecarlo",
+    "simulate_event": "models.montecarlo",
+    "prob_touch": "models.closed_form",
+    "prob_close_above": "models.closed_form",
+    "prob_close_below": "models.closed_form",
+    "prob_range": "models.closed_form",
+    "prob_double_barrier": "models.closed_form",
+    "prob_move_terminal": "models.closed_form",
+    "prob_excursion": "models.closed_form",
+    "bgk_shift": "models.closed_form",
+    "MarketState": "models.spot",
+    "resolve_market_state": "models.spot",
+    "brier_loss": "models.scoring",
+    "log_loss": "models.scoring",
+    "expected_calibration_error": "models.scoring",
+    "reliability_curve": "models.scoring",
+    "brier_decomposition": "models.scoring",
+    "block_bootstrap_skill": "models.scoring",
+    "SkillEstimate": "models.scoring",
+    "TimeCalibratedClassifier": "models.learned",
+    "QuantileRegressorSet": "models.learned",
+    "lightgbm_classifier": "models.learned",
+    "logistic_classifier": "models.learned",
+}
 
 __all__ = sorted(_EXPORTS)
 
