@@ -12,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_dir
-
+# Run as a script, this folder is sys.path[0] and benchmarks/features.py would shadow the
+# features package: drop it and import the repository's packages instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+from benchmarks._common import data_dir
 from features.liqmap import LiqMapParams, build_inputs, crossed_mass, map_snapshot
 from features.store import Store
 

@@ -11,9 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run as a script, this folder is sys.path[0] and benchmarks/features.py would shadow the
+# features package: drop it and import the repository's packages instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-from _common import data_dir
+from benchmarks._common import data_dir
 
 
 def main() -> None:
