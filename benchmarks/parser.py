@@ -2,7 +2,6 @@
 (target >= 5,000/s) and ``compare()`` over 1,000 quotes with 5-level books (target < 50 ms).
 Prints one JSON object."""
 
-# ruff: noqa: E402  (imports follow the sys.path fix below)
 from __future__ import annotations
 
 import json

@@ -25,9 +25,9 @@ import numpy as np
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from models import closed_form as cf  # noqa: E402
-from models.gbm import gbm_probabilities  # noqa: E402
-from models.montecarlo import PathEvent, simulate_event  # noqa: E402
+from models import closed_form as cf
+from models.gbm import gbm_probabilities
+from models.montecarlo import PathEvent, simulate_event
 
 N = 1_000_000
 
