@@ -75,7 +75,10 @@ def liquidations(longs, shorts, *, start=T0):
     )
 
 
-def reserves(values, *, start=T0.floor("D")):
+DAY0 = T0.floor("D")
+
+
+def reserves(values, *, start=DAY0):
     ts = pd.date_range(start, periods=len(values), freq="1D")
     return pd.DataFrame(
         {

@@ -10,7 +10,7 @@ import pytest
 from features.dominance import DAMPING, combine_components, long_share_series
 from features.frame import features_at
 from features.store import Store
-from tests.features._tables import H, T0, candles, funding, open_interest, ratios, write
+from tests.features._tables import T0, H, candles, funding, open_interest, ratios, write
 
 HOURS = 48
 CLOSE = 100.0 + (np.arange(HOURS) % 2)  # odd bars close up, even bars close down

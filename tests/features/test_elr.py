@@ -9,7 +9,7 @@ import pytest
 from features.elr import circulating_supply
 from features.frame import features_at
 from features.store import Store
-from tests.features._tables import D, H, T0, candles, open_interest, reserves, write
+from tests.features._tables import T0, D, H, candles, open_interest, reserves, write
 
 
 def _two_day_store(tmp_path):

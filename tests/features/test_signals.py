@@ -10,7 +10,7 @@ import pytest
 
 from features.frame import features_at
 from features.store import Store
-from tests.features._tables import H, T0, candles, funding, liquidations, open_interest, write
+from tests.features._tables import T0, H, candles, funding, liquidations, open_interest, write
 
 
 def _store(tmp_path, **tables):
