@@ -1,0 +1,148 @@
+"""The main job (``make demo``): check the dataset, then run what levercast does on it.
+
+Data: ``$LEVERCAST_DATA``, else ``../shared/data`` when it exists, else ``./data`` (filled first
+with ``levercast fetch all`` when empty and the feeds are reachable). With no data and no
+network it exits 2 with one line saying how to get data. Each step is a real CLI call; the demo
+exits 1 if any step fails (after running the others).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_dir() -> Path:
+    env = os.environ.get("LEVERCAST_DATA")
+    if env:
+        return Path(env)
+    shared = REPO.parent / "shared" / "data"
+    return shared if shared.is_dir() else REPO / "data"
+
+
+def _has_tables(path: Path) -> bool:
+    return path.is_dir() and (any(path.glob("*.parquet")) or any(path.glob("*/*.parquet")))
+
+
+def _run(title: str, args: list[str], *, show: int = 1500) -> tuple[bool, object]:
+    print(f"\n== {title}\n$ levercast {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments", *args], capture_output=True, text=True, cwd=REPO
+    )
+    elapsed = time.perf_counter() - started
+    out = proc.stdout.strip()
+    doc: object = None
+    try:
+        doc = json.loads(out) if out else None
+    except json.JSONDecodeError:
+        doc = None
+    text = json.dumps(doc, indent=1) if doc is not None else out
+    print(text[:show] + (" ..." if len(text) > show else ""))
+    if proc.returncode != 0:
+        print(f"[exit {proc.returncode}] {proc.stderr.strip()[-800:]}")
+    print(f"({elapsed:.1f} s)", flush=True)
+    return proc.returncode == 0, doc
+
+
+def _last_time(data: Path) -> str:
+    import pandas as pd
+
+    from features.store import Store
+
+    candles = Store(data).read("candles")
+    last = candles["available_at"].max().floor("h") - pd.Timedelta("7D")
+    return last.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def main() -> int:
+    """Run the demo; return the exit code."""
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("LEVERCAST_HOME", str(REPO / ".levercast"))
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    data = _data_dir()
+    if not _has_tables(data):
+        print(f"levercast: no dataset in {data}; fetching a recent window first", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "experiments", "fetch", "all", "--data", str(data), "--json"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
+        if not _has_tables(data):
+            print(
+                f"levercast: no data in {data} and the feeds are unreachable: set "
+                "LEVERCAST_DATA to a dataset directory (see ../shared/data/README.md) or run "
+                "'levercast fetch all --data DIR' with network access",
+                file=sys.stderr,
+            )
+            return 2
+    d = ["--data", str(data), "--json"]
+    ok, _ = _run("data check", ["data", "check", *d], show=600)
+    results = [ok]
+    at = _last_time(data)
+    steps = [
+        (
+            "features (ELR, dominance, signals, liquidation clusters)",
+            ["features", "--asset", "BTC", "--at", at, *d],
+        ),
+        (
+            "price: BTC touches spot -5% within 7 days (gbm)",
+            [
+                "price",
+                json.dumps(
+                    {"kind": "close_below", "asset": "BTC", "strike_usd": 60000, "end": None}
+                ),
+                "--at",
+                at,
+                *d,
+            ],
+        ),
+        ("parse every market in the dataset", ["parse", *d]),
+        (
+            "backtest BTC, last 120 days",
+            ["backtest", "--asset", "BTC", "--start", "2025-10-01T00:00Z", "--end", at, *d],
+        ),
+        ("evaluate against Polymarket odds", ["evaluate", *d]),
+        ("report", ["report", "--asset", "BTC", "--at", at, *d]),
+    ]
+    for title, args in steps:
+        if not (REPO / "experiments" / "commands" / f"{args[0]}.py").exists():
+            print(f"\n== {title}: not available in this build")
+            continue
+        if args[0] == "price":
+            args = _price_args(data, at, d)
+        ok, _ = _run(title, args, show=400 if args[0] == "parse" else 1500)
+        results.append(ok)
+    failed = results.count(False)
+    print(f"\ndemo: {len(results) - failed} step(s) ok, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def _price_args(data: Path, at: str, d: list[str]) -> list[str]:
+    import pandas as pd
+
+    from features.store import Store
+
+    t = pd.Timestamp(at)
+    known = Store(data).as_of("candles", t, venue="binance-usdm", asset="BTC", interval="1h")
+    spot = float(known["close"].iloc[-1]) if len(known) else 100_000.0
+    end = (t + pd.Timedelta("7D")).strftime("%Y-%m-%dT%H:%MZ")
+    spec = {
+        "kind": "touch",
+        "asset": "BTC",
+        "direction": "down",
+        "strike_usd": round(spot * 0.95, -2),
+        "end": end,
+    }
+    return ["price", json.dumps(spec), "--at", at, *d]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
