@@ -41,14 +41,20 @@ from experiments.backtest_inputs import (
     decision_grid,
     market_inputs,
 )
-from experiments.metrics_report import model_metrics, skill
+from experiments.metrics_report import score_backtest
 from experiments.outcomes import label_contracts
 from features.errors import ConfigError
 from features.store import Store
 from features.timeutil import HOURS_PER_YEAR, format_utc, parse_duration, parse_utc
 from models.gbm import gbm_probabilities
 
-__all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "gbm_frame_probabilities",
+    "run_backtest",
+    "walk_forward_predict",
+]
 
 SUPPORTED_MODELS: Final = ("gbm", "learned", "default")
 _DAY: Final = timedelta(days=1)
@@ -265,7 +271,7 @@ def _load_forecaster() -> Any | None:
 @dataclass(frozen=True, slots=True)
 class _Segment:
     store: Store
-    asset: str
+    assets: tuple[str, ...]
     cut: datetime
     seed: int
     rows: pd.DataFrame
@@ -274,35 +280,42 @@ class _Segment:
 def _fit_predict(task: _Segment) -> pd.DataFrame:
     module = _load_forecaster()
     assert module is not None
-    fitted = module.fit_default(task.store, assets=(task.asset,), cut=task.cut, seed=task.seed)
+    fitted = module.fit_default(task.store, assets=task.assets, cut=task.cut, seed=task.seed)
     out: pd.DataFrame = fitted.predict_frame(task.store, task.rows)
     return out
 
 
-def _learned_probabilities(
-    store: Store, frame: pd.DataFrame, config: BacktestConfig, wanted: list[str]
-) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Walk-forward ``prob_<model>`` for the learned models (NaN where none)."""
+def walk_forward_predict(
+    store: Store,
+    frame: pd.DataFrame,
+    *,
+    wanted: list[str],
+    assets: tuple[str, ...],
+    first: datetime,
+    every: timedelta,
+    purge: timedelta,
+    seed: int,
+    engine: str = "serial",
+) -> dict[str, np.ndarray] | None:
+    """``prob_<model>`` of the learned forecaster, refitted every ``every`` (expanding window).
+
+    Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a
+    fit with training cut ``first + k every - purge``. NaN where the forecaster gives none.
+    None when ``experiments.forecaster`` is not available.
+    """
     from experiments.grid import run_grid
 
-    module = _load_forecaster()
-    if module is None:
-        note = (
-            f"models {wanted} not scored: experiments.forecaster (fit_default, the learned-models "
-            "issue) is not available in this build"
-        )
-        return {}, [note]
-    every = parse_duration(config.retrain_every, name="retrain_every")
-    purge = parse_duration(config.purge, name="purge")
+    if _load_forecaster() is None:
+        return None
     t = frame["decision_time"]
-    first = pd.Timestamp(config.start)
-    segment = ((t - first) // every).to_numpy(dtype=np.int64)
+    origin = pd.Timestamp(first)
+    segment = ((t - origin) // every).to_numpy(dtype=np.int64)
     tasks = []
     for k in np.unique(segment):
         rows = frame[segment == k]
-        cut = (first + k * every - purge).to_pydatetime()
-        tasks.append(_Segment(store, config.asset, cut, config.seed, rows))
-    results = run_grid(_fit_predict, tasks, engine=config.engine, progress=False)
+        cut = (origin + int(k) * every - purge).to_pydatetime()
+        tasks.append(_Segment(store, assets, cut, seed, rows))
+    results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
     out = {m: np.full(len(frame), np.nan) for m in wanted}
     position = pd.Series(np.arange(len(frame)), index=frame.index)
     for task, predicted in zip(tasks, results, strict=True):
@@ -311,63 +324,35 @@ def _learned_probabilities(
             column = f"prob_{m}"
             if column in predicted.columns:
                 out[m][where] = predicted[column].to_numpy(float)
+    return out
+
+
+def _learned_probabilities(
+    store: Store, frame: pd.DataFrame, config: BacktestConfig, wanted: list[str]
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Walk-forward ``prob_<model>`` for the learned models (NaN where none)."""
+    probs = walk_forward_predict(
+        store,
+        frame,
+        wanted=wanted,
+        assets=(config.asset,),
+        first=config.start,
+        every=parse_duration(config.retrain_every, name="retrain_every"),
+        purge=parse_duration(config.purge, name="purge"),
+        seed=config.seed,
+        engine=config.engine,
+    )
+    if probs is None:
+        note = (
+            f"models {wanted} not scored: experiments.forecaster (fit_default, the learned-models "
+            "issue) is not available in this build"
+        )
+        return {}, [note]
     notes = [
         f"learned models refitted every {config.retrain_every} (expanding window), training cut "
         f"{config.purge} before the first decision each fit serves"
     ]
-    return out, notes
-
-
-# -- scoring -----------------------------------------------------------------------------------
-def _blocks(times: pd.Series, hours: float) -> np.ndarray:
-    width = max(_DAY, timedelta(hours=hours))
-    ns = times.to_numpy("datetime64[ns]").view("int64")
-    return np.asarray(ns // int(width.total_seconds() * 1e9), dtype=np.int64)
-
-
-def _score(frame: pd.DataFrame, models: tuple[str, ...], seed: int) -> dict[str, Any]:
-    y = frame["outcome"].to_numpy(float)
-    out: dict[str, Any] = {
-        "n_forecasts": len(frame),
-        "n_days": int(frame["decision_time"].dt.floor("D").nunique()),
-        "models": {},
-        "skill_vs_gbm": {},
-        "by_kind_horizon": [],
-    }
-    if frame.empty:
-        return out
-    blocks = _blocks(frame["decision_time"], float(frame["horizon_hours"].max()))
-    gbm = frame["prob_gbm"].to_numpy(float)
-    for m in models:
-        out["models"][m] = model_metrics(frame[f"prob_{m}"].to_numpy(float), y)
-        if m != "gbm":
-            out["skill_vs_gbm"][m] = skill(frame[f"prob_{m}"], gbm, y, blocks, seed=seed)
-    for (kind, horizon), part in frame.groupby(["kind", "horizon"], sort=True):
-        yk = part["outcome"].to_numpy(float)
-        hours = float(part["horizon_hours"].iloc[0])
-        entry: dict[str, Any] = {
-            "kind": kind,
-            "horizon": horizon,
-            "n": len(part),
-            "base_rate": float(yk.mean()),
-            "models": {},
-            "skill_vs_gbm": {},
-        }
-        for m in models:
-            metrics = model_metrics(part[f"prob_{m}"].to_numpy(float), yk)
-            entry["models"][m] = {
-                k: metrics[k] for k in ("brier", "log_loss", "ece", "decomposition")
-            }
-            if m != "gbm":
-                entry["skill_vs_gbm"][m] = skill(
-                    part[f"prob_{m}"],
-                    part["prob_gbm"],
-                    yk,
-                    _blocks(part["decision_time"], hours),
-                    seed=seed,
-                )
-        out["by_kind_horizon"].append(entry)
-    return out
+    return probs, notes
 
 
 def _contract_frame(store: Store, config: BacktestConfig) -> tuple[pd.DataFrame, Counter[str]]:
@@ -403,7 +388,7 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
     models = list(config.models)
     if frame.empty:
         notes.append("no decision time had a fresh candle venue with a week of returns")
-        empty = _score(pd.DataFrame(), tuple(models), config.seed)
+        empty = score_backtest(pd.DataFrame(), tuple(models), config.seed)
         return BacktestResult(pd.DataFrame(), empty, config, dict(dropped), {}, {}, tuple(notes))
     frame["prob_gbm"] = gbm_frame_probabilities(frame)
     outcome, reasons = _label(store, frame)
@@ -425,7 +410,7 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
             frame[f"prob_{m}"] = np.where(missing, frame["prob_gbm"].to_numpy(), probs[m])
     frame["block_day"] = frame["decision_time"].dt.floor("D")
     scored = frame[frame["scored"]].reset_index(drop=True)
-    scores = _score(scored, tuple(models), config.seed)
+    scores = score_backtest(scored, tuple(models), config.seed)
     venues = {str(k): int(v) for k, v in scored["spot_venue"].value_counts().sort_index().items()}
     return BacktestResult(
         frame, scores, config, dict(sorted(dropped.items())), venues, fallbacks, tuple(notes)

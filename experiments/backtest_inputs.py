@@ -70,12 +70,18 @@ class PriceSeries:
         Bar closes (USD).
     var_hourly
         EWMA variance per hour after the bar's return entered (NaN before ``MIN_RETURNS``).
+    open_ns, open, high, low
+        Bar open times and prices (path-to-date of windows that began earlier).
     """
 
     venue: str
     available_ns: np.ndarray
     close: np.ndarray
     var_hourly: np.ndarray
+    open_ns: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
 
     def at(self, t_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(spot_usd, vol_annual, usable) at decision times ``t_ns``: last bar closed by t."""
@@ -111,7 +117,14 @@ def load_price_series(store: Store, venue: str, asset: str) -> PriceSeries | Non
     enough = count >= MIN_RETURNS
     var[enough] = post[count[enough] - 1]
     return PriceSeries(
-        venue, bars["available_at"].to_numpy("datetime64[ns]").view("int64"), close, var
+        venue,
+        bars["available_at"].to_numpy("datetime64[ns]").view("int64"),
+        close,
+        var,
+        ts,
+        bars["open"].to_numpy(float),
+        bars["high"].to_numpy(float),
+        bars["low"].to_numpy(float),
     )
 
 

@@ -9,10 +9,12 @@ with row weights (each market weighted equally: weight ``1 / rows of the market`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from models.scoring import (
     block_bootstrap_skill,
@@ -23,7 +25,7 @@ from models.scoring import (
     reliability_curve,
 )
 
-__all__ = ["model_metrics", "skill", "weighted_cluster_skill"]
+__all__ = ["model_metrics", "score_backtest", "skill", "weighted_cluster_skill"]
 
 N_BINS = 10
 N_BOOT = 1000
@@ -111,3 +113,59 @@ def weighted_cluster_skill(
         return {"value": float(value), "ci90": [None, None], "n_blocks": n}
     lo, hi = np.quantile(boot, [0.05, 0.95])
     return {"value": float(value), "ci90": [float(lo), float(hi)], "n_blocks": n}
+
+
+# -- scoring -----------------------------------------------------------------------------------
+def _blocks(times: pd.Series, hours: float) -> np.ndarray:
+    width = max(timedelta(days=1), timedelta(hours=hours))
+    ns = times.to_numpy("datetime64[ns]").view("int64")
+    return np.asarray(ns // int(width.total_seconds() * 1e9), dtype=np.int64)
+
+
+def score_backtest(frame: pd.DataFrame, models: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """Backtest scores of scored rows: overall and by kind x horizon, skill vs ``gbm``.
+
+    Skill CIs resample blocks of ``max(1 day, horizon)`` (overall: the longest horizon).
+    """
+    y = frame["outcome"].to_numpy(float)
+    out: dict[str, Any] = {
+        "n_forecasts": len(frame),
+        "n_days": int(frame["decision_time"].dt.floor("D").nunique()),
+        "models": {},
+        "skill_vs_gbm": {},
+        "by_kind_horizon": [],
+    }
+    if frame.empty:
+        return out
+    blocks = _blocks(frame["decision_time"], float(frame["horizon_hours"].max()))
+    gbm = frame["prob_gbm"].to_numpy(float)
+    for m in models:
+        out["models"][m] = model_metrics(frame[f"prob_{m}"].to_numpy(float), y)
+        if m != "gbm":
+            out["skill_vs_gbm"][m] = skill(frame[f"prob_{m}"], gbm, y, blocks, seed=seed)
+    for (kind, horizon), part in frame.groupby(["kind", "horizon"], sort=True):
+        yk = part["outcome"].to_numpy(float)
+        hours = float(part["horizon_hours"].iloc[0])
+        entry: dict[str, Any] = {
+            "kind": kind,
+            "horizon": horizon,
+            "n": len(part),
+            "base_rate": float(yk.mean()),
+            "models": {},
+            "skill_vs_gbm": {},
+        }
+        for m in models:
+            metrics = model_metrics(part[f"prob_{m}"].to_numpy(float), yk)
+            entry["models"][m] = {
+                k: metrics[k] for k in ("brier", "log_loss", "ece", "decomposition")
+            }
+            if m != "gbm":
+                entry["skill_vs_gbm"][m] = skill(
+                    part[f"prob_{m}"],
+                    part["prob_gbm"],
+                    yk,
+                    _blocks(part["decision_time"], hours),
+                    seed=seed,
+                )
+        out["by_kind_horizon"].append(entry)
+    return out

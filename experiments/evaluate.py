@@ -1,0 +1,294 @@
+"""Score a forecaster against real prediction-market odds: ``run_evaluate(store, model=...)``.
+
+Observations and the point-in-time ``gbm`` forecast come from ``experiments.evaluate_obs``;
+the blend and the edge rule from ``experiments.evaluate_rules``. The model sees each market's
+question, rules, outcomes, ``created_at`` and ``end_date`` only; outcomes (``winning_outcome``)
+are read here, by the harness, to score. ``family`` groups results only.
+
+Scores: Brier and log loss of the model, the market (the YES price) and the blend on identical
+rows; skill vs the market ``1 - Brier/Brier_market`` with a day-clustered bootstrap 90 % CI, and
+the same with each market weighted equally (weight ``1 / observations of the market``); per
+family and kind; coverage, exclusions by reason, unsupported markets and the trading simulation.
+
+Models: ``gbm`` (vectorised closed forms); ``learned``/``default`` from
+``experiments.forecaster`` refitted walk-forward every 30 days with a 30-day purge (rows it
+cannot forecast take ``gbm``, counted); any other registered pricer row by row through
+``price_contract``. When the learned forecaster is not available, ``gbm`` is used and named.
+
+Run ``python -m experiments.evaluate --data DIR --fit-prior --cut T`` to refit the blend prior.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from experiments.backtest import walk_forward_predict
+from experiments.evaluate_obs import ObservationSet, build_observations, gbm_observation_probs
+from experiments.evaluate_rules import (
+    BlendPrior,
+    TradingRule,
+    blend_weight,
+    load_prior,
+    online_blend,
+    save_prior,
+    simulate_trading,
+)
+from experiments.metrics_report import model_metrics, skill, weighted_cluster_skill
+from features.errors import ConfigError, DataError, UnsupportedContract
+from features.store import Store
+from features.timeutil import format_utc, parse_utc
+
+__all__ = ["EvaluationResult", "fit_blend_prior", "run_evaluate"]
+
+_LEARNED: Final = ("learned", "default")
+_RETRAIN: Final = timedelta(days=30)
+_PURGE: Final = timedelta(days=30)
+_SOURCES: Final = ("model", "market", "blend")
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResult:
+    """An evaluation: the scored observations, the scores and what was left out.
+
+    Attributes
+    ----------
+    observations
+        One row per scored observation: ``market_id, family, kind, asset, t, quote_kind,
+        prob_market, prob_gbm, prob_model, prob_blend, w_blend, outcome, path_venue``.
+    scores
+        The JSON body (see ``to_json_dict``).
+    model
+        The model requested; ``scores["model_used"]`` names the one that produced the forecasts.
+    """
+
+    observations: pd.DataFrame
+    scores: dict[str, Any]
+    model: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scored observations."""
+        return self.observations
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """INTERFACE.md §4 ``evaluate`` object (plus extra keys)."""
+        return dict(self.scores)
+
+
+def _model_probs(
+    store: Store, obs: pd.DataFrame, sets: ObservationSet, model: str, seed: int
+) -> tuple[np.ndarray, str, list[str], int]:
+    """(prob_model, model_used, notes, fallbacks) given ``obs["prob_gbm"]``."""
+    gbm = obs["prob_gbm"].to_numpy(float)
+    if model == "gbm":
+        return gbm, "gbm", [], 0
+    if model in _LEARNED:
+        frame = obs.assign(
+            decision_time=obs["t"], contract=[sets.contracts[m] for m in obs["market_id"]]
+        )
+        probs = walk_forward_predict(
+            store,
+            frame,
+            wanted=[model],
+            assets=tuple(sorted(obs["asset"].unique())),
+            first=obs["t"].min().floor("D").to_pydatetime(),
+            every=_RETRAIN,
+            purge=_PURGE,
+            seed=seed,
+        )
+        if probs is None:
+            note = (
+                f"model {model} unavailable (experiments.forecaster, the learned-models issue, "
+                "is not in this build): gbm used"
+            )
+            return gbm, "gbm", [note], len(obs)
+        p = probs[model]
+        missing = ~np.isfinite(p)
+        return np.where(missing, gbm, p), model, [], int(missing.sum())
+    from models.pricing import MODELS, price_contract
+
+    if model not in MODELS:
+        raise ConfigError(
+            f"model must be gbm, learned, default or one of {sorted(MODELS)}; found {model!r}"
+        )
+    out = gbm.copy()
+    fallbacks = 0
+    for i, (market_id, t) in enumerate(zip(obs["market_id"], obs["t"], strict=True)):
+        try:
+            out[i] = price_contract(
+                sets.contracts[market_id], store.at(t), model=model, seed=seed
+            ).prob
+        except (DataError, ConfigError, UnsupportedContract):
+            fallbacks += 1
+    return out, model, [], fallbacks
+
+
+def _scores(obs: pd.DataFrame, seed: int) -> dict[str, Any]:
+    y = obs["outcome"].to_numpy(float)
+    days = obs["t"].dt.floor("D").to_numpy()
+    weights = 1.0 / obs.groupby("market_id")["market_id"].transform("size").to_numpy(float)
+    market = obs["prob_market"].to_numpy(float)
+    metrics = {s: model_metrics(obs[f"prob_{s}"].to_numpy(float), y) for s in _SOURCES}
+    out: dict[str, Any] = {
+        "brier": {s: metrics[s]["brier"] for s in _SOURCES},
+        "log_loss": {s: metrics[s]["log_loss"] for s in _SOURCES},
+        "ece": {s: metrics[s]["ece"] for s in _SOURCES},
+        "skill_vs_market": {},
+        "skill_vs_market_equal_markets": {},
+        "reliability": {s: metrics[s]["reliability"] for s in _SOURCES},
+    }
+    for s in ("model", "blend"):
+        p = obs[f"prob_{s}"].to_numpy(float)
+        est = skill(p, market, y, days, seed=seed)
+        out["skill_vs_market"][s] = {"value": est["value"], "ci90": est["ci90"]}
+        out["skill_vs_market_equal_markets"][s] = weighted_cluster_skill(
+            p, market, y, days, weights, seed=seed
+        )
+    return out
+
+
+def _group_rows(obs: pd.DataFrame, keys: list[str], seed: int) -> list[dict[str, Any]]:
+    rows = []
+    for key, part in obs.groupby(keys, sort=True):
+        values = key if isinstance(key, tuple) else (key,)
+        y = part["outcome"].to_numpy(float)
+        entry: dict[str, Any] = dict(zip(keys, values, strict=True))
+        entry.update(markets=int(part["market_id"].nunique()), observations=len(part))
+        entry["brier"] = {s: float(np.mean((part[f"prob_{s}"] - y) ** 2)) for s in _SOURCES}
+        entry["log_loss"] = {s: model_metrics(part[f"prob_{s}"], y)["log_loss"] for s in _SOURCES}
+        est = skill(part["prob_model"], part["prob_market"], y, part["t"].dt.floor("D"), seed=seed)
+        entry["skill_vs_market"] = {"model": {"value": est["value"], "ci90": est["ci90"]}}
+        rows.append(entry)
+    return rows
+
+
+def _prepare(store: Store, model: str, seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    sets = build_observations(store)
+    obs = sets.obs
+    excluded: Counter[str] = Counter(sets.excluded)
+    info: dict[str, Any] = {"unsupported": sets.unsupported, "coverage": dict(sets.coverage)}
+    if obs.empty:
+        info.update(excluded=dict(excluded), notes=[], model_used=model, fallbacks=0)
+        return obs, info
+    gbm, venue, reasons = gbm_observation_probs(store, obs, sets.contracts)
+    obs = obs.assign(prob_gbm=gbm, path_venue=venue)
+    for reason in reasons:
+        if reason is not None:
+            excluded[reason] += 1
+    keep = np.array([r is None for r in reasons]) & np.isfinite(gbm)
+    obs = obs[keep].reset_index(drop=True)
+    prob, used, notes, fallbacks = _model_probs(store, obs, sets, model, seed)
+    obs = obs.assign(prob_model=np.clip(prob, 0.0, 1.0))
+    info.update(excluded=dict(sorted(excluded.items())), notes=notes, model_used=used)
+    info["fallbacks"] = fallbacks
+    return obs, info
+
+
+def run_evaluate(
+    store: Store,
+    *,
+    model: str = "default",
+    seed: int = 0,
+    prior: BlendPrior | None = None,
+    rule: TradingRule | None = None,
+) -> EvaluationResult:
+    """Score ``model`` against the dataset's prediction markets (see module docstring).
+
+    Parameters
+    ----------
+    store
+        The dataset (needs ``markets``, ``market_prices`` and ``candles``).
+    model
+        ``gbm``, ``learned``, ``default`` or another registered pricer.
+    seed
+        Bootstrap and fit seed.
+    prior
+        Blend prior; default: the committed ``experiments/polymarket_eval/blend_prior.json``.
+    rule
+        Trading rule; default ``TradingRule()``.
+    """
+    for table in ("markets", "market_prices"):
+        if not store.has(table):
+            raise DataError(f"evaluate needs the {table} table; found none in {store.root}")
+    prior = prior if prior is not None else load_prior()
+    obs, info = _prepare(store, model, seed)
+    scores: dict[str, Any] = {
+        "markets": int(obs["market_id"].nunique()) if len(obs) else 0,
+        "observations": len(obs),
+        "coverage": {
+            **info["coverage"],
+            "evaluated": int(obs["market_id"].nunique()) if len(obs) else 0,
+        },
+        "excluded": info["excluded"],
+        "unsupported": info["unsupported"],
+        "model": model,
+        "model_used": info["model_used"],
+        "fallbacks_to_gbm": info["fallbacks"],
+        "notes": list(info["notes"]),
+    }
+    if obs.empty:
+        scores["notes"].append("no observation could be scored")
+        return EvaluationResult(obs, scores, model)
+    p_model = obs["prob_model"].to_numpy(float)
+    blend, w = online_blend(obs, p_model, prior)
+    obs = obs.assign(prob_blend=blend, w_blend=w)
+    scores.update(_scores(obs, seed))
+    scores["by_family"] = _group_rows(obs, ["family", "kind"], seed)
+    scores["by_kind"] = _group_rows(obs, ["kind"], seed)
+    scores["trading"] = simulate_trading(obs, p_model, rule or TradingRule())
+    scores["path_venues"] = {str(k): int(v) for k, v in obs["path_venue"].value_counts().items()}
+    scores["blend"] = {
+        "rule": "logit pool, weight on the model refitted on markets resolved before each "
+        "observation, shrunk to the prior",
+        "prior": None
+        if prior is None
+        else {"w_model": prior.w_model, "cut": prior.cut, "fitted_on": prior.fitted_on},
+        "final_w_model": float(w[-1]),
+    }
+    return EvaluationResult(obs, scores, model)
+
+
+def fit_blend_prior(store: Store, *, cut: str, model: str = "gbm", command: str = "") -> BlendPrior:
+    """Fit the blend's prior weight on the markets resolved before ``cut``."""
+    stamp = pd.Timestamp(parse_utc(cut, name="cut"))
+    obs, _ = _prepare(store, model, 0)
+    fit = obs[obs["resolved_at"].notna() & (obs["resolved_at"] < stamp)]
+    if fit.empty:
+        raise DataError(f"no market resolved before cut {cut} has scored observations")
+    markets = sorted(fit["market_id"].unique())
+    return BlendPrior(
+        w_model=blend_weight(fit, fit["prob_model"].to_numpy(float)),
+        strength_markets=float(len(markets)),
+        cut=format_utc(stamp.to_pydatetime()),
+        fitted_on=f"{store.root.name} (fingerprint {store.fingerprint()}): {len(markets)} "
+        f"markets resolved before {format_utc(stamp.to_pydatetime())}, {len(fit)} observations, "
+        f"model {model}",
+        markets=[str(m) for m in markets],
+        command=command,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m experiments.evaluate --data DIR --fit-prior --cut T``: write the blend prior."""
+    parser = argparse.ArgumentParser(prog="python -m experiments.evaluate")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--fit-prior", action="store_true", required=True)
+    parser.add_argument("--cut", required=True)
+    parser.add_argument("--model", default="gbm")
+    args = parser.parse_args(argv)
+    command = "python -m experiments.evaluate " + " ".join(argv or sys.argv[1:])
+    prior = fit_blend_prior(Store(args.data), cut=args.cut, model=args.model, command=command)
+    save_prior(prior)
+    print(f"w_model={prior.w_model} from {prior.fitted_on}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
