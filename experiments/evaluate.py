@@ -25,6 +25,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -46,7 +47,7 @@ from features.errors import ConfigError, DataError, UnsupportedContract
 from features.store import Store
 from features.timeutil import format_utc, parse_utc
 
-__all__ = ["EvaluationResult", "fit_blend_prior", "run_evaluate"]
+__all__ = ["EvaluationResult", "fit_blend_prior", "run_evaluate", "score_forward_log"]
 
 _LEARNED: Final = ("learned", "default")
 _RETRAIN: Final = timedelta(days=30)
@@ -253,6 +254,68 @@ def run_evaluate(
         "final_w_model": float(w[-1]),
     }
     return EvaluationResult(obs, scores, model)
+
+
+def _empty_forward(note: str) -> EvaluationResult:
+    scores: dict[str, Any] = {
+        "markets": 0,
+        "observations": 0,
+        "coverage": {"resolved_with_prices": 0, "evaluated": 0},
+        "excluded": {},
+        "unsupported": [],
+        "model": "forward log",
+        "notes": [note],
+    }
+    return EvaluationResult(pd.DataFrame(), scores, "forward log")
+
+
+def score_forward_log(store: Store, home: Path, *, seed: int = 0) -> EvaluationResult:
+    """Score the forward log (``home/forecasts.parquet`` or ``home/forecasts/``, INTERFACE §6).
+
+    Rows need ``market_id``, a time (``at``/``time``/``ts``), ``prob`` and optionally
+    ``prob_market`` and ``yes_outcome`` (default ``Yes``); a row is scored once its market has a
+    winner in ``store`` and resolved after the row's time. Without a log: an empty result with a
+    note.
+    """
+    path = next((p for p in (home / "forecasts.parquet", home / "forecasts") if p.exists()), None)
+    if path is None:
+        return _empty_forward(
+            f"no forward log in {home} (forecasts.parquet): live scan/report have not logged "
+            "any forecast yet, so there is nothing to score"
+        )
+    log = pd.read_parquet(path)
+    time_col = next((c for c in ("at", "time", "ts") if c in log.columns), None)
+    if time_col is None or not {"market_id", "prob"} <= set(log.columns):
+        raise DataError(
+            f"forward log {path} must hold market_id, prob and at/time/ts; "
+            f"found {list(log.columns)}"
+        )
+    markets = store.read("markets").set_index("market_id")
+    log = log.join(markets[["winning_outcome", "resolved_at", "family"]], on="market_id")
+    yes = log["yes_outcome"] if "yes_outcome" in log.columns else "Yes"
+    t = pd.to_datetime(log[time_col], utc=True)
+    done = log["winning_outcome"].notna() & log["resolved_at"].notna() & (log["resolved_at"] > t)
+    obs = log[done].assign(t=t[done], outcome=(log["winning_outcome"] == yes)[done].astype(float))
+    if obs.empty:
+        return _empty_forward(f"{len(log)} logged forecasts, none of a resolved market yet")
+    obs = obs.assign(prob_model=obs["prob"].astype(float))
+    if "prob_market" not in obs.columns:
+        obs["prob_market"] = obs["prob_model"]
+    obs = obs.assign(prob_blend=obs["prob_model"])
+    scores: dict[str, Any] = {
+        "markets": int(obs["market_id"].nunique()),
+        "observations": len(obs),
+        "coverage": {
+            "resolved_with_prices": int(obs["market_id"].nunique()),
+            "evaluated": int(obs["market_id"].nunique()),
+        },
+        "excluded": {"not resolved yet": int((~done).sum())},
+        "unsupported": [],
+        "model": "forward log",
+        "notes": ["forward log: the blend is the logged model probability"],
+    }
+    scores.update(_scores(obs.reset_index(drop=True), seed))
+    return EvaluationResult(obs.reset_index(drop=True), scores, "forward log")
 
 
 def fit_blend_prior(store: Store, *, cut: str, model: str = "gbm", command: str = "") -> BlendPrior:
