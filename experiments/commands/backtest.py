@@ -109,14 +109,13 @@ def run_backtest(args: argparse.Namespace) -> int:
     from features.errors import ForecastError
     from features.store import Store
 
-    defaults = BacktestConfig.__dataclass_fields__
     config = BacktestConfig(
         asset=args.asset,
         start=args.start,
         end=args.end,
-        kinds=_split(args.kinds) or defaults["kinds"].default,
-        horizons=_split(args.horizons) or defaults["horizons"].default,
-        models=_split(args.models) or defaults["models"].default,
+        kinds=_split(args.kinds) or ("touch", "close_above", "move", "up_down"),
+        horizons=_split(args.horizons) or ("1h", "24h", "7d"),
+        models=_split(args.models) or ("gbm", "default"),
         venue=args.venue or None,
         retrain_every=args.retrain_every,
         step=args.step,
