@@ -6,8 +6,8 @@ Point in time
     log returns of consecutive bars closed by ``t`` (half-life ``HALF_LIFE_HOURS``, the ``gbm``
     baseline's), annualised with ``HOURS_PER_YEAR``. The recursion runs over the whole history
     once (``scipy.signal.lfilter``) and is read at every decision with ``searchsorted`` on
-    ``available_at``: no row available after ``t`` enters a value at ``t``. The EWMA is the
-    infinite-window recursion; ``estimate_vol`` truncates it at 10 half-lives (weights < 0.1 %).
+    ``available_at``: no row available after ``t`` enters a value at ``t``. The newest 10
+    half-lives of returns are weighted exactly as ``estimate_vol`` weights them.
 
 Venue
     ``--venue`` when given, else at each decision the first of the resolution source
@@ -36,7 +36,7 @@ from features.store import Store
 from features.timeutil import HOURS_PER_YEAR
 from models.contracts import DEFAULT_SOURCE, Contract, Kind, Monitoring, Resolution
 from models.spot import PROXY_VENUES
-from models.volatility import HALF_LIFE_HOURS, MIN_RETURNS
+from models.volatility import EWMA_WINDOW_HALF_LIVES, HALF_LIFE_HOURS, MIN_RETURNS
 
 __all__ = [
     "BACKTEST_KINDS",
@@ -110,12 +110,19 @@ def load_price_series(store: Store, venue: str, asset: str) -> PriceSeries | Non
     valid = consecutive & np.isfinite(ret)
     r2 = ret[valid] ** 2
     lam = 0.5 ** (1.0 / HALF_LIFE_HOURS)
-    seed = float(np.mean(r2[: int(HALF_LIFE_HOURS)])) if r2.size else 0.0
-    post, _ = lfilter([1.0 - lam], [1.0, -lam], r2, zi=[lam * seed])
+    # Unseeded recursion: acc[j] = sum_k lam^k r2[j-k]; the last WINDOW returns are
+    # acc[j] - lam^WINDOW acc[j-WINDOW], normalised by the sum of their weights, exactly as
+    # ``estimate_vol`` weights the newest ``HALF_LIFE_HOURS * EWMA_WINDOW_HALF_LIVES`` returns.
+    acc = lfilter([1.0], [1.0, -lam], r2) if r2.size else r2
+    window = int(HALF_LIFE_HOURS * EWMA_WINDOW_HALF_LIVES)
+    shifted = np.concatenate([np.zeros(window), acc])[: acc.size]
+    windowed = acc - lam**window * shifted
+    used = np.minimum(np.arange(1, acc.size + 1), window)
+    ewma = windowed * (1.0 - lam) / (1.0 - lam**used)
     count = np.concatenate([[0], np.cumsum(valid)])  # returns known once bar k closed
     var = np.full(len(close), np.nan)
     enough = count >= MIN_RETURNS
-    var[enough] = post[count[enough] - 1]
+    var[enough] = ewma[count[enough] - 1]
     return PriceSeries(
         venue,
         bars["available_at"].to_numpy("datetime64[ns]").view("int64"),
