@@ -39,19 +39,28 @@ def main() -> None:
     for table in ("candles", "open_interest", "funding", "liquidations", "exchange_reserves"):
         store.read(table)
     load_s = time.perf_counter() - t0
+    from features.registry import feature_specs
+
+    modules: dict[str, list[str]] = {}
+    for spec in feature_specs():
+        modules.setdefault(spec.builder.__module__, []).append(spec.name)
     out: dict[str, object] = {"dataset": str(path), "decision_times": len(times)}
-    total = 0.0
+    own = {"features.signals", "features.elr", "features.dominance"}
+    totals = {"own": 0.0, "all": 0.0}
     for asset in ("BTC", "ETH"):
-        t1 = time.perf_counter()
-        result = compute_feature_frame(store, asset, times)
-        elapsed = time.perf_counter() - t1
-        total += elapsed
-        values = result.frame.drop(columns=["asset", "ts"]).to_numpy(dtype=float)
-        out[f"{asset}_s"] = round(elapsed, 3)
-        out[f"{asset}_features"] = values.shape[1]
-        out[f"{asset}_non_null_share"] = round(float(np.isfinite(values).mean()), 4)
+        for module, names in modules.items():
+            t1 = time.perf_counter()
+            result = compute_feature_frame(store, asset, times, names=names)
+            elapsed = time.perf_counter() - t1
+            values = result.frame.drop(columns=["asset", "ts"]).to_numpy(dtype=float)
+            out[f"{asset}:{module}_s"] = round(elapsed, 3)
+            out[f"{asset}:{module}_features"] = values.shape[1]
+            out[f"{asset}:{module}_non_null_share"] = round(float(np.isfinite(values).mean()), 4)
+            totals["all"] += elapsed
+            totals["own"] += elapsed if module in own else 0.0
     out["load_s"] = round(load_s, 3)
-    out["frame_total_s"] = round(total, 3)
+    out["frame_signals_elr_dominance_s"] = round(totals["own"], 3)
+    out["frame_all_registered_s"] = round(totals["all"], 3)
     out["target_s"] = 60.0
     print(json.dumps(out))
 

@@ -212,7 +212,11 @@ def _compute(ctx: FrameContext, specs: list[FeatureSpec]) -> FeatureFrame:
 
 
 def compute_feature_frame(
-    store: Store, asset: str, times: Iterable[Any] | pd.DatetimeIndex
+    store: Store,
+    asset: str,
+    times: Iterable[Any] | pd.DatetimeIndex,
+    *,
+    names: Iterable[str] | None = None,
 ) -> FeatureFrame:
     """Features, reasons and sources of ``asset`` at each decision time (see module docstring).
 
@@ -224,11 +228,13 @@ def compute_feature_frame(
         Asset symbol, e.g. ``BTC``.
     times
         Tz-aware decision times (any order; rows keep it).
+    names
+        Only these registered features (default: all).
 
     Raises
     ------
     ConfigError
-        Naive times or an empty asset.
+        Naive times, an empty asset or an unknown feature name.
     DataError
         A table the features read breaks a validation rule (e.g. duplicated bars).
     """
@@ -236,6 +242,13 @@ def compute_feature_frame(
         raise ConfigError(f"asset must be a non-empty symbol such as BTC; found {asset!r}")
     ns = _times_ns(times)
     specs = feature_specs()
+    if names is not None:
+        wanted = list(names)
+        known = {s.name for s in specs}
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise ConfigError(f"names must be registered features; found unknown {unknown}")
+        specs = [s for s in specs if s.name in set(wanted)]
     ctx = _load(store, asset, ns, _inputs_of(specs))
     return _compute(ctx, specs)
 

@@ -241,6 +241,7 @@ def windowed(fn: Callable[[FrameContext, int], FeatureColumn], window_ns: int) -
         return fn(ctx, window_ns)
 
     build.__qualname__ = f"{fn.__qualname__}[{window_ns}]"
+    build.__module__ = fn.__module__
     return build
 
 
