@@ -64,7 +64,7 @@ def fmt(value: Any, digits: int = 4) -> str:
         number = float(value)
         if not math.isfinite(number):
             return "n/a"
-        if abs(number) >= 1e5:
+        if abs(number) >= 1e3:
             return f"{number:,.0f}"
         return f"{number:.{digits}g}"
     return str(value)
@@ -105,7 +105,15 @@ def leverage_section(ctx: ReportContext, asset: str) -> Section:
         z, _ = _last(ff, "elr_zscore_1y")
         section.blocks.append(("p", f"ELR at T: {fmt(elr)} (1-year z-score {fmt(z)})."))
     else:
-        last = real.max().strftime("%Y-%m-%d") if len(real) else "none in the last two years"
+        reserves = (
+            ctx.store.as_of("exchange_reserves", ctx.at, asset=asset)
+            if ctx.store.has("exchange_reserves")
+            else None
+        )
+        if reserves is not None and len(reserves):
+            last = f"{reserves['ts'].max():%Y-%m-%d} (last exchange-reserve day known at T)"
+        else:
+            last = real.max().strftime("%Y-%m-%d") if len(real) else "none (no reserves data)"
         section.blocks.append(
             (
                 "p",
