@@ -91,7 +91,7 @@ def test_failed_write_leaves_the_old_log_intact(tmp_path, monkeypatch):
 def test_lock_of_a_live_process_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(fl, "_LOCK_WAIT_SECS", 0.1)
     fl.forecasts_path(tmp_path).with_suffix(".lock").write_text(str(os.getppid()))
-    with pytest.raises(DataError, match="lock .* is held by another process"):
+    with pytest.raises(DataError, match=r"lock .* is held by another process"):
         append([Row("m1")], tmp_path)
 
 
