@@ -35,17 +35,16 @@ import pandas as pd
 
 from experiments.backtest_inputs import (
     BACKTEST_KINDS,
-    build_contracts,
-    contracts_from_frame,
+    backtest_contracts,
     contracts_per_decision,
     decision_grid,
-    market_inputs,
 )
 from experiments.metrics_report import score_backtest
 from experiments.outcomes import label_contracts
 from features.errors import ConfigError
 from features.store import Store
 from features.timeutil import HOURS_PER_YEAR, format_utc, parse_duration, parse_utc
+from models.contract_grid import to_contracts
 from models.gbm import gbm_probabilities
 
 __all__ = [
@@ -240,6 +239,8 @@ def gbm_frame_probabilities(frame: pd.DataFrame) -> np.ndarray:
         frame["vol_annual"].to_numpy(float),
         frame["horizon_hours"].to_numpy(float) / HOURS_PER_YEAR,
         strike_usd=frame["strike_usd"].to_numpy(float),
+        lower_usd=frame["lower_usd"].to_numpy(float),
+        upper_usd=frame["upper_usd"].to_numpy(float),
         threshold=frame["threshold"].to_numpy(float),
         direction=frame["direction"].to_numpy(str),
         monitoring=frame["monitoring"].to_numpy(str),
@@ -250,7 +251,7 @@ def _label(store: Store, frame: pd.DataFrame) -> tuple[np.ndarray, list[str | No
     outcome = np.full(len(frame), np.nan)
     reasons: list[str | None] = [None] * len(frame)
     for venue, idx in frame.groupby("spot_venue", sort=True).indices.items():
-        contracts = contracts_from_frame(frame.iloc[idx])
+        contracts = to_contracts(frame.iloc[idx])
         for i, result in zip(idx, label_contracts(store, contracts, venue=str(venue)), strict=True):
             if result.value is None:
                 reasons[int(i)] = result.reason or "unlabelled"
@@ -281,6 +282,12 @@ def _fit_predict(task: _Segment) -> pd.DataFrame:
     module = _load_forecaster()
     assert module is not None
     fitted = module.fit_default(task.store, assets=task.assets, cut=task.cut, seed=task.seed)
+    first = pd.Timestamp(task.rows["t"].min())
+    purge = getattr(fitted, "purge", None)
+    if purge is not None and first < pd.Timestamp(task.cut) + purge:
+        # The fit's own purge is longer than the configured one: refit earlier, never later.
+        cut = (first - purge).to_pydatetime()
+        fitted = module.fit_default(task.store, assets=task.assets, cut=cut, seed=task.seed)
     out: pd.DataFrame = fitted.predict_frame(task.store, task.rows)
     return out
 
@@ -360,14 +367,18 @@ def _contract_frame(store: Store, config: BacktestConfig) -> tuple[pd.DataFrame,
     pieces = []
     for label, delta in config.horizon_deltas().items():
         times = decision_grid(config.start, config.end, config.step_for(delta))
-        inputs = market_inputs(store, config.asset, times, venue=config.venue)
-        usable = inputs[inputs["spot_venue"] != ""]
-        missing = len(inputs) - len(usable)
+        piece, missing = backtest_contracts(
+            store,
+            config.asset,
+            times,
+            label=label,
+            hours=delta.total_seconds() / 3600.0,
+            kinds=config.kinds,
+            venue=config.venue,
+        )
         if missing:
             dropped[_NO_INPUTS] += missing * contracts_per_decision(config.kinds)
-        pieces.append(
-            build_contracts(usable, asset=config.asset, kinds=config.kinds, horizons={label: delta})
-        )
+        pieces.append(piece)
     pieces = [p for p in pieces if len(p)]
     return (pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()), dropped
 

@@ -9,17 +9,12 @@ Point in time
     ``available_at``: no row available after ``t`` enters a value at ``t``. The newest 10
     half-lives of returns are weighted exactly as ``estimate_vol`` weights them.
 
-Venue
-    ``--venue`` when given, else at each decision the first of the resolution source
-    (``binance-spot``, Polymarket's BTC source) and the proxies of ``models.spot`` that has a
-    fresh bar and a week of returns. The contracts of that decision resolve on that venue.
-
-Contracts (the learned-models issue's grid)
-    For each decision ``t``, horizon ``h`` and kind, strikes at ``spot * exp(z sigma sqrt(h))`` for
-    ``z`` in ``Z_GRID``: ``close_above`` at every z; ``touch`` at z != 0 (up for z > 0, down for
-    z < 0; z = 0 is touched at once); ``move`` at z != 0 as a terminal move of ``|z| sigma
-    sqrt(h)`` in the sign's direction; ``close_below`` as ``close_above``; ``up_down`` once.
-    Windows are ``[t, t + h)`` on the hourly grid.
+Contracts
+    ``models.contract_grid`` (the learned-models issue's grid, shared with training): its
+    ``market_inputs`` picks at each decision ``--venue`` or the first fresh venue among the
+    resolution source (``binance-spot``) and the proxies, and ``contract_grid`` puts strikes at
+    ``spot * exp(z sigma sqrt(h))`` for every kind; windows are ``[t, t + h)`` on the hour grid.
+    ``PriceSeries`` (above) serves ``evaluate``'s path-to-date.
 """
 
 from __future__ import annotations
@@ -34,24 +29,19 @@ from scipy.signal import lfilter
 
 from features.store import Store
 from features.timeutil import HOURS_PER_YEAR
-from models.contracts import DEFAULT_SOURCE, Contract, Kind, Monitoring, Resolution
-from models.spot import PROXY_VENUES
+from models import contract_grid as grid
 from models.volatility import EWMA_WINDOW_HALF_LIVES, HALF_LIFE_HOURS, MIN_RETURNS
 
 __all__ = [
     "BACKTEST_KINDS",
-    "Z_GRID",
     "PriceSeries",
-    "build_contracts",
-    "contracts_from_frame",
+    "backtest_contracts",
     "contracts_per_decision",
     "decision_grid",
     "load_price_series",
-    "market_inputs",
 ]
 
-Z_GRID: Final = (-1.5, -0.75, 0.0, 0.75, 1.5)
-BACKTEST_KINDS: Final = ("touch", "close_above", "close_below", "move", "up_down")
+BACKTEST_KINDS: Final = grid.GRID_KINDS
 _HOUR_NS: Final = 3_600 * 10**9
 _MAX_AGE_NS: Final = 2 * _HOUR_NS
 
@@ -141,153 +131,37 @@ def decision_grid(start: datetime, end: datetime, step: timedelta) -> pd.Datetim
     return pd.date_range(first, pd.Timestamp(end), freq=pd.Timedelta(step))
 
 
-def venue_order(venue: str | None) -> list[str]:
-    """Venues tried at each decision: ``venue`` alone, else the resolution source then proxies."""
-    if venue:
-        return [venue]
-    return [DEFAULT_SOURCE, *[v for v in PROXY_VENUES if v != DEFAULT_SOURCE]]
+def backtest_contracts(
+    store: Store,
+    asset: str,
+    times: pd.DatetimeIndex,
+    *,
+    label: str,
+    hours: float,
+    kinds: tuple[str, ...],
+    venue: str | None,
+) -> tuple[pd.DataFrame, int]:
+    """The grid contracts of one horizon at ``times`` and the decisions without usable inputs.
 
-
-def market_inputs(
-    store: Store, asset: str, times: pd.DatetimeIndex, *, venue: str | None
-) -> pd.DataFrame:
-    """Spot, vol and venue at each decision time (``venue`` empty where none is usable).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``decision_time``, ``spot_usd``, ``vol_annual``, ``spot_venue``.
+    ``models.contract_grid`` (the learned models' grid) builds them; the frame gains
+    ``decision_time`` (= ``t``), ``start`` (= ``t``) and the ``horizon`` label.
     """
-    t_ns = times.as_unit("ns").asi8 if len(times) else np.array([], dtype=np.int64)
-    spot = np.full(len(t_ns), np.nan)
-    vol = np.full(len(t_ns), np.nan)
-    chosen = np.full(len(t_ns), "", dtype=object)
-    for name in venue_order(venue):
-        series = load_price_series(store, name, asset)
-        if series is None:
-            continue
-        s, v, ok = series.at(t_ns)
-        take = ok & (chosen == "")
-        spot[take], vol[take] = s[take], v[take]
-        chosen[take] = name
-    return pd.DataFrame(
-        {"decision_time": times, "spot_usd": spot, "vol_annual": vol, "spot_venue": chosen}
-    )
-
-
-def _rows_for_kind(kind: str) -> list[tuple[float, str | None]]:
-    """(z, direction) pairs generated for ``kind``."""
-    if kind == "up_down":
-        return [(0.0, None)]
-    if kind in ("close_above", "close_below"):
-        return [(z, None) for z in Z_GRID]
-    return [(z, "up" if z > 0 else "down") for z in Z_GRID if z != 0]
+    inputs = grid.market_inputs(store, asset, times, venue=venue)
+    usable = inputs[inputs["spot_venue"] != ""]
+    frame = grid.contract_grid(usable, horizons_hours=[hours], kinds=kinds)
+    frame = frame.assign(decision_time=frame["t"], start=frame["t"], horizon=label)
+    return frame.reset_index(drop=True), len(inputs) - len(usable)
 
 
 def contracts_per_decision(kinds: tuple[str, ...]) -> int:
-    """Contracts generated per decision time and horizon for ``kinds``."""
-    return sum(len(_rows_for_kind(kind)) for kind in kinds)
-
-
-def build_contracts(
-    inputs: pd.DataFrame, *, asset: str, kinds: tuple[str, ...], horizons: dict[str, timedelta]
-) -> pd.DataFrame:
-    """The contract frame: one row per decision, horizon, kind and strike.
-
-    Parameters
-    ----------
-    inputs
-        ``market_inputs`` rows with a usable venue.
-    asset
-        Ticker.
-    kinds
-        Among ``BACKTEST_KINDS``.
-    horizons
-        Label -> window length.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``decision_time, asset, kind, horizon, horizon_hours, z, direction, strike_usd,
-        threshold, monitoring, spot_usd, vol_annual, spot_venue, start, end``; ``start`` is the
-        decision time.
-    """
-    pieces = []
-    for label, delta in horizons.items():
-        hours = delta.total_seconds() / 3600.0
-        scale = inputs["vol_annual"].to_numpy() * np.sqrt(hours / HOURS_PER_YEAR)
-        for kind in kinds:
-            for z, direction in _rows_for_kind(kind):
-                piece = inputs.copy()
-                piece["asset"] = asset
-                piece["kind"] = kind
-                piece["horizon"] = label
-                piece["horizon_hours"] = hours
-                piece["z"] = z
-                piece["direction"] = direction or ""
-                level = piece["spot_usd"].to_numpy() * np.exp(z * scale)
-                piece["strike_usd"] = (
-                    level if kind in ("touch", "close_above", "close_below") else np.nan
-                )
-                piece["threshold"] = abs(z) * scale if kind == "move" else np.nan
-                piece["monitoring"] = "continuous" if kind == "touch" else "terminal"
-                piece["end"] = piece["decision_time"] + delta
-                pieces.append(piece)
-    if not pieces:
-        return pd.DataFrame()
-    frame = pd.concat(pieces, ignore_index=True)
-    frame["start"] = frame["decision_time"]
-    order = ["decision_time", "horizon_hours", "kind", "z"]
-    return frame.sort_values(order, kind="stable").reset_index(drop=True)
-
-
-_RESOLUTIONS: dict[tuple[str, str], Resolution] = {}
-
-
-def _resolution(venue: str, price: str) -> Resolution:
-    key = (venue, price)
-    if key not in _RESOLUTIONS:
-        _RESOLUTIONS[key] = Resolution(source=venue, price=price, interval="1h")
-    return _RESOLUTIONS[key]
-
-
-def contracts_from_frame(frame: pd.DataFrame) -> list[Contract]:
-    """``Contract`` objects of a ``build_contracts`` frame (for the outcome reader)."""
-    starts = frame["start"].dt.to_pydatetime()
-    ends = frame["end"].dt.to_pydatetime()
-    out: list[Contract] = []
-    cols = zip(
-        frame["kind"].to_numpy(),
-        frame["asset"].to_numpy(),
-        frame["direction"].to_numpy(),
-        frame["strike_usd"].to_numpy(float),
-        frame["threshold"].to_numpy(float),
-        frame["spot_venue"].to_numpy(),
-        starts,
-        ends,
-        strict=True,
+    """Contracts the grid generates per decision time and horizon for ``kinds``."""
+    one = pd.DataFrame(
+        {
+            "asset": ["BTC"],
+            "t": pd.DatetimeIndex(["2024-01-01T00:00Z"]),
+            "spot_usd": [1.0],
+            "vol_annual": [1.0],
+            "spot_venue": ["x"],
+        }
     )
-    for kind, asset, direction, strike, threshold, venue, start, end in cols:
-        k = Kind(kind)
-        price = "close"
-        fields: dict[str, object] = {}
-        if k is Kind.TOUCH:
-            price = "high" if direction == "up" else "low"
-            fields = {"direction": direction, "strike_usd": float(strike)}
-            fields["monitoring"] = Monitoring.CONTINUOUS
-        elif k in (Kind.CLOSE_ABOVE, Kind.CLOSE_BELOW):
-            fields = {"strike_usd": float(strike)}
-        elif k is Kind.MOVE:
-            fields = {"direction": direction, "threshold": float(threshold)}
-            fields["monitoring"] = Monitoring.TERMINAL
-        out.append(
-            Contract(
-                kind=k,
-                asset=asset,
-                start=start,
-                end=end,
-                resolution=_resolution(venue, price),
-                **fields,  # type: ignore[arg-type]
-            )
-        )
-    return out
+    return len(grid.contract_grid(one, horizons_hours=[1.0], kinds=kinds))
