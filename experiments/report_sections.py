@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from features.errors import ForecastError
 from features.store import Store
 
 __all__ = ["ReportContext", "Section", "fmt"]
@@ -205,7 +206,7 @@ def expiries(at: pd.Timestamp) -> dict[str, pd.Timestamp]:
     """'this week' (next Monday 00:00 UTC) and 'this month' (1st of next month 00:00 UTC),
     each rolled one period on when less than a day away."""
     day = at.floor("D")
-    week = day + pd.Timedelta(days=7 - day.dayofweek)
+    week = day + pd.Timedelta(days=7 - day.day_of_week)
     if week - at < pd.Timedelta(days=1):
         week += pd.Timedelta(days=7)
     month = (day.replace(day=1) + pd.DateOffset(months=1)).tz_convert("UTC")
@@ -339,7 +340,10 @@ def calibration_section(ctx: ReportContext, assets: list[str]) -> Section:
             spot = float(known["price_usd"].asof(t))  # the frame row at or before t
             if not math.isfinite(spot):
                 continue
-            found, probs_t = _gbm_grid(ctx.store, asset, t, spot)
+            try:
+                found, probs_t = _gbm_grid(ctx.store, asset, t, spot)
+            except ForecastError:  # too little history at t for a volatility: skip that time
+                continue
             contracts += found
             probs += probs_t
     outcomes = label_contracts(ctx.store, contracts)
