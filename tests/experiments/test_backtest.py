@@ -159,7 +159,7 @@ def test_price_series_is_point_in_time(data_dir):
 def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
     fits = []
 
-    def fit_default(store, *, assets, cut, seed):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations):
         fits.append(cut)
 
         def predict_frame(store, rows):
