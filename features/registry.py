@@ -165,21 +165,21 @@ INPUTS: dict[str, InputSpec] = {
             "top_trader_ratio",
             "ratios",
             "value",
-            tuple(
-                Candidate(v, _h(1), (("metric", "top_trader_long_short_position_ratio"),))
-                for v in ("binance", "okx")
-            ),
+            # Metric names as features/sources writes them (binance REST and archive).
+            (Candidate("binance", _h(1), (("metric", "top_position_ratio"),)),),
             description="top-trader long/short POSITION ratio (optional ratios table)",
         ),
         InputSpec(
             "taker_ratio",
             "ratios",
             "value",
-            tuple(
-                Candidate(v, _h(1), (("metric", "taker_buy_sell_ratio"),))
-                for v in ("binance", "okx", "bybit")
+            (
+                Candidate("binance", _h(1), (("metric", "taker_buy_sell_ratio_1h"),)),
+                Candidate(
+                    "binance", pd.Timedelta(minutes=5), (("metric", "taker_buy_sell_ratio_5m"),)
+                ),
             ),
-            description="taker buy/sell volume ratio (optional ratios table)",
+            description="taker buy/sell volume ratio over the bucket (optional ratios table)",
         ),
     )
 }

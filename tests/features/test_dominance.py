@@ -28,8 +28,8 @@ def _tables(with_ratios):
     }
     if with_ratios:
         tables["ratios"] = [
-            ratios(np.full(HOURS, 1.5), "top_trader_long_short_position_ratio"),
-            ratios(np.full(HOURS, 3.0), "taker_buy_sell_ratio"),
+            ratios(np.full(HOURS, 1.5), "top_position_ratio"),
+            ratios(np.full(HOURS, 3.0), "taker_buy_sell_ratio_1h"),
         ]
     return tables
 

@@ -107,7 +107,7 @@ def write_rich_dataset(root, *, seed=3):
             _ts_frame(
                 "venue", "binance", "BTC", rat_ts, H, value=rng.uniform(0.7, 1.6, len(rat_ts))
             ).assign(metric=metric)
-            for metric in ("top_trader_long_short_position_ratio", "taker_buy_sell_ratio")
+            for metric in ("top_position_ratio", "taker_buy_sell_ratio_1h")
         ],
         ignore_index=True,
     )
