@@ -8,7 +8,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "main": "experiments.cli",
+    "label_contracts": "experiments.outcomes",
+    "realised_outcome": "experiments.outcomes",
+    "run_grid": "experiments.grid",
+    "RunRecord": "experiments.tracking",
+    "log_run": "experiments.tracking",
+    "fetch": "experiments.fetching",
+    "record": "experiments.fetching",
+    "fetch_markets": "experiments.venue_fetch",
+    "record_books": "experiments.venue_fetch",
+    "make_clients": "experiments.venue_fetch",
+}
 
 __all__ = sorted(_EXPORTS)
 
