@@ -91,9 +91,7 @@ def _model_probs(
     if model == "gbm":
         return gbm, "gbm", [], 0
     if model in _LEARNED:
-        frame = obs.assign(
-            decision_time=obs["t"], contract=[sets.contracts[m] for m in obs["market_id"]]
-        )
+        frame = _learned_rows(obs, sets)
         probs = walk_forward_predict(
             store,
             frame,
@@ -110,7 +108,8 @@ def _model_probs(
                 "is not in this build): gbm used"
             )
             return gbm, "gbm", [note], len(obs)
-        p = probs[model]
+        p = np.full(len(obs), np.nan)
+        p[frame.index.to_numpy()] = probs[model]
         missing = ~np.isfinite(p)
         return np.where(missing, gbm, p), model, [], int(missing.sum())
     from models.pricing import MODELS, price_contract
@@ -129,6 +128,36 @@ def _model_probs(
         except (DataError, ConfigError, UnsupportedContract):
             fallbacks += 1
     return out, model, [], fallbacks
+
+
+def _learned_rows(obs: pd.DataFrame, sets: ObservationSet) -> pd.DataFrame:
+    """``models.contract_grid``-style rows of the observations the learned forecaster can take:
+    windows already begun (or starting at t) with a deadline; the rest fall back to ``gbm``."""
+    contracts = [sets.contracts[m] for m in obs["market_id"]]
+    start = pd.to_datetime([c.start for c in contracts], utc=True)
+    end = pd.to_datetime([c.end if c.end is not None else pd.NaT for c in contracts], utc=True)
+    t = pd.DatetimeIndex(obs["t"])
+    frame = pd.DataFrame(
+        {
+            "asset": obs["asset"].to_numpy(),
+            "t": t,
+            "decision_time": t,
+            "kind": obs["kind"].to_numpy(),
+            "horizon_hours": (end - t).total_seconds() / 3600.0,
+            "end": end,
+            "strike_usd": [c.strike_usd if c.strike_usd is not None else np.nan for c in contracts],
+            "lower_usd": [c.lower_usd if c.lower_usd is not None else np.nan for c in contracts],
+            "upper_usd": [c.upper_usd if c.upper_usd is not None else np.nan for c in contracts],
+            "threshold": [c.threshold if c.threshold is not None else np.nan for c in contracts],
+            "direction": [c.direction or "" for c in contracts],
+            "monitoring": [c.monitoring_rule.value for c in contracts],
+            "spot_usd": obs["spot_usd"].to_numpy(float),
+            "vol_annual": obs["vol_annual"].to_numpy(float),
+            "reference_usd": obs["reference_usd"].to_numpy(float),
+        }
+    )
+    usable = (start <= t) & end.notna() & np.isfinite(frame["vol_annual"].to_numpy())
+    return frame[np.asarray(usable)]
 
 
 def _scores(obs: pd.DataFrame, seed: int) -> dict[str, Any]:
@@ -178,12 +207,12 @@ def _prepare(store: Store, model: str, seed: int) -> tuple[pd.DataFrame, dict[st
     if obs.empty:
         info.update(excluded=dict(excluded), notes=[], model_used=model, fallbacks=0)
         return obs, info
-    gbm, venue, reasons = gbm_observation_probs(store, obs, sets.contracts)
-    obs = obs.assign(prob_gbm=gbm, path_venue=venue)
+    inputs, reasons = gbm_observation_probs(store, obs, sets.contracts)
+    obs = pd.concat([obs, inputs], axis=1)
     for reason in reasons:
         if reason is not None:
             excluded[reason] += 1
-    keep = np.array([r is None for r in reasons]) & np.isfinite(gbm)
+    keep = np.array([r is None for r in reasons]) & np.isfinite(obs["prob_gbm"].to_numpy())
     obs = obs[keep].reset_index(drop=True)
     prob, used, notes, fallbacks = _model_probs(store, obs, sets, model, seed)
     obs = obs.assign(prob_model=np.clip(prob, 0.0, 1.0))

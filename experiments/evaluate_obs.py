@@ -211,11 +211,15 @@ def _start_price(series: PriceSeries, start_ns: int) -> float:
 
 def gbm_observation_probs(
     store: Store, obs: pd.DataFrame, contracts: dict[str, Contract]
-) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-    """``gbm`` probability, path venue and exclusion reason (None: scored) per observation."""
+) -> tuple[pd.DataFrame, list[str | None]]:
+    """Per observation: ``prob_gbm, path_venue, spot_usd, vol_annual, reference_usd`` (same
+    index as ``obs``) and the exclusion reason (None: scored)."""
     n = len(obs)
     prob = np.full(n, np.nan)
     venue = np.full(n, "", dtype=object)
+    spots = np.full(n, np.nan)
+    vols = np.full(n, np.nan)
+    refs = np.full(n, np.nan)
     reasons: list[str | None] = [None] * n
     cache = _SeriesCache(store)
     for market_id, idx in obs.groupby("market_id", sort=False).indices.items():
@@ -229,7 +233,8 @@ def gbm_observation_probs(
             continue
         series, spot, vol, ok = chosen
         venue[idx] = series.venue
-        p, why = _market_probs(series, contract, t_ns, spot, vol)
+        spots[idx], vols[idx] = spot, vol
+        p, why, refs[idx] = _market_probs(series, contract, t_ns, spot, vol)
         for j, i in enumerate(idx):
             if not ok[j]:
                 reasons[int(i)] = "no fresh candles (with a week of returns) at the observation"
@@ -238,7 +243,17 @@ def gbm_observation_probs(
             elif why[j] is not None:
                 reasons[int(i)] = why[j]
         prob[idx] = p
-    return prob, venue, reasons
+    inputs = pd.DataFrame(
+        {
+            "prob_gbm": prob,
+            "path_venue": venue,
+            "spot_usd": spots,
+            "vol_annual": vols,
+            "reference_usd": refs,
+        },
+        index=obs.index,
+    )
+    return inputs, reasons
 
 
 def _slow_gbm(store: Store, contract: Contract, t: pd.Timestamp) -> tuple[float, str | None]:
@@ -256,7 +271,8 @@ def _market_probs(
     t_ns: np.ndarray,
     spot: np.ndarray,
     vol: np.ndarray,
-) -> tuple[np.ndarray, list[str | None]]:
+) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+    """(prob, reason or "slow" per row, reference price: the window's start price once begun)."""
     n = len(t_ns)
     why: list[str | None] = [None] * n
     start_ns = int(pd.Timestamp(c.start).value)
@@ -265,6 +281,7 @@ def _market_probs(
     begun = t_ns >= start_ns
     tol = 0.0 if series.venue == c.resolution.source else BASIS_TOLERANCE
     kwargs: dict[str, Any] = {"t_years": left}
+    ref = np.asarray(spot, dtype=float)
     if c.kind in (Kind.CLOSE_ABOVE, Kind.CLOSE_BELOW):
         kwargs["strike_usd"] = c.strike_usd
     elif c.kind is Kind.RANGE:
@@ -304,6 +321,6 @@ def _market_probs(
             kwargs.update(lower_usd=c.lower_usd, upper_usd=c.upper_usd)
             kwargs["neither_value"] = c.neither_value
     else:
-        return np.full(n, np.nan), ["slow"] * n
+        return np.full(n, np.nan), ["slow"] * n, ref
     prob = gbm_probabilities(c.kind.value, spot, np.where(np.isfinite(vol), vol, np.nan), **kwargs)
-    return prob, why
+    return prob, why, ref
