@@ -348,7 +348,9 @@ def fetch(
     Returns
     -------
     dict
-        ``{"written": {table: rows changed}, "failed": [{"what", "error"}]}``.
+        ``{"written": {table: rows changed}, "failed": [{"what", "error"}]}``; with ``all``,
+        optional sources that are not configured (no API key) are listed under ``skipped``
+        instead of ``failed``.
     """
     kinds = list(FETCH_KINDS) if what == "all" else [what] if isinstance(what, str) else list(what)
     bad = [k for k in kinds if k not in FETCH_KINDS]
@@ -366,12 +368,17 @@ def fetch(
     venue_set = {v.strip().lower() for v in venues} if venues else None
     frames: dict[str, list[pd.DataFrame]] = {}
     failed: list[dict[str, str]] = []
+    skipped: list[dict[str, str]] = []
     down: dict[str, str] = {}
     for kind in kinds:
         if kind == "markets":
             continue  # after this run's own write: venue_fetch takes the lock itself
         tasks, plan_failed = _plan(kind, assets, venue_set, merged, now)
-        failed.extend(plan_failed)
+        if what == "all":
+            # An optional source with no key configured is not a failure of `fetch all`.
+            skipped.extend(plan_failed)
+        else:
+            failed.extend(plan_failed)
         for task in tasks:
             if task.venue in down:
                 failed.append({"what": task.label, "error": f"skipped: {down[task.venue]}"})
@@ -406,7 +413,10 @@ def fetch(
         for table, count in market_written.items():
             written[table] = written.get(table, 0) + count
         failed.extend(market_failed)
-    return {"written": written, "failed": failed}
+    result: dict[str, Any] = {"written": written, "failed": failed}
+    if skipped:
+        result["skipped"] = skipped
+    return result
 
 
 def _write(

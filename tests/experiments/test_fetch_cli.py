@@ -263,6 +263,13 @@ def test_fetch_into_empty_store_then_data_check(exchange, tmp_path, monkeypatch,
     ]
     assert report["tables"]["candles"]["rows"] > 0
 
+    at = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:00Z")
+    assert main(["features", "--asset", "BTC", "--at", at, "--data", str(data), "--json"]) == 0
+    snap = json.loads(capsys.readouterr().out)
+    assert snap["features"]["price_usd"] is not None
+    assert snap["features"]["funding_rate_8h"] is not None
+    assert snap["sources"]
+
     before = _digest(data)
     code = main(["fetch", "all", "--asset", "BTC", "--data", str(data), "--json"])
     again = json.loads(capsys.readouterr().out)
@@ -486,3 +493,16 @@ def test_fetch_markets_is_delegated(tmp_path, offline_markets, capsys):
     assert code == 2
     result = json.loads(capsys.readouterr().out)
     assert "no venue of --venue ['binance'] serves markets" in result["failed"][0]["error"]
+
+
+def test_fetch_all_lists_unconfigured_sources_as_skipped(exchange, tmp_path, monkeypatch):
+    for var in KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    store = Store(tmp_path / "data")
+    since = datetime.now(UTC) - timedelta(hours=6)
+    result = fetch(store, "all", assets=["BTC"], venues=["binance"], since=since)
+    skipped = {s["what"] for s in result["skipped"]}
+    assert {"reserves", "liquidations"} <= skipped
+    assert not any(f["what"] in {"reserves", "liquidations"} for f in result["failed"])
+    explicit = fetch(store, "reserves", assets=["BTC"])
+    assert explicit["failed"][0]["what"] == "reserves"  # asked for by name: a failure
