@@ -20,6 +20,15 @@ _EXPORTS: dict[str, str] = {
     "fetch_markets": "experiments.venue_fetch",
     "record_books": "experiments.venue_fetch",
     "make_clients": "experiments.venue_fetch",
+    "scan": "experiments.scanner",
+    "ScanRow": "experiments.scanner_rows",
+    "ScanResult": "experiments.scanner_rows",
+    "KellyCaps": "experiments.scanner_rows",
+    "apply_caps": "experiments.scanner",
+    "append_forecasts": "experiments.forward_log",
+    "read_forecasts": "experiments.forward_log",
+    "build_report": "experiments.report",
+    "write_report": "experiments.report",
 }
 
 __all__ = sorted(_EXPORTS)
