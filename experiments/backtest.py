@@ -254,7 +254,8 @@ def _label(store: Store, frame: pd.DataFrame) -> tuple[np.ndarray, list[str | No
         contracts = to_contracts(frame.iloc[idx])
         for i, result in zip(idx, label_contracts(store, contracts, venue=str(venue)), strict=True):
             if result.value is None:
-                reasons[int(i)] = result.reason or "unlabelled"
+                # The outcome reader leaves a window no forced-venue bar covers without a reason.
+                reasons[int(i)] = result.reason or f"window not covered by {venue} bars"
             else:
                 outcome[int(i)] = result.value
     return outcome, reasons
