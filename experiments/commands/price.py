@@ -81,9 +81,12 @@ def _render(doc: dict[str, Any]) -> str:
 
 def run_price(args: argparse.Namespace) -> int:
     """Price one contract at ``--at`` and print the §4 ``price`` object."""
+    from experiments.forecast_pricing import register_forecast_models
     from features.store import Store
     from features.timeutil import parse_utc
     from models.pricing import price_contract
+
+    register_forecast_models()  # ``learned`` and ``default`` (lazy targets: no import cost)
 
     at = parse_utc(args.at, name="--at")
     contract, yes_outcome = contract_from_spec(args.spec, at)
