@@ -289,3 +289,28 @@ def test_shared_data_evaluation(shared_store):
     assert doc["observations"] > 10_000
     assert doc["model_used"] == "gbm"
     assert set(doc["path_venues"]) <= {"binance-spot", "binance-usdm", "bitget-usdtm"}
+
+
+def test_learned_model_walk_forward_with_gbm_fallback(eval_dir, monkeypatch):
+    import types
+
+    seen = []
+
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations):
+        def predict_frame(store, rows):
+            seen.append((cut, rows["t"].min()))
+            assert "start" not in rows.columns
+            return pd.DataFrame({"prob_default": np.full(len(rows), 0.3)}, index=rows.index)
+
+        return types.SimpleNamespace(predict_frame=predict_frame, purge=pd.Timedelta("1D"))
+
+    stub = types.SimpleNamespace(fit_default=fit_default)
+    monkeypatch.setattr("experiments.backtest._load_forecaster", lambda: stub)
+    result = run_evaluate(Store(eval_dir), model="default", seed=1)
+    doc = result.to_json_dict()
+    obs = result.to_frame()
+    assert doc["model_used"] == "default"
+    assert all(pd.Timestamp(cut) + pd.Timedelta("1D") <= first for cut, first in seen)
+    learned = obs["prob_model"] == 0.3
+    assert doc["fallbacks_to_gbm"] == int((~learned).sum()) > 0  # forward-start rows
+    np.testing.assert_allclose(obs.loc[~learned, "prob_model"], obs.loc[~learned, "prob_gbm"])
