@@ -18,6 +18,22 @@ from experiments.output import emit, resolve_data_dir
 
 __all__ = ["plot_reliability", "run_backtest"]
 
+_CSV_COLUMNS = (
+    "decision_time",
+    "kind",
+    "horizon",
+    "z",
+    "direction",
+    "strike_usd",
+    "lower_usd",
+    "upper_usd",
+    "threshold",
+    "spot_usd",
+    "vol_annual",
+    "spot_venue",
+    "outcome",
+)
+
 
 def _split(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (text or "").split(",") if s.strip())
@@ -83,9 +99,11 @@ def _log(result: Any, store: Any, doc: dict[str, Any], seed: int) -> None:
     config = result.config
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        csv = folder / "forecasts.csv"
-        result.to_frame().to_csv(csv, index=False)
-        artifacts = {"forecasts.csv": csv}
+        csv = folder / "forecasts.csv.gz"
+        columns = [c for c in _CSV_COLUMNS if c in result.forecasts.columns]
+        prob_columns = [c for c in result.forecasts.columns if c.startswith("prob_")]
+        result.to_frame()[columns + prob_columns].to_csv(csv, index=False, compression="gzip")
+        artifacts = {"forecasts.csv.gz": csv}
         if doc.get("reliability"):
             png = plot_reliability(
                 doc["reliability"], folder / "reliability.png", title=f"backtest {config.asset}"
