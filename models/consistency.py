@@ -79,7 +79,7 @@ def touch_at_least_close(prob_touch: npt.ArrayLike, prob_close_beyond: npt.Array
             f"prob_touch and prob_close_beyond must have the same shape; found {touch.shape} "
             f"and {close.shape}"
         )
-    return np.where(np.isfinite(close), np.fmax(touch, close), touch)
+    return np.where(np.isfinite(close) & np.isfinite(touch), np.fmax(touch, close), touch)
 
 
 def cap_range_ladder(
