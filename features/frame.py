@@ -16,7 +16,7 @@ maximum staleness ("<input> (<venue>) stale since <ts>"), or the builder cannot 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from features._typing import IntArray
 from features.errors import ConfigError
-from features.frame_inputs import FrameContext, first_reason
+from features.frame_inputs import CLUSTERS_MEMO, FrameContext, first_reason
 from features.registry import INPUTS, FeatureColumn, FeatureSpec, feature_specs, has_no_reason
 from features.store import Store, StoreView
 
@@ -263,7 +263,9 @@ def feature_frame(
 def features_at(store: Store, asset: str, t: datetime | pd.Timestamp) -> FeatureSnapshot:
     """Features of ``asset`` at ``t``, read through ``store.at(t)`` (rows known at ``t`` only).
 
-    Agrees exactly with the row of ``t`` in ``feature_frame``.
+    Agrees exactly with the row of ``t`` in ``feature_frame``. ``clusters`` are those a builder
+    left in the context (``features.frame_inputs.CLUSTERS_MEMO``: the liquidation map's, from
+    the same map as its distance features), else empty.
     """
     stamp = pd.Timestamp(t)
     if stamp.tzinfo is None:
@@ -274,4 +276,8 @@ def features_at(store: Store, asset: str, t: datetime | pd.Timestamp) -> Feature
     specs = feature_specs()
     ns = _times_ns([stamp])
     ctx = _load(view, asset, ns, _inputs_of(specs))
-    return _compute(ctx, specs).snapshot(0)
+    snapshot = _compute(ctx, specs).snapshot(0)
+    clusters_of = ctx.memo.get(CLUSTERS_MEMO)
+    if clusters_of is None:
+        return snapshot
+    return replace(snapshot, clusters=list(clusters_of(0)))

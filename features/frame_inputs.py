@@ -24,6 +24,7 @@ from features.registry import INPUTS, InputSpec, ReasonArray, has_no_reason
 from features.timeutil import format_utc
 
 __all__ = [
+    "CLUSTERS_MEMO",
     "FrameContext",
     "Selection",
     "SourceSeries",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 NONE: Final = -1
+CLUSTERS_MEMO: Final = "clusters"
 _NS_PER_HOUR: Final = 3_600_000_000_000
 
 
@@ -133,6 +135,17 @@ class FrameContext:
         treated as a missing table.
     absent
         Input name -> reason for inputs whose table is missing from the dataset.
+    tables
+        Table name -> the asset's rows the series were built from (dataset format, rows known at
+        the horizon), for builders that call table-level functions
+        (``features.dominance.long_share_series``); empty when not given.
+
+    Attributes
+    ----------
+    memo
+        Per-context cache of builders. A builder that also produces the INTERFACE.md §4
+        ``clusters`` stores under ``CLUSTERS_MEMO`` a callable ``row -> list of dict`` (row =
+        index of the decision time); ``features_at`` reports it.
     """
 
     def __init__(
@@ -141,11 +154,14 @@ class FrameContext:
         times: IntArray,
         series: Mapping[str, list[SourceSeries]],
         absent: Mapping[str, str] | None = None,
+        *,
+        tables: Mapping[str, pd.DataFrame] | None = None,
     ) -> None:
         self.asset = asset
         self.times = np.asarray(times, dtype=np.int64)
         self._series = dict(series)
         self._absent = dict(absent or {})
+        self.tables: dict[str, pd.DataFrame] = dict(tables or {})
         self.memo: dict[str, Any] = {}
 
     # -- construction ------------------------------------------------------------------------
@@ -169,6 +185,7 @@ class FrameContext:
         limit = None if horizon is None else pd.Timestamp(int(horizon), tz="UTC")
         series: dict[str, list[SourceSeries]] = {}
         absent: dict[str, str] = {}
+        frames: dict[str, pd.DataFrame] = {}
         for name in inputs:
             spec = INPUTS[name]
             table = tables.get(spec.table)
@@ -178,6 +195,7 @@ class FrameContext:
             rows = table[table["asset"] == asset]
             if limit is not None:
                 rows = rows[rows["available_at"] <= limit]
+            frames[spec.table] = rows
             cands = []
             for k, cand in enumerate(spec.candidates):
                 mask = rows[spec.venue_column] == cand.venue
@@ -185,7 +203,7 @@ class FrameContext:
                     mask &= rows[col] == val
                 cands.append(_series_from_frame(spec, k, rows[mask]))
             series[name] = cands
-        return cls(asset, times, series, absent)
+        return cls(asset, times, series, absent, tables=frames)
 
     # -- selection ---------------------------------------------------------------------------
     def candidates(self, name: str) -> list[SourceSeries]:

@@ -35,14 +35,18 @@ from features.errors import ConfigError, DataError
 __all__ = [
     "LiqMap",
     "LiqMapParams",
+    "MapEntries",
     "MapInputs",
+    "bin_index",
     "build_inputs",
     "crossed_mass",
     "effective_mmr_rate",
     "heatmap_matrix",
     "liquidation_price",
+    "map_entries",
     "map_snapshot",
     "tier_mmr_rates",
+    "window_bounds",
 ]
 
 _NS_PER_HOUR: Final = 3_600_000_000_000
@@ -261,8 +265,11 @@ def build_inputs(
 
 
 @dataclass(frozen=True, slots=True)
-class _Entries:
-    """Liquidation levels and masses of one chunk of snapshots, shape (snapshots, bars, tiers)."""
+class MapEntries:
+    """Liquidation levels and masses of a batch of snapshots, shape (snapshots, bars, tiers).
+
+    Bars run oldest to newest along axis 1; slots before a snapshot's window hold zero mass.
+    """
 
     long_price: FloatArray
     long_mass: FloatArray
@@ -270,15 +277,23 @@ class _Entries:
     short_mass: FloatArray
 
 
-def _window(inputs: MapInputs, params: LiqMapParams, t_ns: IntArray) -> tuple[IntArray, IntArray]:
+def window_bounds(
+    inputs: MapInputs, params: LiqMapParams, t_ns: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Index of the first and the last bar of each snapshot's window (``last < first``: none)."""
     last = np.searchsorted(inputs.close_ns, t_ns, side="right") - 1
     lookback = int(params.lookback_hours * _NS_PER_HOUR)
     first = np.searchsorted(inputs.close_ns, t_ns - lookback, side="right")
     return first, last
 
 
-def _entries(inputs: MapInputs, params: LiqMapParams, t_ns: IntArray) -> _Entries:
-    first, last = _window(inputs, params, t_ns)
+def map_entries(inputs: MapInputs, params: LiqMapParams, t_ns: IntArray) -> MapEntries:
+    """Every (bar, tier) level and its live mass for snapshots at ``t_ns`` (see module docstring).
+
+    Each element depends only on its snapshot's own window, so a snapshot's entries are the same
+    whichever other snapshots share the batch.
+    """
+    first, last = window_bounds(inputs, params, t_ns)
     width = int(max(1, np.max(last - first + 1, initial=1)))
     idx = last[:, None] - (width - 1) + np.arange(width)[None, :]
     valid = (idx >= first[:, None]) & (idx >= 0)
@@ -308,7 +323,7 @@ def _entries(inputs: MapInputs, params: LiqMapParams, t_ns: IntArray) -> _Entrie
     tier_mass = (base[:, :, None] * weight) * decay
     long_mass = np.where(low_after[:, :, None] > long_price, tier_mass * share, 0.0)
     short_mass = np.where(high_after[:, :, None] < short_price, tier_mass * (1.0 - share), 0.0)
-    return _Entries(long_price, long_mass, short_price, short_mass)
+    return MapEntries(long_price, long_mass, short_price, short_mass)
 
 
 def _chunks(t_ns: IntArray) -> Iterator[slice]:
@@ -342,12 +357,14 @@ class LiqMap:
 
     @property
     def centers_usd(self) -> FloatArray:
-        """Geometric bin centres (USD)."""
-        edges = self.edges_usd
-        return np.asarray(np.sqrt(edges[:-1] * edges[1:]), dtype=np.float64)
+        """Geometric bin centres (USD): ``exp((i + 0.5) * ln(1 + bin_bps / 1e4))``."""
+        step = np.log1p(self.bin_bps / 1e4)
+        i = self.first_bin + np.arange(len(self.long_mass_usd))
+        return np.asarray(np.exp((i + 0.5) * step), dtype=np.float64)
 
 
-def _bin_of(price: FloatArray, bin_bps: float) -> IntArray:
+def bin_index(price: FloatArray, bin_bps: float) -> IntArray:
+    """Bin of each price on the logarithmic grid: ``floor(ln(price) / ln(1 + bin_bps / 1e4))``."""
     step = np.log1p(bin_bps / 1e4)
     return np.floor(np.log(np.maximum(price, 1e-12)) / step).astype(np.int64)
 
@@ -361,16 +378,16 @@ def map_snapshot(inputs: MapInputs, params: LiqMapParams, t: pd.Timestamp) -> Li
         If no bar closes within the lookback window before ``t``.
     """
     t_ns = _times(t)
-    first, last = _window(inputs, params, t_ns)
+    first, last = window_bounds(inputs, params, t_ns)
     if last[0] < first[0]:
         raise DataError(f"no bar closes within {params.lookback_hours} h before {t}; cannot map")
-    e = _entries(inputs, params, t_ns)
+    e = map_entries(inputs, params, t_ns)
     prices = np.concatenate([e.long_price.ravel(), e.short_price.ravel()])
     masses = np.concatenate([e.long_mass.ravel(), e.short_mass.ravel()])
     is_long = np.arange(len(prices)) < e.long_price.size
-    bins = _bin_of(prices, params.bin_bps)
+    bins = bin_index(prices, params.bin_bps)
     spot = float(inputs.close[last[0]])
-    spot_bin = int(_bin_of(np.array([spot]), params.bin_bps)[0])
+    spot_bin = int(bin_index(np.array([spot]), params.bin_bps)[0])
     live = masses > 0
     lo = int(min(bins[live].min(initial=spot_bin), spot_bin))
     hi = int(max(bins[live].max(initial=spot_bin), spot_bin))
@@ -395,7 +412,7 @@ def crossed_mass(
     long_out = np.zeros(len(t_ns))
     short_out = np.zeros(len(t_ns))
     for part in _chunks(t_ns):
-        e = _entries(inputs, params, t_ns[part])
+        e = map_entries(inputs, params, t_ns[part])
         lo = np.asarray(low_usd[part])[:, None, None]
         hi = np.asarray(high_usd[part])[:, None, None]
         long_out[part] = np.where(e.long_price >= lo, e.long_mass, 0.0).sum(axis=(1, 2))
@@ -411,13 +428,13 @@ def heatmap_matrix(
     long_out = np.zeros((len(t_ns), n_bins))
     short_out = np.zeros((len(t_ns), n_bins))
     for part in _chunks(t_ns):
-        e = _entries(inputs, params, t_ns[part])
+        e = map_entries(inputs, params, t_ns[part])
         rows = np.arange(part.stop - part.start)[:, None, None]
         for price, mass, out in (
             (e.long_price, e.long_mass, long_out),
             (e.short_price, e.short_mass, short_out),
         ):
-            b = _bin_of(price, params.bin_bps) - first_bin
+            b = bin_index(price, params.bin_bps) - first_bin
             keep = (b >= 0) & (b < n_bins) & (mass > 0)
             flat = (np.broadcast_to(rows, b.shape) * n_bins + b)[keep]
             size = (part.stop - part.start) * n_bins

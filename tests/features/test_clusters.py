@@ -11,6 +11,8 @@ import pytest
 
 from features.clusters import (
     FEATURE_NAMES,
+    MAP_INPUTS,
+    SHARE_INPUTS,
     find_clusters,
     hourly_vol,
     liqmap_features,
@@ -120,7 +122,7 @@ def test_features_without_data_are_missing_with_reasons(synthetic_store):
     assert clusters == []
     assert all(v is None for v in features.values())
     assert set(missing) == set(FEATURE_NAMES)
-    assert "liquidation map unavailable" in missing["liq_long_mass_usd"]
+    assert missing["liq_long_mass_usd"].startswith("price: no rows for BTC known at t")
 
 
 @pytest.mark.parametrize("cut", ["2024-01-12T05:00Z", "2024-01-16T00:00Z"])
@@ -145,9 +147,9 @@ def test_registered_features_match_liqmap_features(synthetic_store):
     specs = {s.name: s for s in feature_specs() if s.name in FEATURE_NAMES}
     assert set(specs) == set(FEATURE_NAMES)
     view = synthetic_store.at(pd.Timestamp("2024-01-15T00:00Z"))
-    ctx = frame.context_for(view, "BTC", inputs=["price", "open_interest_flow"])
+    ctx = frame.context_for(view, "BTC", inputs=[*MAP_INPUTS, *SHARE_INPUTS])
     expected, _, _ = liqmap_features(view, "BTC")
-    for name in ("liq_long_mass_usd", "liq_short_nearest_dist_pct", "liq_mass_ratio_5pct"):
+    for name in FEATURE_NAMES:
         got = specs[name].builder(ctx).values[0]
         want = expected[name]
-        assert (np.isnan(got) and want is None) or got == pytest.approx(want, rel=1e-6)
+        assert (np.isnan(got) and want is None) or got == want, name
