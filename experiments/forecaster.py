@@ -20,7 +20,11 @@ Use (``FittedForecaster.predict_frame``)
     - up_down ``c(reference)``; terminal move ``c(ref (1 + x))`` up, ``1 - c(ref (1 - x))`` down,
       their sum (at most 1) either way;
     - continuous touch ``max(learned touch, c(K))`` up, ``max(learned touch, 1 - c(K))`` down;
-    - first_of: the learned first_of.
+    - first_of: ``gbm`` (the learned first_of lost to ``gbm`` out of sample in the walk-forward
+      study of experiments/learned_models/README.md, so ``default`` does not use it).
+
+    Learned probabilities are kept within ``[0.002, 0.998]`` unless ``gbm`` itself is beyond
+    (isotonic calibration maps sparse tails to exactly 0 or 1, which log loss punishes).
 
     Outside the learned domain (a forward-start window, horizons beyond the longest trained one,
     discrete touches, continuous moves, open-ended first_of, kinds not trained) ``prob_default``
@@ -72,7 +76,7 @@ __all__ = [
 COLD_BUDGET_SECS: Final = 40.0
 LOGISTIC_MAX_ROWS: Final = 60_000  # the logistic variant is fitted on the latest rows only
 _MONOTONE: Final = {"gbm_logit": 1, "signed_moneyness": 1}
-_PATH_KINDS: Final = ("touch", "first_of")
+_FLOOR: Final = 0.002
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -134,7 +138,9 @@ class FittedForecaster:
         values = X.to_numpy(np.float64)
         p_lgbm = self.lightgbm.predict_proba(values)[:, 1]
         p_log = self.logistic.predict_proba(values)[:, 1] if self.logistic is not None else p_lgbm
-        return p_lgbm, p_log
+        gbm = design["prob_gbm"].to_numpy(float)
+        low, high = np.fmin(gbm, _FLOOR), np.fmax(gbm, 1.0 - _FLOOR)
+        return np.clip(p_lgbm, low, high), np.clip(p_log, low, high)
 
     def predict_frame(
         self, store: Store, contracts: pd.DataFrame, *, features: pd.DataFrame | None = None
@@ -191,7 +197,7 @@ class FittedForecaster:
         if trained.any():
             sub = rows[trained]
             learned[trained], logistic[trained] = self._learned(sub, features)
-        default = self._default(rows, features, learned, domain)
+        default = self._default(rows, features, learned, domain, gbm)
         default = np.where(domain & np.isfinite(default), default, gbm)
         out = rows.assign(prob_default=default)
         out = enforce_consistency(out, prob="prob_default") if "end" in out else out
@@ -222,7 +228,12 @@ class FittedForecaster:
         return np.asarray(ok)
 
     def _default(
-        self, rows: pd.DataFrame, features: pd.DataFrame, learned: np.ndarray, domain: np.ndarray
+        self,
+        rows: pd.DataFrame,
+        features: pd.DataFrame,
+        learned: np.ndarray,
+        domain: np.ndarray,
+        gbm: np.ndarray,
     ) -> np.ndarray:
         kinds = rows["kind"].to_numpy(str)
         way = rows["direction"].fillna("").to_numpy(str)
@@ -270,7 +281,7 @@ class FittedForecaster:
                 np.minimum(up_move + down_move, 1.0),
                 np.fmax(learned, c1),
                 np.fmax(learned, 1.0 - c1),
-                learned,
+                gbm,
             ],
             np.nan,
         )
