@@ -23,7 +23,7 @@ stale at ``t`` (the registry's reason), when no bar closes in the lookback windo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -166,12 +166,18 @@ def _row(
     return features, missing, result.clusters.at(i)
 
 
-def long_share_known_at(tables: dict[str, pd.DataFrame], asset: str) -> pd.Series:
+def long_share_known_at(
+    view_or_frames: StoreView | Mapping[str, pd.DataFrame], asset: str
+) -> pd.Series:
     """``features.dominance.long_share_series`` re-indexed by the time each value becomes known
-    (the OI bar's close: ``ts + 1h``), as ``build_inputs(..., long_share=...)`` expects."""
+    (the OI bar's close: ``ts + 1h``), as ``build_inputs(..., long_share=...)`` expects.
+
+    Each value uses only rows known at its bar's close, so the series of a later view agrees
+    with that of an earlier one on the earlier one's times.
+    """
     from features.dominance import long_share_series
 
-    series = long_share_series(tables, asset)
+    series = long_share_series(view_or_frames, asset)
     series.index = series.index + _SHARE_DELAY
     return series
 

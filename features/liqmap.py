@@ -441,16 +441,3 @@ def heatmap_matrix(
             counts = np.bincount(flat, weights=mass[keep], minlength=size)
             out[part] = counts.reshape(-1, n_bins)
     return long_out, short_out
-
-
-def _register_features() -> None:
-    """Import ``features.clusters``, whose import registers the map features in the feature
-    registry (features I) when it is installed; the registry imports this module through its
-    ``BUILDER_MODULES``. When ``features.clusters`` is mid-import (it imported us), it registers
-    at its own end."""
-    import importlib
-
-    importlib.import_module("features.clusters")
-
-
-_register_features()

@@ -110,7 +110,7 @@ def score_map(
     start: pd.Timestamp,
     end: pd.Timestamp,
     params: LiqMapParams | None = None,
-    long_share: float | pd.Series = 0.5,
+    long_share: float | pd.Series | None = None,
     interval: str = "1h",
     candle_venue: str = "binance-usdm",
     oi_venue: str = P.OI_VENUE,
@@ -118,7 +118,9 @@ def score_map(
     """Validate the map on the hours of ``[start, end)`` (see the module docstring).
 
     Every read is ``store.as_of(table, end, since=...)``; the map of hour ``h`` uses only bars and
-    OI with ``available_at <= h``.
+    OI with ``available_at <= h``. ``long_share`` (default: the dominance estimate
+    ``features.clusters.long_share_known_at``, each value used from the close of its OI bar on)
+    splits new notional into longs and shorts.
 
     Raises
     ------
@@ -141,6 +143,10 @@ def score_map(
         "candles", end, since=since, venue=candle_venue, asset=asset, interval=interval
     )
     oi = store.as_of("open_interest", end, since=since, venue=oi_venue, asset=asset)
+    if long_share is None:
+        from features.clusters import long_share_known_at
+
+        long_share = long_share_known_at(store.at(end), asset)
     inputs = build_inputs(bars, oi, long_share=long_share)
     t_ns = pd.DatetimeIndex(rows["ts"]).as_unit("ns").asi8
     low = rows["low"].to_numpy(np.float64)

@@ -349,7 +349,9 @@ def _side_features(
         dist,
     )
     nearest = np.lexsort((rank, np.abs(dist), table.row))
-    nearest = nearest[np.r_[True, table.row[nearest][1:] != table.row[nearest][:-1]]]
+    first_of_row = np.ones(len(nearest), dtype=bool)
+    first_of_row[1:] = table.row[nearest][1:] != table.row[nearest][:-1]
+    nearest = nearest[first_of_row]
     largest = np.flatnonzero(rank == 0)
     out: dict[str, FloatArray] = {}
     for which, idx in (("nearest", nearest), ("largest", largest)):

@@ -18,7 +18,7 @@ Features
 
 Registration is open: any module calls ``register(spec)`` at import; ``BUILDER_MODULES`` lists the
 modules the frame imports (``load_builders``) so their registrations run. Modules missing from
-the installation are skipped (``features.liqmap`` registers liquidation-map features when present).
+the installation are skipped (``features.clusters`` registers the liquidation-map features).
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ BUILDER_MODULES: list[str] = [
     "features.signals",
     "features.elr",
     "features.dominance",
-    "features.liqmap",
+    "features.clusters",  # the liquidation-map features (features.liqmap, liqmap_frame)
 ]
 
 

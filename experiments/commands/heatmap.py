@@ -26,6 +26,9 @@ def build_heatmap(
 ) -> dict[str, Any]:
     """Hourly map snapshots over ``[start, end]`` rendered to ``out``; returns the JSON payload.
 
+    New notional is split long/short by the dominance estimate
+    (``features.clusters.long_share_known_at``), as in the registered map features.
+
     Raises
     ------
     ConfigError
@@ -37,7 +40,7 @@ def build_heatmap(
     import pandas as pd
 
     from experiments.plots_heatmap import plot_heatmap
-    from features.clusters import find_clusters
+    from features.clusters import find_clusters, long_share_known_at
     from features.errors import ConfigError, DataError
     from features.liqmap import LiqMapParams, build_inputs, heatmap_matrix, map_snapshot
     from features.liqmap_params import OI_VENUE
@@ -61,7 +64,7 @@ def build_heatmap(
             f"--start/--end must span at most {MAX_SNAPSHOTS} hourly snapshots; "
             f"found {len(in_period)}"
         )
-    inputs = build_inputs(bars, oi)
+    inputs = build_inputs(bars, oi, long_share=long_share_known_at(store.at(t1), asset))
     times = pd.DatetimeIndex(in_period["available_at"])
     t_ns = times.as_unit("ns").asi8
     step = np.log1p(params.bin_bps / 1e4)

@@ -16,6 +16,7 @@ from features.clusters import (
     find_clusters,
     hourly_vol,
     liqmap_features,
+    long_share_known_at,
     mass_near_spot,
 )
 from features.errors import ConfigError
@@ -153,3 +154,87 @@ def test_registered_features_match_liqmap_features(synthetic_store):
         got = specs[name].builder(ctx).values[0]
         want = expected[name]
         assert (np.isnan(got) and want is None) or got == want, name
+
+
+def test_features_at_reports_the_clusters_of_the_distance_features(synthetic_store):
+    from features.frame import features_at
+
+    at = pd.Timestamp("2024-01-15T00:00Z")
+    snap = features_at(synthetic_store, "BTC", at)
+    features, _, clusters = liqmap_features(synthetic_store.at(at), "BTC")
+    assert snap.clusters == clusters
+    assert {n: snap.features[n] for n in FEATURE_NAMES} == features
+    for side in ("long", "short"):
+        mine = [c for c in snap.clusters if c["side"] == side]
+        assert mine, f"no {side} cluster"
+        nearest = min(mine, key=lambda c: abs(c["distance_pct"]))
+        assert snap.features[f"liq_{side}_nearest_dist_pct"] == nearest["distance_pct"]
+        largest = max(mine, key=lambda c: c["mass_usd"])
+        assert snap.features[f"liq_{side}_largest_mass_usd"] == largest["mass_usd"]
+
+
+def test_features_at_without_a_map_has_no_clusters(synthetic_store):
+    from features.frame import features_at
+
+    snap = features_at(synthetic_store, "BTC", pd.Timestamp("2020-01-01T00:00Z"))
+    assert snap.clusters == []
+
+
+def test_long_share_is_the_dominance_series_known_from_the_oi_bar_close(synthetic_store):
+    from features.dominance import long_share_series
+
+    view = synthetic_store.at(pd.Timestamp("2024-01-15T00:00Z"))
+    known = long_share_known_at(view, "BTC")
+    raw = long_share_series(view, "BTC")
+    assert (known.index == raw.index + pd.Timedelta("1h")).all()
+    np.testing.assert_array_equal(known.to_numpy(), raw.to_numpy())
+    assert known.std() > 0
+    default = liqmap_features(view, "BTC")
+    assert liqmap_features(view, "BTC", long_share=known) == default
+    flat = liqmap_features(view, "BTC", long_share=0.5)
+    assert flat[0]["liq_long_mass_usd"] != default[0]["liq_long_mass_usd"]
+
+
+@pytest.fixture(scope="module")
+def two_venue_store(tmp_path_factory) -> Store:
+    """Bitget bars all along; Binance USD-M (preferred, quoting twice the price so that its maps
+    are recognisable) only from day 10 on."""
+    root = make_dataset(tmp_path_factory.mktemp("venues") / "data", seed=5, hours=24 * 16)
+    candles = pd.read_parquet(root / "candles.parquet")
+    bitget = candles.assign(venue="bitget-usdtm")
+    usdm = candles[candles["ts"] >= pd.Timestamp("2024-01-11T00:00Z")].copy()
+    for col in ("open", "high", "low", "close"):
+        usdm[col] *= 2.0
+    pd.concat([bitget, usdm], ignore_index=True).to_parquet(root / "candles.parquet", index=False)
+    return Store(root)
+
+
+def test_price_venue_is_chosen_at_each_decision_time(two_venue_store, tmp_path):
+    from features.frame import compute_feature_frame
+
+    before, after = pd.Timestamp("2024-01-10T12:00Z"), pd.Timestamp("2024-01-14T00:00Z")
+    full = compute_feature_frame(two_venue_store, "BTC", [before, after])
+    assert full.sources["price.venue"].tolist() == ["bitget-usdtm", "binance-usdm"]
+    spot_before = two_venue_store.as_of(
+        "candles", before, venue="bitget-usdtm", asset="BTC", interval="1h"
+    )["close"].iloc[-1]
+    f_before, _, c_before = liqmap_features(two_venue_store.at(before), "BTC")
+    f_after, _, c_after = liqmap_features(two_venue_store.at(after), "BTC")
+    assert all(0.7 * spot_before < c["center_usd"] < 1.3 * spot_before for c in c_before)
+    assert all(c["center_usd"] > 1.4 * spot_before for c in c_after)
+    assert full.frame["liq_long_mass_usd"].tolist() == [
+        f_before["liq_long_mass_usd"],
+        f_after["liq_long_mass_usd"],
+    ]
+    # the same row from a dataset that ends at `before` (Binance USD-M absent altogether)
+    root = tmp_path / "cut"
+    shutil.copytree(two_venue_store.root, root)
+    for path in root.glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        if "available_at" in frame.columns:
+            frame[frame["available_at"] <= before].to_parquet(path, index=False)
+    cut = compute_feature_frame(Store(root), "BTC", [before])
+    for name in FEATURE_NAMES:
+        assert cut.frame[name].iloc[0] == full.frame[name].iloc[0] or (
+            np.isnan(cut.frame[name].iloc[0]) and np.isnan(full.frame[name].iloc[0])
+        ), name
