@@ -396,6 +396,9 @@ class StoreView:
             raise ConfigError(f"t must be tz-aware UTC; found naive {t.isoformat()}")
         self._store = store
         self.t = t.tz_convert("UTC")
+        # Derived values computed from this view (same t, same data) may be memoised here by
+        # the code that derives them, e.g. the spot source or volatility of an asset.
+        self.memo: dict[Any, Any] = {}
 
     def has(self, table: str) -> bool:
         """Whether the dataset holds ``table``."""

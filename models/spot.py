@@ -102,6 +102,25 @@ def find_candle_source(
     DataError
         When no venue has fresh candles of ``asset`` at T.
     """
+    key = ("find_candle_source", asset, preferred, intervals, lookback, min_bars, max_staleness)
+    cached = view.memo.get(key)
+    if cached is None:
+        cached = _find_candle_source(
+            view, asset, preferred, intervals, lookback, min_bars, max_staleness
+        )
+        view.memo[key] = cached
+    return cached[0], list(cached[1])
+
+
+def _find_candle_source(
+    view: StoreView,
+    asset: str,
+    preferred: str | None,
+    intervals: tuple[str, ...],
+    lookback: timedelta,
+    min_bars: int,
+    max_staleness: timedelta | None,
+) -> tuple[CandleSource, list[str]]:
     order = [preferred] if preferred else []
     order += [v for v in PROXY_VENUES if v != preferred]
     tried: list[str] = []

@@ -261,6 +261,17 @@ def estimate_vol(
     """
     if method not in VOL_METHODS:
         raise ConfigError(f"method must be one of {VOL_METHODS}; found {method!r}")
+    key = ("estimate_vol", asset, method, horizon_hours, preferred)
+    cached: VolEstimate | None = view.memo.get(key)
+    if cached is None:
+        cached = _estimate_vol(view, asset, method, horizon_hours, preferred)
+        view.memo[key] = cached
+    return cached
+
+
+def _estimate_vol(
+    view: StoreView, asset: str, method: VolMethod, horizon_hours: float, preferred: str | None
+) -> VolEstimate:
     days = HAR_FIT_DAYS + 31 if method == "har" else int(HALF_LIFE_HOURS * 10 / 24) + 1
     returns, venue, last_ts, warnings = hourly_log_returns(
         view, asset, days=days, preferred=preferred
