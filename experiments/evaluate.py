@@ -31,7 +31,6 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from experiments.backtest import walk_forward_predict
 from experiments.evaluate_obs import ObservationSet, build_observations, gbm_observation_probs
 from experiments.evaluate_rules import (
     BlendPrior,
@@ -43,6 +42,7 @@ from experiments.evaluate_rules import (
     simulate_trading,
 )
 from experiments.metrics_report import model_metrics, skill, weighted_cluster_skill
+from experiments.walk_forward import walk_forward_predict
 from features.errors import ConfigError, DataError, UnsupportedContract
 from features.store import Store
 from features.timeutil import format_utc, parse_utc

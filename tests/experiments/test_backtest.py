@@ -171,7 +171,7 @@ def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
         return types.SimpleNamespace(predict_frame=predict_frame)
 
     stub = types.SimpleNamespace(fit_default=fit_default)
-    monkeypatch.setattr("experiments.backtest._load_forecaster", lambda: stub)
+    monkeypatch.setattr("experiments.walk_forward._load_forecaster", lambda: stub)
     config = _config(models=("gbm", "default"), retrain_every="4d", purge="2d")
     result = run_backtest(Store(data_dir), config)
     doc = result.to_json_dict()
@@ -185,7 +185,7 @@ def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
 
 
 def test_missing_forecaster_is_reported_not_faked(data_dir, monkeypatch):
-    monkeypatch.setattr("experiments.backtest._load_forecaster", lambda: None)
+    monkeypatch.setattr("experiments.walk_forward._load_forecaster", lambda: None)
     doc = run_backtest(Store(data_dir), _config(models=("gbm", "default"))).to_json_dict()
     assert set(doc["models"]) == {"gbm"}
     assert any("not available" in n for n in doc["notes"])

@@ -305,7 +305,7 @@ def test_learned_model_walk_forward_with_gbm_fallback(eval_dir, monkeypatch):
         return types.SimpleNamespace(predict_frame=predict_frame, purge=pd.Timedelta("1D"))
 
     stub = types.SimpleNamespace(fit_default=fit_default)
-    monkeypatch.setattr("experiments.backtest._load_forecaster", lambda: stub)
+    monkeypatch.setattr("experiments.walk_forward._load_forecaster", lambda: stub)
     result = run_evaluate(Store(eval_dir), model="default", seed=1)
     doc = result.to_json_dict()
     obs = result.to_frame()
