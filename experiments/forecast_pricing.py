@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.forecaster import FittedForecaster, fit_with_budget
-from experiments.liquidation_volume import LIQ_HORIZONS_HOURS, liquidation_sums
+from experiments.liquidation_volume import LIQ_FEATURES, LIQ_HORIZONS_HOURS, liquidation_sums
 from experiments.training import features_for
 from features.errors import UnsupportedContract
 from features.store import Store, StoreView
@@ -168,7 +168,8 @@ def _price_liquidations(request: PricingRequest, fitted: FittedForecaster, name:
         so_far = float(inside[columns].to_numpy(float).sum())
     hours = (end - max(start, at)) / pd.Timedelta(hours=1)
     remaining = contract.threshold - so_far
-    features = features_for(_store(view), pd.DataFrame({"asset": [contract.asset], "t": [at]}))
+    keys = pd.DataFrame({"asset": [contract.asset], "t": [at]})
+    features = features_for(_store(view), keys, LIQ_FEATURES)
     quantiles = model.quantiles_usd(features, np.array([hours]), np.array([side]))[0]
     if remaining <= 0:
         prob = clim = 1.0

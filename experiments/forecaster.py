@@ -16,7 +16,10 @@ Use (``FittedForecaster.predict_frame``)
     with ``c(K)`` the learned P(close above K) of the same asset, time and deadline, symmetrised
     as ``(P(close above K) + 1 - P(close below K)) / 2`` so that the two sum to 1,
 
-    - close_above ``c(K)``; close_below ``1 - c(K)``; range ``max(c(lo) - c(hi), 0)``;
+    - close_above ``c(K)``; close_below ``1 - c(K)``;
+    - range: ``gbm`` (``c(lo) - c(hi)`` is coherent but lost to ``gbm`` out of sample: the
+      difference of two step functions of the strike is noisy for narrow ranges; gbm ranges of
+      one deadline are differences of one CDF, so they sum to at most 1);
     - up_down ``c(reference)``; terminal move ``c(ref (1 + x))`` up, ``1 - c(ref (1 - x))`` down,
       their sum (at most 1) either way;
     - continuous touch ``max(learned touch, c(K))`` up, ``max(learned touch, 1 - c(K))`` down;
@@ -187,7 +190,7 @@ class FittedForecaster:
             rows["reference_usd"] = rows["spot_usd"]
         rows["reference_usd"] = rows["reference_usd"].fillna(rows["spot_usd"])
         if features is None:
-            features = features_for(store, rows[["asset", "t"]])
+            features = features_for(store, rows[["asset", "t"]], self.features)
         kinds = rows["kind"].to_numpy(str)
         domain = self._domain(rows)
         gbm = contract_design(rows)["prob_gbm"].to_numpy(float)
@@ -274,7 +277,7 @@ class FittedForecaster:
             [
                 c1,
                 1.0 - c1,
-                np.maximum(c1 - c2, 0.0),
+                gbm,
                 c1,
                 up_move,
                 down_move,

@@ -2,7 +2,7 @@
 
 ``python -m experiments.learned_study [--data DIR] [--start 2025-03-01] [--end 2026-01-31]``
 prints Markdown tables: out-of-sample Brier and log loss by kind and horizon for ``gbm``,
-``learned``, ``default`` and ``default`` without the leverage features, skill vs ``gbm`` with
+``learned``, ``default`` and ``default`` with the leverage features added, skill vs ``gbm`` with
 day-clustered 90 % bootstrap CIs, and the leverage ablation on the same rows.
 
 Protocol: folds of ``--fold-days`` from ``--start``; the fold starting at ``F`` is predicted by
@@ -28,7 +28,7 @@ from models.scoring import block_bootstrap_skill, brier_loss, expected_calibrati
 
 __all__ = ["main", "run_study"]
 
-MODELS = ("prob_gbm", "prob_learned", "prob_default", "prob_default_noleverage")
+MODELS = ("prob_gbm", "prob_learned", "prob_default", "prob_default_leverage")
 
 
 def run_study(
@@ -54,27 +54,27 @@ def run_study(
         )
         grid["y"] = label_grid(store, grid)["y"]
         grid = grid[grid["y"].notna()].reset_index(drop=True)
-        features = features_for(store, grid[["asset", "t"]])
         cut = begin - config.purge
         clock = time.perf_counter()
-        with_lev = fit_default(store, assets=assets, cut=cut, config=config, liquidations=False)
-        without = fit_default(
+        default = fit_default(store, assets=assets, cut=cut, config=config, liquidations=False)
+        leverage = fit_default(
             store,
             assets=assets,
             cut=cut,
-            config=replace(config, use_leverage=False),
+            config=replace(config, use_leverage=True),
             logistic=False,
             liquidations=False,
         )
-        pred = with_lev.predict_frame(store, grid, features=features)
+        features = features_for(store, grid[["asset", "t"]])
+        pred = default.predict_frame(store, grid, features=features)
         grid = pd.concat([grid, pred], axis=1)
-        grid["prob_default_noleverage"] = without.predict_frame(store, grid, features=features)[
+        grid["prob_default_leverage"] = leverage.predict_frame(store, grid, features=features)[
             "prob_default"
         ]
         print(
             f"fold {begin.date()}..{stop.date()}: {len(grid)} rows, fits "
-            f"{time.perf_counter() - clock:.0f} s, features {len(with_lev.features)} vs "
-            f"{len(without.features)}",
+            f"{time.perf_counter() - clock:.0f} s, features {len(default.features)} vs "
+            f"{len(leverage.features)} with leverage: {', '.join(leverage.features)}",
             file=sys.stderr,
         )
         pieces.append(grid)
@@ -109,7 +109,7 @@ def render(frame: pd.DataFrame) -> str:
     """Markdown tables of the study frame."""
     lines = [
         "| kind | horizon h | n | days | Brier gbm | Brier learned | Brier default | "
-        "Brier default w/o lev | log gbm | log default |",
+        "Brier default + leverage | log gbm | log default |",
         "|" + "---|" * 10,
     ]
     for (kind, hours), group in frame.groupby(["kind", "horizon_hours"]):
@@ -118,7 +118,7 @@ def render(frame: pd.DataFrame) -> str:
             f"| {kind} | {hours:g} | {int(s['n'])} | {int(s['days'])} | "
             f"{s['brier:prob_gbm']:.4f} | "
             f"{s['brier:prob_learned']:.4f} | {s['brier:prob_default']:.4f} | "
-            f"{s['brier:prob_default_noleverage']:.4f} | {s['log:prob_gbm']:.4f} | "
+            f"{s['brier:prob_default_leverage']:.4f} | {s['log:prob_gbm']:.4f} | "
             f"{s['log:prob_default']:.4f} |"
         )
     lines += [
@@ -137,13 +137,13 @@ def render(frame: pd.DataFrame) -> str:
             )
     lines += [
         "",
-        "Leverage ablation (skill of default over default without leverage features, same rows):",
+        "Leverage ablation (skill of default + leverage features over default, same rows):",
         "",
         "| rows | skill [90 % CI, day blocks] |",
         "|---|---|",
     ]
     for label, group in [("all", frame), *list(frame.groupby("kind"))]:
-        lines.append(f"| {label} | {_skill(group, 'prob_default', 'prob_default_noleverage')} |")
+        lines.append(f"| {label} | {_skill(group, 'prob_default_leverage', 'prob_default')} |")
     return "\n".join(lines)
 
 

@@ -207,7 +207,7 @@ def fit_liquidation_model(
     if not pieces or sum(len(p) for p in pieces) < MIN_ROWS:
         return None
     rows = pd.concat(pieces, ignore_index=True)
-    features = features_for(store, rows[["asset", "t"]]).set_index(["asset", "ts"])
+    features = features_for(store, rows[["asset", "t"]], LIQ_FEATURES).set_index(["asset", "ts"])
     aligned = features.reindex(
         pd.MultiIndex.from_arrays([rows["asset"], pd.DatetimeIndex(rows["t"])])
     )

@@ -94,7 +94,9 @@ class TrainingConfig:
     min_history_days, stale_days
         Feature selection (see module docstring).
     use_leverage
-        False keeps only ``BASE_FEATURES`` (the ablation).
+        True adds every registered feature (ELR, liquidation map, dominance, deleveraging
+        signals) to ``BASE_FEATURES``; off by default: in the walk-forward study of
+        experiments/learned_models/README.md they did not improve on the volatility features.
     max_rows
         Seeded subsample of the labelled rows (time order kept) above this size.
     n_estimators, learning_rate, num_leaves, min_child_samples
@@ -110,7 +112,7 @@ class TrainingConfig:
     z_grid: tuple[float, ...] = Z_GRID
     min_history_days: float = 365.0
     stale_days: float = 30.0
-    use_leverage: bool = True
+    use_leverage: bool = False
     max_rows: int = 400_000
     n_estimators: int = 150
     learning_rate: float = 0.05
@@ -288,14 +290,21 @@ def family_codes(kind: np.ndarray, direction: np.ndarray) -> np.ndarray:
     )
 
 
-def features_for(store: Store, keys: pd.DataFrame) -> pd.DataFrame:
-    """Feature frame rows (``asset, ts`` + features) for the unique (asset, t) of ``keys``."""
-    from features.frame import feature_frame
+def features_for(
+    store: Store, keys: pd.DataFrame, names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Feature frame rows (``asset, ts`` + features) for the unique (asset, t) of ``keys``.
 
+    ``names`` restricts the computation to those registered features (default: all).
+    """
+    from features.frame import compute_feature_frame
+
+    known = {spec.name for spec in feature_specs()}
+    wanted = None if names is None else [n for n in names if n in known]
     pieces = []
     for asset, group in keys.groupby("asset", sort=True):
         times = pd.DatetimeIndex(group["t"].drop_duplicates().sort_values())
-        pieces.append(feature_frame(store, str(asset), times))
+        pieces.append(compute_feature_frame(store, str(asset), times, names=wanted).frame)
     if not pieces:
         return pd.DataFrame(columns=["asset", "ts"])
     out = pd.concat(pieces, ignore_index=True)
@@ -394,8 +403,17 @@ def assemble_training_set(
         )
         frame = frame.iloc[keep]
     frame = frame.sort_values(["t", "asset"], kind="stable").reset_index(drop=True)
-    features = features_for(store, frame[["asset", "t"]])
+    names = None if config.use_leverage else BASE_FEATURES
+    features = features_for(store, frame[["asset", "t"]], names)
     kept, excluded = select_features(features, cut, config)
+    if not config.use_leverage:
+        excluded.update(
+            {
+                spec.name: "leverage feature left out (use_leverage=False)"
+                for spec in feature_specs()
+                if spec.name not in BASE_FEATURES and spec.name not in excluded
+            }
+        )
     X = design_matrix(frame, features, kept)
     return TrainingSet(frame, X, tuple(kept), excluded, int((~ok).sum()))
 

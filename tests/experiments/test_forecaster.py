@@ -29,6 +29,7 @@ SMALL = TrainingConfig(
     n_estimators=20,
     min_child_samples=20,
     max_rows=20_000,
+    use_leverage=True,
 )
 START = pd.Timestamp("2024-01-01T00:00Z")
 CUT = START + pd.Timedelta(days=36)
