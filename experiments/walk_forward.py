@@ -4,8 +4,9 @@ Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are pr
 whose training cut is ``first + k every - purge`` (expanding window): every training contract was
 decided before the cut and, its window being at most ``purge`` long, resolved before the first
 decision the fit serves. When the fit reports a longer purge of its own it is refitted earlier,
-never later. A segment with nothing labelled before its cut yields no forecast (NaN: the caller
-falls back to ``gbm`` and counts it).
+never later. A segment with nothing labelled before its cut, and a row the forecaster marks
+``in_domain = False`` (it then answers with ``prob_gbm``), yield NaN: the caller falls back to
+``gbm`` and counts it.
 """
 
 from __future__ import annotations
@@ -106,8 +107,12 @@ def walk_forward_predict(
     position = pd.Series(np.arange(len(frame)), index=frame.index)
     for task, predicted in zip(tasks, results, strict=True):
         where = position.loc[task.rows.index].to_numpy()
+        # Outside its domain the forecaster answers with prob_gbm: count that as a fallback.
+        domain = np.ones(len(where), bool)
+        if "in_domain" in predicted.columns:
+            domain = predicted["in_domain"].to_numpy(bool)
         for m in wanted:
             column = f"prob_{m}"
             if column in predicted.columns:
-                out[m][where] = predicted[column].to_numpy(float)
+                out[m][where] = np.where(domain, predicted[column].to_numpy(float), np.nan)
     return out

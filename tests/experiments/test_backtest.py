@@ -203,3 +203,22 @@ def test_shared_data_week(shared_store):
     assert doc["n_forecasts"] > 1000
     assert doc["venues"] == {"binance-spot": doc["n_forecasts"]}
     assert 0.05 < doc["models"]["gbm"]["brier"] < 0.25
+
+
+def test_out_of_domain_rows_count_as_fallbacks(data_dir, monkeypatch):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations):
+        def predict_frame(store, rows):
+            touch = rows["kind"].to_numpy() == "touch"
+            return pd.DataFrame(
+                {"prob_default": np.full(len(rows), 0.4), "in_domain": touch}, index=rows.index
+            )
+
+        return types.SimpleNamespace(predict_frame=predict_frame)
+
+    stub = types.SimpleNamespace(fit_default=fit_default)
+    monkeypatch.setattr("experiments.walk_forward._load_forecaster", lambda: stub)
+    result = run_backtest(Store(data_dir), _config(models=("gbm", "default")))
+    frame = result.to_frame()
+    touch = frame["kind"] == "touch"
+    assert result.fallbacks["default"] == int((~touch).sum())
+    assert (frame.loc[touch, "prob_default"] == 0.4).all()
