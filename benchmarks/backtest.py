@@ -16,15 +16,26 @@ import sys
 import time
 from pathlib import Path
 
+# Run as a script, this folder is sys.path[0] and benchmarks/features.py would shadow the
+# ``features`` package: drop it so the installed packages are imported.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE))
-
-from _common import data_dir
 
 from experiments.backtest import BacktestConfig, run_backtest
 from experiments.evaluate import run_evaluate
 from features.store import Store
+
+
+def data_dir() -> Path:
+    """``$LEVERCAST_DATA``, else ``../shared/data``; exits 2 with one line when absent."""
+    env = os.environ.get("LEVERCAST_DATA")
+    path = Path(env) if env else _HERE.parent.parent / "shared" / "data"
+    if not (path / "candles.parquet").exists():
+        print(
+            f"benchmark needs the dataset: set LEVERCAST_DATA (looked in {path})", file=sys.stderr
+        )
+        sys.exit(2)
+    return path
 
 
 def _backtest(store: Store, models: tuple[str, ...]) -> dict[str, object]:
