@@ -33,7 +33,7 @@ from models.contract_grid import contract_grid, market_inputs
 
 def main() -> None:
     store = Store(data_dir())
-    cut = pd.Timestamp("2026-01-29T00:00Z")
+    cut = pd.Timestamp("2025-12-15T00:00Z")
     config = TrainingConfig(decision_every_hours=4.0, history_days=3 * 365.0, max_rows=1_000_000)
     train_times = pd.date_range(cut - pd.Timedelta(days=3 * 365), cut, freq="4h")
     train_inputs = [market_inputs(store, a, train_times) for a in ("BTC", "ETH")]
@@ -41,7 +41,7 @@ def main() -> None:
     t0 = time.perf_counter()
     fitted = fit_default(store, assets=("BTC", "ETH"), cut=cut, config=config)
     fit_secs = time.perf_counter() - t0
-    times = pd.date_range("2026-02-01T00:00Z", "2026-02-27T00:00Z", freq="4h")
+    times = pd.date_range("2026-01-15T00:00Z", "2026-02-27T00:00Z", freq="4h")
     inputs = pd.concat([market_inputs(store, a, times) for a in ("BTC", "ETH")], ignore_index=True)
     grid = contract_grid(inputs, horizons_hours=config.horizons_hours)
     t0 = time.perf_counter()

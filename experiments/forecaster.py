@@ -5,8 +5,8 @@ Fit (``fit_default``)
     labelled by the outcome reader, resolved by ``cut + purge``), then two calibrated models:
     LightGBM (monotone increasing in the ``gbm`` logit and in the signed moneyness, so ladders
     stay monotone in strike) and a logistic variant (imputer + missing indicators), each wrapped
-    in ``TimeCalibratedClassifier`` (isotonic per kind on the latest 25 % of rows, purged by the
-    longest horizon); plus the liquidation-volume model. The result, ``FittedForecaster``,
+    in ``TimeCalibratedClassifier`` (sigmoid per event family on the latest 25 % of rows, purged
+    by the longest horizon); plus the liquidation-volume model. The result, ``FittedForecaster``,
     records ``cut``, ``purge``, the data fingerprint, the features used and left out.
 
 Use (``FittedForecaster.predict_frame``)
@@ -27,7 +27,8 @@ Use (``FittedForecaster.predict_frame``)
       study of experiments/learned_models/README.md, so ``default`` does not use it).
 
     Learned probabilities are kept within ``[0.002, 0.998]`` unless ``gbm`` itself is beyond
-    (isotonic calibration maps sparse tails to exactly 0 or 1, which log loss punishes).
+    (a calibrator can map sparse tails to exactly 0 or 1, which log loss punishes). Strikes beyond
+    the trained moneyness (``|z| > 1.5``) take the learned logit shift measured at the boundary.
 
     Outside the learned domain (a forward-start window, horizons beyond the longest trained one,
     discrete touches, continuous moves, open-ended first_of, kinds not trained) ``prob_default``
@@ -64,6 +65,7 @@ from experiments.training import (
 )
 from features.errors import ConfigError
 from features.store import Store
+from features.timeutil import HOURS_PER_YEAR
 from models.consistency import enforce_consistency
 from models.learned import TimeCalibratedClassifier, lightgbm_classifier, logistic_classifier
 
@@ -119,7 +121,7 @@ class FittedForecaster:
     n_rows: int
     fit_seconds: float
     seed: int = 0
-    model_kind: str = field(default="lightgbm+isotonic-per-kind")
+    model_kind: str = field(default="lightgbm-monotone+calibrated-per-family")
 
     def usable_at(self, t: pd.Timestamp) -> bool:
         """Whether no training label resolves after ``t`` (``t >= cut + purge``)."""
@@ -133,7 +135,7 @@ class FittedForecaster:
                 f"(training labels resolve until then); found t = {first}; refit earlier"
             )
 
-    def _learned(self, rows: pd.DataFrame, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _raw(self, rows: pd.DataFrame, features: pd.DataFrame) -> tuple[np.ndarray, ...]:
         design = contract_design(rows)
         X = design_matrix(
             pd.concat([rows[["asset", "t"]], design], axis=1), features, self.features
@@ -142,6 +144,37 @@ class FittedForecaster:
         p_lgbm = self.lightgbm.predict_proba(values)[:, 1]
         p_log = self.logistic.predict_proba(values)[:, 1] if self.logistic is not None else p_lgbm
         gbm = design["prob_gbm"].to_numpy(float)
+        return p_lgbm, p_log, gbm, design["signed_moneyness"].to_numpy(float)
+
+    def _learned(self, rows: pd.DataFrame, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Learned probabilities; strikes beyond the trained moneyness are extrapolated.
+
+        Past ``max |z|`` of the grid the model has no data (trees are flat there), so a strike
+        contract (close, touch) beyond it gets the learned logit shift over ``gbm`` at the
+        boundary strike added to its own ``gbm`` logit: continuous at the boundary and monotone
+        in the strike like ``gbm``.
+        """
+        p_lgbm, p_log, gbm, signed = self._raw(rows, features)
+        limit = max(abs(z) for z in self.config.z_grid)
+        kinds = rows["kind"].to_numpy(str)
+        beyond = np.isin(kinds, ("close_above", "close_below", "touch")) & (np.abs(signed) > limit)
+        if beyond.any():
+            sub = rows[beyond].copy()
+            way = sub["direction"].fillna("").to_numpy(str)
+            sign = np.where(
+                (sub["kind"].to_numpy(str) == "close_above")
+                | ((sub["kind"].to_numpy(str) == "touch") & (way == "up")),
+                -1.0,
+                1.0,
+            )
+            scale = sub["vol_annual"].to_numpy(float) * np.sqrt(
+                sub["horizon_hours"].to_numpy(float) / HOURS_PER_YEAR
+            )
+            clamped = np.clip(signed[beyond], -limit, limit)
+            sub["strike_usd"] = sub["spot_usd"].to_numpy(float) * np.exp(sign * clamped * scale)
+            b_lgbm, b_log, b_gbm, _ = self._raw(sub, features)
+            p_lgbm[beyond] = _shifted(gbm[beyond], b_lgbm, b_gbm)
+            p_log[beyond] = _shifted(gbm[beyond], b_log, b_gbm)
         low, high = np.fmin(gbm, _FLOOR), np.fmax(gbm, 1.0 - _FLOOR)
         return np.clip(p_lgbm, low, high), np.clip(p_log, low, high)
 
@@ -310,6 +343,16 @@ class FittedForecaster:
         return out
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+def _shifted(gbm: np.ndarray, learned_at: np.ndarray, gbm_at: np.ndarray) -> np.ndarray:
+    """``gbm`` moved by the learned logit shift measured at another strike."""
+    return np.asarray(1.0 / (1.0 + np.exp(-(_logit(gbm) + _logit(learned_at) - _logit(gbm_at)))))
+
+
 def _purge_rows(t: pd.Series, fraction: float, purge: pd.Timedelta) -> int:
     n = len(t)
     n_cal = int(n * fraction)
@@ -376,15 +419,19 @@ def fit_default(
         "calibration_fraction": config.calibration_fraction,
         "purge_rows": purge_rows,
         "group_column": group,
-        "method": "isotonic",
+        "method": config.calibration,
     }
     lgbm = TimeCalibratedClassifier(base, **common).fit(X, y)
     log_model = None
     if logistic:
+        recent = slice(max(len(y) - LOGISTIC_MAX_ROWS, 0), None)
+        common["purge_rows"] = _purge_rows(
+            data.frame["t"].iloc[recent], config.calibration_fraction, config.purge
+        )
         log_model = TimeCalibratedClassifier(
             logistic_classifier(c=0.1, random_state=seed), **common
         )
-        log_model.fit(X, y)
+        log_model.fit(X[recent], y[recent])
     liq = fit_liquidation_model(store, assets=assets, cut=cut, seed=seed) if liquidations else None
     return FittedForecaster(
         cut=cut,

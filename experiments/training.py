@@ -102,7 +102,9 @@ class TrainingConfig:
     n_estimators, learning_rate, num_leaves, min_child_samples
         LightGBM settings.
     calibration_fraction
-        Latest share of rows used for the per-kind isotonic calibration.
+        Latest share of rows used for the per-family calibration.
+    calibration
+        ``sigmoid`` (default: smooth in the strike) or ``isotonic`` (piecewise constant).
     """
 
     decision_every_hours: float = 24.0
@@ -119,6 +121,7 @@ class TrainingConfig:
     num_leaves: int = 7
     min_child_samples: int = 2000
     calibration_fraction: float = 0.25
+    calibration: str = "sigmoid"
 
     def __post_init__(self) -> None:
         for name in ("decision_every_hours", "history_days", "max_rows", "n_estimators"):
@@ -126,6 +129,10 @@ class TrainingConfig:
                 raise ConfigError(f"{name} must be positive; found {getattr(self, name)}")
         if not self.horizons_hours or min(self.horizons_hours) <= 0:
             raise ConfigError(f"horizons_hours must be positive; found {self.horizons_hours}")
+        if self.calibration not in ("sigmoid", "isotonic"):
+            raise ConfigError(
+                f"calibration must be 'sigmoid' or 'isotonic'; found {self.calibration!r}"
+            )
         unknown = sorted(set(self.kinds) - set(GRID_KINDS))
         if unknown:
             raise ConfigError(f"kinds must be among {GRID_KINDS}; found {unknown}")
@@ -152,6 +159,7 @@ class TrainingConfig:
             self.num_leaves,
             self.min_child_samples,
             self.calibration_fraction,
+            self.calibration,
         ]
         return repr(parts)
 
