@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-quote-age", default="10m")
     p.add_argument("--no-fetch", action="store_true")
     _opt(p, "at")
+    _opt(p, "model", help="pricing model (default: the default forecaster, else gbm)")
 
     p = _command(
         sub,
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(p, "out")
     _opt(p, "every")
     p.add_argument("--keep", type=int, default=48, help="reports kept with --every")
+    _opt(p, "model", help="pricing model (default: the default forecaster, else gbm)")
 
     fetch_what = [
         "candles",

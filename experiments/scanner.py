@@ -43,26 +43,24 @@ __all__ = [
 ]
 
 DEFAULT_SIZE_SHARES: Final = 100.0
-DEFAULT_MODEL_MODULES: Final = ("experiments.default_model",)  # register "default" on import
 
 
 def choose_model(requested: str | None = None) -> str:
-    """``requested``, else ``default`` when registered (importing ``DEFAULT_MODEL_MODULES``
-    first), else ``gbm``."""
+    """``requested``, else the ``default`` forecaster (registered from
+    ``experiments.forecast_pricing``; it falls back to gbm by itself when a cold fit overruns)."""
     from models.pricing import MODELS
 
     if requested:
+        if requested in ("default", "learned"):
+            from experiments.forecast_pricing import register_forecast_models
+
+            register_forecast_models()
         if requested not in MODELS:
             raise ConfigError(f"model must be one of {sorted(MODELS)}; found {requested!r}")
         return requested
-    for module in DEFAULT_MODEL_MODULES:
-        if "default" in MODELS:
-            break
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
+    from experiments.forecast_pricing import register_forecast_models
+
+    register_forecast_models()
     return "default" if "default" in MODELS else "gbm"
 
 

@@ -116,7 +116,7 @@ def _render(args: argparse.Namespace, out_dir: Path, at: datetime | None) -> dic
     live = at is None
     when = at or datetime.now(UTC)
     assets = [a.strip().upper() for a in (args.asset or "BTC,ETH").split(",") if a.strip()]
-    report = build_report(store, at=when, assets=assets)
+    report = build_report(store, at=when, assets=assets, model=getattr(args, "model", None))
     payload = write_report(report, out_dir, stamp=when if not live else None)
     fingerprint = store.fingerprint() if not store.is_empty() else ""
     if live and report.scan is not None and report.scan.rows:

@@ -62,6 +62,7 @@ def run_scan(args: argparse.Namespace) -> int:
         min_edge=float(args.min_edge),
         max_quote_age=args.max_quote_age,
         fetch=at is None and not args.no_fetch,
+        model=getattr(args, "model", None),
     )
     _report_stderr(result)
     if result.live and result.rows:

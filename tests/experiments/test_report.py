@@ -154,7 +154,7 @@ def test_cli_replay_writes_files_and_no_forward_log(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
     out = tmp_path / "reports"
     code = main(["report", "--data", str(data), "--asset", "BTC", "--at", "2024-01-25T12:00Z",
-                 "--out", str(out), "--json"])  # fmt: skip
+                 "--out", str(out), "--json", "--model", "gbm"])  # fmt: skip
     payload = json.loads(capsys.readouterr().out)
     assert code == 0
     assert set(payload) == {"html", "markdown", "plots", "notes"}

@@ -198,7 +198,7 @@ def test_live_rows_go_to_the_forward_log(httpserver, live_store, tmp_path):
 # -- replay on the shared dataset -----------------------------------------------------------------
 def test_replay_cli_lists_markets_open_then_ranked(shared_data, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
-    code = main(["scan", "--data", str(shared_data), "--at", REPLAY_AT, "--json"])
+    code = main(["scan", "--data", str(shared_data), "--at", REPLAY_AT, "--json", "--model", "gbm"])
     out = capsys.readouterr()
     assert code == 0
     rows = json.loads(out.out)
@@ -235,7 +235,7 @@ def test_every_venue_down_exits_2(monkeypatch, capsys, synthetic_data, tmp_path)
     monkeypatch.setenv("LEVERCAST_HTTP_TIMEOUT_SECS", "0.5")
     for var in ("LEVERCAST_POLYMARKET_GAMMA_URL", "LEVERCAST_KALSHI_URL"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")  # discard port: connection refused
-    code = main(["scan", "--data", str(synthetic_data), "--no-fetch", "--json"])
+    code = main(["scan", "--data", str(synthetic_data), "--no-fetch", "--json", "--model", "gbm"])
     err = capsys.readouterr().err
     assert code == 2
     assert "every venue failed" in err
@@ -321,3 +321,10 @@ def test_last_price_quote_is_price_plus_minus_half_spread(outcome, expected):
     quote, source = event_quote(cand, "100k")
     assert (quote.prob_bid, quote.prob_ask) == pytest.approx(expected)
     assert "assumed half-spread" in source
+
+
+def test_scanner_prices_with_the_default_forecaster_unless_told_otherwise():
+    from experiments.scanner import choose_model
+
+    assert choose_model() == "default"
+    assert choose_model("gbm") == "gbm"
