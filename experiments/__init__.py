@@ -29,6 +29,14 @@ _EXPORTS: dict[str, str] = {
     "read_forecasts": "experiments.forward_log",
     "build_report": "experiments.report",
     "write_report": "experiments.report",
+    "FittedForecaster": "experiments.forecaster",
+    "fit_default": "experiments.forecaster",
+    "load_or_fit": "experiments.forecaster",
+    "TrainingConfig": "experiments.training",
+    "assemble_training_set": "experiments.training",
+    "LiquidationVolumeModel": "experiments.liquidation_volume",
+    "fit_liquidation_model": "experiments.liquidation_volume",
+    "register_forecast_models": "experiments.forecast_pricing",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -51,7 +51,7 @@ def register_forecast_models() -> None:
 
 
 def _store(view: StoreView) -> Store:
-    return view._store  # the view's dataset: labels and the fit need the Store itself
+    return view.store  # the view's dataset: labels and the fit need the Store itself
 
 
 def _logit(p: float) -> float:

@@ -46,6 +46,8 @@ _EXPORTS = {
     "liquidation_price": "features.liqmap",
     "liqmap_features": "features.clusters",
     "find_clusters": "features.clusters",
+    "map_features": "features.liqmap_frame",
+    "density_clusters": "features.liqmap_frame",
 }
 
 __all__ = sorted(_EXPORTS)

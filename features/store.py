@@ -400,6 +400,12 @@ class StoreView:
         # the code that derives them, e.g. the spot source or volatility of an asset.
         self.memo: dict[Any, Any] = {}
 
+    @property
+    def store(self) -> Store:
+        """The underlying dataset (for code that must read beyond ``t``: the outcome reader
+        and model fitting with their own cuts; forecasters read through ``table``)."""
+        return self._store
+
     def has(self, table: str) -> bool:
         """Whether the dataset holds ``table``."""
         return self._store.has(table)

@@ -49,6 +49,14 @@ _EXPORTS: dict[str, str] = {
     "QuantileRegressorSet": "models.learned",
     "lightgbm_classifier": "models.learned",
     "logistic_classifier": "models.learned",
+    "contract_grid": "models.contract_grid",
+    "market_inputs": "models.contract_grid",
+    "to_contracts": "models.contract_grid",
+    "Z_GRID": "models.contract_grid",
+    "GRID_KINDS": "models.contract_grid",
+    "enforce_consistency": "models.consistency",
+    "consistency_violations": "models.consistency",
+    "monotone_ladder": "models.consistency",
 }
 
 __all__ = sorted(_EXPORTS)
