@@ -109,7 +109,9 @@ def main() -> int:
             "backtest BTC, last 120 days",
             ["backtest", "--asset", "BTC", "--start", "2025-10-01T00:00Z", "--end", at, *d],
         ),
-        ("evaluate against Polymarket odds", ["evaluate", *d]),
+        # gbm here: the walk-forward default over every market takes ~13 min on 2 cores
+        # (experiments/polymarket_eval/README.md has both).
+        ("evaluate against Polymarket odds (gbm)", ["evaluate", "--model", "gbm", *d]),
         ("report", ["report", "--asset", "BTC", "--at", at, *d]),
     ]
     for title, args in steps:
