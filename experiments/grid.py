@@ -117,3 +117,19 @@ def _run_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def backtest_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One cell of a backtest grid: ``{"data": dir, **BacktestConfig fields}`` -> JSON result.
+
+    Module-level (picklable by reference) so that every engine can run it; the result carries
+    everything needed to compare runs across engines.
+    """
+    from experiments.backtest import BacktestConfig, run_backtest
+    from features.store import Store
+
+    fields = dict(task)
+    store = Store(fields.pop("data"))
+    config = BacktestConfig(**fields)
+    doc: dict[str, Any] = run_backtest(store, config).to_json_dict()
+    return doc

@@ -34,3 +34,23 @@ def test_dask_local_cluster_gives_identical_results():
 def test_unknown_engine_is_named():
     with pytest.raises(ConfigError, match=r"engine must be one of .* found 'ray'"):
         run_grid(simulate, TASKS, engine="ray")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_backtest_grid_identical_serial_joblib_and_dask(synthetic_data):
+    """A grid of real backtests gives the same results whichever engine runs it."""
+    pytest.importorskip("dask.distributed")
+    from experiments.grid import backtest_task
+
+    tasks = [
+        {"data": str(synthetic_data), "asset": "BTC", "start": "2024-01-03T00:00Z",
+         "end": "2024-01-20T00:00Z", "kinds": (kind,), "horizons": ("1h", "24h"),
+         "models": ("gbm",), "seed": 0}
+        for kind in ("touch", "close_above", "move")
+    ]  # fmt: skip
+    serial = run_grid(backtest_task, tasks, engine="serial", progress=False)
+    assert all(r["n_forecasts"] > 0 for r in serial)
+    assert run_grid(backtest_task, tasks, engine="joblib", progress=False) == serial
+    assert run_grid(backtest_task, tasks, engine="dask", progress=False) == serial
