@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from experiments.cli import main
 from experiments.tracking import RunRecord, log_run
+from features.store import Store
+from tests.conftest import make_dataset
 
 
 @pytest.fixture
@@ -129,6 +132,25 @@ def test_real_mlflow_server_round_trip(home, tmp_path, monkeypatch):
         run = _read_back(uri, log.run_id)
         assert run.data.metrics["log_loss_gbm"] == pytest.approx(0.61)
         assert run.data.tags["seed"] == "0"
+        # A real backtest, logged by the command itself, read back from the server.
+        data = make_dataset(tmp_path / "data")
+        code = main(["backtest", "--data", str(data), "--asset", "BTC", "--start",
+                     "2024-01-03T00:00Z", "--end", "2024-01-20T00:00Z", "--models", "gbm",
+                     "--kinds", "touch,close_above", "--horizons", "1h,24h", "--json"])  # fmt: skip
+        assert code == 0
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name("levercast-backtest")
+        runs = client.search_runs([experiment.experiment_id])
+        assert len(runs) == 1
+        logged = runs[0].data
+        assert logged.params["asset"] == "BTC"
+        assert logged.tags["data_fingerprint"] == Store(data).fingerprint()
+        assert "git_commit" in logged.tags
+        assert any(k.startswith("brier") for k in logged.metrics)
+        artifacts = [a.path for a in client.list_artifacts(runs[0].info.run_id)]
+        assert artifacts
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
