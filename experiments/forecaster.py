@@ -501,6 +501,17 @@ def load_or_fit(
     tmp = final.with_suffix(f".tmp{os.getpid()}")
     joblib.dump(fitted, tmp)
     tmp.replace(final)
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        # Tracking configured explicitly: register the fresh fit under a stable name with its
+        # training cut (failures are reported on stderr by log_model and never stop pricing).
+        from experiments.tracking import log_model
+
+        log_model(
+            fitted.lightgbm,
+            name="levercast-default-lightgbm",
+            training_cut=fitted.cut.to_pydatetime(),
+            tags={"data_fingerprint": fitted.fingerprint, "assets": ",".join(fitted.assets)},
+        )
     return fitted
 
 

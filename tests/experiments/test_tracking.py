@@ -158,3 +158,31 @@ def test_real_mlflow_server_round_trip(home, tmp_path, monkeypatch):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*Any type hint is inferred:UserWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_log_model_registers_with_training_cut(home, tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    import mlflow
+    import numpy as np
+
+    from experiments.tracking import log_model
+    from models.learned import TimeCalibratedClassifier
+
+    uri = f"sqlite:///{tmp_path}/models.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + rng.normal(size=400) > 0).astype(int)
+    model = TimeCalibratedClassifier(calibration_fraction=0.2).fit(X, y)
+    cut = datetime(2025, 6, 1, tzinfo=UTC)
+    model_uri = log_model(model, name="levercast-test-model", training_cut=cut)
+    assert model_uri is not None
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    version = client.search_model_versions("name='levercast-test-model'")[0]
+    assert version.tags["training_cut"] == cut.isoformat()
+    loaded = mlflow.sklearn.load_model(model_uri)
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
