@@ -299,3 +299,30 @@ def test_record_books_failure_is_reported_not_written(httpserver, tmp_path):
     assert result["written"] == {"books": 0}
     assert result["failed"][0]["what"] == "kalshi books"
     assert not store.has("books")
+
+
+def test_fetch_then_parse_then_price_end_to_end(httpserver, tmp_path, capsys):
+    """Markets fetched from the local venues parse (Kalshi included) and price on the store."""
+    from experiments.cli import main
+    from tests.conftest import make_candles
+
+    serve(httpserver)
+    data = tmp_path / "data"
+    store = Store(data)
+    assert fetch(store, httpserver)["failed"] == []
+    with store.writer() as w:  # what `fetch candles` would add (tested in test_fetch_cli.py)
+        w.upsert("candles", make_candles(start="2026-07-01T00:00Z", hours=24 * 70,
+                                         venue="binance-usdm", spot=110_000.0))  # fmt: skip
+    assert main(["parse", "--data", str(data), "--json"]) == 0
+    parsed = json.loads(capsys.readouterr().out)
+    by_id = {row["market_id"]: row for row in parsed}
+    assert "contract" in by_id[C1]
+    kalshi = by_id["KXBTCD-26AUG2117-T114999.99"]
+    assert kalshi["contract"]["kind"] == "close_above"
+    assert kalshi["contract"]["resolution"]["source"] == "cf-brti"
+    spec = json.dumps(by_id[C1]["contract"])
+    at = "2026-08-22T16:00Z"
+    assert main(["price", spec, "--at", at, "--data", str(data), "--json", "--model", "gbm"]) == 0
+    forecast = json.loads(capsys.readouterr().out)
+    assert 0.0 <= forecast["prob"] <= 1.0
+    assert forecast["inputs"]["spot_venue"] == "binance-usdm"
