@@ -13,34 +13,18 @@ are complete are written, and the function returns its summary.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from experiments.shutdown import stop_on_signals
 from features.errors import ConfigError, ForecastError
 from features.store import Store
 from features.timeutil import parse_duration
 
 __all__ = ["record"]
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
@@ -85,7 +69,7 @@ def record(
         raise ConfigError(f"max_runs must be >= 1; found {max_runs}")
     stop = stop or threading.Event()
     total: dict[str, Any] = {"written": {}, "failed": []}
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         if what == "derivatives":
             _record_derivatives(store, period, assets, venues, max_runs, clients, stop, total)
         elif what == "liquidations":

@@ -15,16 +15,14 @@ Both return ``{"written": {table: rows}, "failed": [{"what", "error"}]}`` (INTER
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from types import FrameType
 from typing import Any, Final
 
 import pandas as pd
 
+from experiments.shutdown import stop_on_signals
 from features.errors import ConfigError, ForecastError
 from features.schema import TABLES, validate_table
 from features.store import Store
@@ -267,23 +265,6 @@ def book_rows(book: OrderBook, *, received_at: datetime) -> pd.DataFrame:
     )
 
 
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def _record_round(
     client: MarketClient,
     assets: list[str],
@@ -359,7 +340,7 @@ def record_books(
     written = 0
     failed: list[dict[str, str]] = []
     runs = 0
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         while not stop.is_set():
             frames: list[pd.DataFrame] = []
             for venue in venue_list:

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from experiments.output import emit, levercast_home, resolve_data_dir
+from experiments.shutdown import stop_on_signals
 
 __all__ = ["prune_reports", "run_report", "run_schedule"]
 
@@ -38,23 +36,6 @@ def prune_reports(out_dir: Path, keep: int) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     return removed
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def run_schedule(
@@ -76,7 +57,7 @@ def run_schedule(
         raise ConfigError(f"--keep must be >= 1; found {keep}")
     stop = stop or threading.Event()
     payloads: list[dict[str, Any]] = []
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         while not stop.is_set():
             payload = render_once()
             payloads.append(payload)
