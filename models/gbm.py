@@ -257,6 +257,30 @@ def contract_prob(contract: Contract, request: PricingRequest, vol: float, **ove
     return float(np.clip(np.trapezoid(values * density, _QUAD_Z), 0.0, 1.0))
 
 
+def contract_probs(
+    contract: Contract, request: PricingRequest, vols: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """:func:`contract_prob` at several volatilities in one vectorised call (forward-start
+    touch/first_of windows fall back to one call per volatility)."""
+    state, at = request.state, request.at
+    pre, window = _horizons(contract, at)
+    kwargs = contract_arrays(contract, state.spot_usd, state.start_price_usd or state.spot_usd)
+    kind = kwargs["kinds"]
+    n = len(vols)
+    for name in ("spot_usd", "reference_usd"):
+        if kwargs.get(name) is not None:
+            kwargs[name] = np.full(n, float(np.ravel(kwargs[name])[0]))
+    if kind in ("close_above", "close_below", "range"):
+        t = pre + window
+        avg = contract.resolution.average_secs
+        if contract.resolution.price == "average" and avg:
+            t = max(t - _years(2.0 * avg / 3.0), 0.0)
+        return gbm_probabilities(vol_annual=vols, t_years=t, **kwargs)
+    if pre <= 0 or kind in ("up_down", "move"):
+        return gbm_probabilities(vol_annual=vols, t_years=window, **kwargs)
+    return np.array([contract_prob(contract, request, float(v)) for v in vols])
+
+
 def _components(contract: Contract, request: PricingRequest, vol: float) -> dict[str, float]:
     kind = contract.kind
     if kind is Kind.FIRST_OF:
@@ -290,9 +314,10 @@ def price_gbm(request: PricingRequest) -> Forecast:
         preferred=contract.resolution.source,
     )
     vol = estimate.vol_annual
-    prob = contract_prob(contract, request, vol)
     rel = BAND_Z * estimate.rel_stderr
-    band = [contract_prob(contract, request, vol * (1 + s * rel)) for s in (-1.0, 1.0)]
+    probs = contract_probs(contract, request, np.array([vol, vol * (1 - rel), vol * (1 + rel)]))
+    prob = float(probs[0])
+    band = [float(probs[1]), float(probs[2])]
     components = {"gbm": prob, **_components(contract, request, vol)}
     warnings = list(dict.fromkeys((*state.warnings, *estimate.warnings)))
     if contract.monitoring_rule is Monitoring.DISCRETE and not contract.resolution.discrete_every:

@@ -247,11 +247,33 @@ def _first_hit(window: pd.DataFrame, lower: float, upper: float) -> str | None:
 def resolve_market_state(contract: Contract, view: StoreView) -> MarketState:
     """Spot and path-to-date of ``contract`` at ``view.t`` (see module docstring).
 
+    The state depends on the asset, the resolution source and interval, the window start and the
+    monitoring (plus the barriers of a first_of), not on the strike: it is memoised on the view,
+    so a ladder of strikes resolves it once.
+
     Raises
     ------
     DataError
         No fresh candle source, or no bar near a past window start.
     """
+    barriers = (contract.lower_usd, contract.upper_usd) if contract.kind is Kind.FIRST_OF else None
+    key = (
+        "market_state",
+        contract.asset,
+        contract.resolution.source,
+        contract.resolution.interval,
+        contract.start,
+        contract.monitoring_rule is Monitoring.TERMINAL,
+        barriers,
+    )
+    cached: MarketState | None = view.memo.get(key)
+    if cached is None:
+        cached = _resolve_market_state(contract, view)
+        view.memo[key] = cached
+    return cached
+
+
+def _resolve_market_state(contract: Contract, view: StoreView) -> MarketState:
     at = view.t.to_pydatetime()
     start = contract.start
     lookback = timedelta(days=2)

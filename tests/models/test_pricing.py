@@ -289,3 +289,41 @@ def test_shared_dataset_worked_case(shared_store):
     assert fc.inputs["spot_venue"] == "binance-spot" and fc.warnings == ()
     assert 0.05 < fc.prob < 0.9
     assert fc.prob == pytest.approx(2 * fc.components["close_beyond"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "touch", "strike_usd": 55000, "direction": "up"},
+        {"kind": "close_above", "strike_usd": 50000},
+        {"kind": "range", "lower_usd": 48000, "upper_usd": 52000},
+        {"kind": "move", "threshold": 0.05},
+        {"kind": "up_down"},
+        {"kind": "first_of", "lower_usd": 45000, "upper_usd": 56000},
+    ],
+    ids=["touch", "close_above", "range", "move", "up_down", "first_of"],
+)
+@pytest.mark.parametrize("start_offset_h", [-5, 0, 6], ids=["begun", "now", "forward"])
+def test_contract_probs_match_one_vol_at_a_time(synthetic_data, spec, start_offset_h):
+    """The vectorised band (three vols in one call) equals three scalar calls."""
+    import numpy as np
+    import pandas as pd
+
+    from features.store import Store
+    from models.contracts import Contract
+    from models.gbm import contract_prob, contract_probs
+    from models.pricing import PricingRequest
+    from models.spot import resolve_market_state
+
+    at = pd.Timestamp("2024-01-20T12:00Z")
+    view = Store(synthetic_data).at(at)
+    start = (at + pd.Timedelta(hours=start_offset_h)).to_pydatetime()
+    contract = Contract.from_json(
+        {**spec, "asset": "BTC", "start": start.isoformat(),
+         "end": (at + pd.Timedelta("3D")).isoformat()}
+    )  # fmt: skip
+    state = resolve_market_state(contract, view)
+    request = PricingRequest(contract, view, state)
+    vols = np.array([0.6, 0.5, 0.7])
+    expected = [contract_prob(contract, request, float(v)) for v in vols]
+    np.testing.assert_allclose(contract_probs(contract, request, vols), expected, atol=1e-12)
