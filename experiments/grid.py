@@ -133,3 +133,28 @@ def backtest_task(task: dict[str, Any]) -> dict[str, Any]:
     config = BacktestConfig(**fields)
     doc: dict[str, Any] = run_backtest(store, config).to_json_dict()
     return doc
+
+
+def map_sweep_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One point of a liquidation-map parameter sweep, scored like ``features validate-map``.
+
+    ``task``: ``{"data", "asset", "start", "end", "params": {field: value}}`` where ``params``
+    are ``LiqMapParams`` fields to change from the committed constants (e.g. ``lookback_hours``,
+    ``half_lives_hours``). Returns the params and the validate-map scores.
+    """
+    import pandas as pd
+
+    from features.liqmap import LiqMapParams
+    from features.liqmap_fit import score_map
+    from features.store import Store
+
+    changes = dict(task.get("params", {}))
+    params = LiqMapParams.default().replace(**changes)
+    validation = score_map(
+        Store(task["data"]),
+        task["asset"],
+        start=pd.Timestamp(task["start"]),
+        end=pd.Timestamp(task["end"]),
+        params=params,
+    )
+    return {"params": changes, **validation.scores()}

@@ -54,3 +54,20 @@ def test_backtest_grid_identical_serial_joblib_and_dask(synthetic_data):
     assert all(r["n_forecasts"] > 0 for r in serial)
     assert run_grid(backtest_task, tasks, engine="joblib", progress=False) == serial
     assert run_grid(backtest_task, tasks, engine="dask", progress=False) == serial
+
+
+def test_map_sweep_grid_identical_serial_and_joblib(synthetic_data):
+    """A liquidation-map parameter sweep runs as grid tasks with identical results."""
+    from experiments.grid import map_sweep_task
+    from features.liqmap import LiqMapParams
+
+    base = LiqMapParams.default()
+    tasks = [
+        {"data": str(synthetic_data), "asset": "BTC", "start": "2024-01-10T00:00Z",
+         "end": "2024-01-20T00:00Z",
+         "params": {"half_lives_hours": tuple(h * scale for h in base.half_lives_hours)}}
+        for scale in (0.5, 1.0, 2.0)
+    ]  # fmt: skip
+    serial = run_grid(map_sweep_task, tasks, engine="serial", progress=False)
+    assert [r["hours"] > 0 for r in serial] == [True] * 3
+    assert run_grid(map_sweep_task, tasks, engine="joblib", progress=False) == serial
