@@ -31,6 +31,7 @@ from features.sources.wire import (
     check_envelope,
     field,
     frame,
+    funding_frame,
     http_from_env,
     ms,
     number,
@@ -213,28 +214,14 @@ class BybitClient:
                 )
             ),
         )
-        records = []
-        for row in rows:
-            ts = to_utc(
-                field(row, "fundingRateTimestamp", source=source),
-                source=source,
-                name="fundingRateTimestamp",
-            ).round("min")
-            records.append(
-                {
-                    "venue": self.venue,
-                    "asset": asset,
-                    "ts": ts,
-                    "available_at": ts,
-                    "rate": number(
-                        field(row, "fundingRate", source=source), source=source, name="fundingRate"
-                    ),
-                    "interval_hours": 8,
-                }
-            )
-        out = frame(records, columns=FUNDING_COLUMNS)
-        out["interval_hours"] = out["interval_hours"].astype("int64")
-        return out
+        return funding_frame(
+            rows,
+            venue=self.venue,
+            asset=asset,
+            time_key="fundingRateTimestamp",
+            source=source,
+            columns=FUNDING_COLUMNS,
+        )
 
     def ratios(
         self, asset: str, *, since: datetime, until: datetime, period: str = "1h"

@@ -28,6 +28,7 @@ from features.sources.wire import (
     check_envelope,
     field,
     frame,
+    funding_frame,
     http_from_env,
     ms,
     number,
@@ -224,25 +225,13 @@ class OkxClient:
             stamp_key="fundingTime",
             limit=100,
         )
-        records = []
-        for row in rows:
-            ts = to_utc(
-                field(row, "fundingTime", source=source), source=source, name="fundingTime"
-            ).round("min")
-            if not since <= ts < until:
-                continue
-            records.append(
-                {
-                    "venue": self.venue,
-                    "asset": asset,
-                    "ts": ts,
-                    "available_at": ts,
-                    "rate": number(
-                        field(row, "fundingRate", source=source), source=source, name="fundingRate"
-                    ),
-                    "interval_hours": 8,
-                }
-            )
-        out = frame(records, columns=FUNDING_COLUMNS)
-        out["interval_hours"] = out["interval_hours"].astype("int64")
-        return out
+        return funding_frame(
+            rows,
+            venue=self.venue,
+            asset=asset,
+            time_key="fundingTime",
+            source=source,
+            columns=FUNDING_COLUMNS,
+            since=since,
+            until=until,
+        )

@@ -159,3 +159,32 @@ def http_from_env(
     except ConfigError as e:
         raise ConfigError(f"{env_var}: {e}") from e
     return HttpClient(config, name=name, headers=headers)
+
+
+def funding_frame(
+    rows: Iterable[Any],
+    *,
+    venue: str,
+    asset: str,
+    time_key: str,
+    source: str,
+    columns: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pd.DataFrame:
+    """Funding rows (8-hour interval, ``available_at`` = ``ts`` snapped to the minute) from venue
+    records carrying ``time_key`` (epoch ms) and ``fundingRate``; rows outside ``[since, until)``
+    are dropped when the bounds are given."""
+    records = []
+    for row in rows:
+        ts = to_utc(field(row, time_key, source=source), source=source, name=time_key).round("min")
+        if (since is not None and ts < since) or (until is not None and ts >= until):
+            continue
+        rate = number(field(row, "fundingRate", source=source), source=source, name="fundingRate")
+        records.append(
+            {"venue": venue, "asset": asset, "ts": ts, "available_at": ts, "rate": rate,
+             "interval_hours": 8}
+        )  # fmt: skip
+    out = frame(records, columns=columns)
+    out["interval_hours"] = out["interval_hours"].astype("int64")
+    return out
