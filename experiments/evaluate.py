@@ -301,24 +301,25 @@ def _empty_forward(note: str) -> EvaluationResult:
 def score_forward_log(store: Store, home: Path, *, seed: int = 0) -> EvaluationResult:
     """Score the forward log (``home/forecasts.parquet`` or ``home/forecasts/``, INTERFACE §6).
 
-    Rows need ``market_id``, a time (``at``/``time``/``ts``), ``prob`` and optionally
-    ``prob_market`` and ``yes_outcome`` (default ``Yes``); a row is scored once its market has a
-    winner in ``store`` and resolved after the row's time. Without a log: an empty result with a
-    note.
+    Rows are those of ``experiments.forward_log`` (``at``, ``market_id``, ``prob``,
+    ``yes_outcome``, the logged quote ``prob_bid``/``prob_ask`` whose mid is the market's
+    probability); a row is scored once its market has a winner in ``store`` that resolved after
+    the row's time. Without a log: an empty result with a note.
     """
-    path = next((p for p in (home / "forecasts.parquet", home / "forecasts") if p.exists()), None)
-    if path is None:
+    from experiments.forward_log import forecasts_path, read_forecasts
+
+    log = read_forecasts(home)
+    if log.empty:
         return _empty_forward(
-            f"no forward log in {home} (forecasts.parquet): live scan/report have not logged "
+            f"no forward log in {forecasts_path(home)}: live scan/report have not logged "
             "any forecast yet, so there is nothing to score"
         )
-    log = pd.read_parquet(path)
-    time_col = next((c for c in ("at", "time", "ts") if c in log.columns), None)
-    if time_col is None or not {"market_id", "prob"} <= set(log.columns):
-        raise DataError(
-            f"forward log {path} must hold market_id, prob and at/time/ts; "
-            f"found {list(log.columns)}"
-        )
+    time_col = "at"
+    bid = pd.to_numeric(log["prob_bid"], errors="coerce")
+    ask = pd.to_numeric(log["prob_ask"], errors="coerce")
+    # The market's probability at logging time: the mid of the logged quote (one side if only
+    # one was quoted); rows logged without any quote cannot be compared with the market.
+    log = log.assign(prob_market=((bid + ask) / 2).fillna(bid).fillna(ask))
     markets = store.read("markets").set_index("market_id")
     log = log.join(markets[["winning_outcome", "resolved_at", "family"]], on="market_id")
     yes = log["yes_outcome"] if "yes_outcome" in log.columns else "Yes"
@@ -327,9 +328,11 @@ def score_forward_log(store: Store, home: Path, *, seed: int = 0) -> EvaluationR
     obs = log[done].assign(t=t[done], outcome=(log["winning_outcome"] == yes)[done].astype(float))
     if obs.empty:
         return _empty_forward(f"{len(log)} logged forecasts, none of a resolved market yet")
-    obs = obs.assign(prob_model=obs["prob"].astype(float))
-    if "prob_market" not in obs.columns:
-        obs["prob_market"] = obs["prob_model"]
+    no_quote = obs["prob_market"].isna()
+    obs = obs[~no_quote]
+    if obs.empty:
+        return _empty_forward(f"{len(log)} logged forecasts, none resolved with a logged quote")
+    obs = obs.assign(prob_model=obs["prob"].astype(float), prob_market=obs["prob_market"])
     obs = obs.assign(prob_blend=obs["prob_model"])
     scores: dict[str, Any] = {
         "markets": int(obs["market_id"].nunique()),
@@ -338,7 +341,10 @@ def score_forward_log(store: Store, home: Path, *, seed: int = 0) -> EvaluationR
             "resolved_with_prices": int(obs["market_id"].nunique()),
             "evaluated": int(obs["market_id"].nunique()),
         },
-        "excluded": {"not resolved yet": int((~done).sum())},
+        "excluded": {
+            "not resolved yet": int((~done).sum()),
+            "no quote logged": int(no_quote.sum()),
+        },
         "unsupported": [],
         "model": "forward log",
         "notes": ["forward log: the blend is the logged model probability"],

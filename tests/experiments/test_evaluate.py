@@ -269,18 +269,22 @@ def test_forward_log_absent_is_an_honest_empty_result(tmp_path, eval_dir):
 
 
 def test_forward_log_scored(tmp_path, eval_dir):
-    log = pd.DataFrame(
-        {
-            "at": pd.to_datetime(["2024-02-12T00:00Z", "2024-02-13T00:00Z"], utc=True),
-            "market_id": ["close", "close"],
-            "prob": [0.7, 0.8],
-            "prob_market": [0.6, 0.6],
-        }
-    )
-    log.to_parquet(tmp_path / "forecasts.parquet", index=False)
+    """Rows in the forward log's own schema; the market's probability is the logged quote mid."""
+    from experiments.forward_log import FORECAST_COLUMNS, forecasts_path
+
+    at = pd.to_datetime(["2024-02-12T00:00Z", "2024-02-13T00:00Z", "2024-02-13T01:00Z"], utc=True)
+    log = pd.DataFrame({c: [None] * 3 for c in FORECAST_COLUMNS})
+    log = log.assign(
+        logged_at=at, at=at, source="scan", venue="polymarket", market_id="close",
+        yes_outcome="Yes", prob=[0.7, 0.8, 0.9], prob_bid=[0.55, 0.6, None],
+        prob_ask=[0.65, None, None],
+    )  # fmt: skip
+    log.to_parquet(forecasts_path(tmp_path), index=False)
     doc = score_forward_log(Store(eval_dir), tmp_path).to_json_dict()
     assert doc["observations"] == 2
+    assert doc["excluded"]["no quote logged"] == 1
     assert doc["brier"]["model"] == pytest.approx((0.3**2 + 0.2**2) / 2)
+    assert doc["brier"]["market"] == pytest.approx((0.4**2 + 0.4**2) / 2)
 
 
 def test_shared_data_evaluation(shared_store):
