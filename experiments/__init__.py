@@ -37,6 +37,12 @@ _EXPORTS: dict[str, str] = {
     "LiquidationVolumeModel": "experiments.liquidation_volume",
     "fit_liquidation_model": "experiments.liquidation_volume",
     "register_forecast_models": "experiments.forecast_pricing",
+    "BacktestConfig": "experiments.backtest",
+    "BacktestResult": "experiments.backtest",
+    "run_backtest": "experiments.backtest",
+    "EvaluationResult": "experiments.evaluate",
+    "run_evaluate": "experiments.evaluate",
+    "score_forward_log": "experiments.evaluate",
 }
 
 __all__ = sorted(_EXPORTS)
