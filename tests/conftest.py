@@ -190,3 +190,23 @@ def make_dataset(root: Path, *, seed: int = 0, hours: int = 24 * 30) -> Path:
 @pytest.fixture
 def synthetic_data(tmp_path) -> Path:
     return make_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def httpserver():
+    """A fresh local HTTP server per test (pytest-httpserver's default is one per session).
+
+    A client thread left running by one test (a timed-out request, a venue scanned in the
+    background) can otherwise reach the next test's handlers on the shared port and consume its
+    one-shot responses; a new port per test isolates them.
+    """
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()
