@@ -25,6 +25,7 @@ from features.sources.wire import (
     http_from_env,
     ms,
     number,
+    number_field,
     rows_of,
     to_utc,
     utc_now,
@@ -134,7 +135,7 @@ class BinanceClient:
                         "ts": ts,
                         "available_at": ts + step,
                         **{
-                            name: number(field(row, i, source=source), source=source, name=name)
+                            name: number_field(row, i, source=source, name=name)
                             for i, name in enumerate(
                                 ["open", "high", "low", "close", "volume_base"], start=1
                             )
@@ -201,15 +202,11 @@ class BinanceClient:
                     "asset": asset,
                     "ts": ts,
                     "available_at": ts + step,
-                    "oi_base": number(
-                        field(row, "sumOpenInterest", source=source),
-                        source=source,
-                        name="sumOpenInterest",
+                    "oi_base": number_field(
+                        row, "sumOpenInterest", source=source, name="sumOpenInterest"
                     ),
-                    "oi_usd": number(
-                        field(row, "sumOpenInterestValue", source=source),
-                        source=source,
-                        name="sumOpenInterestValue",
+                    "oi_usd": number_field(
+                        row, "sumOpenInterestValue", source=source, name="sumOpenInterestValue"
                     ),
                 }
             )
@@ -240,9 +237,7 @@ class BinanceClient:
                         "ts": ts,
                         "available_at": ts + step,
                         "metric": metric,
-                        "value": number(
-                            field(row, value_key, source=source), source=source, name=value_key
-                        ),
+                        "value": number_field(row, value_key, source=source, name=value_key),
                     }
                 )
         return frame(records, columns=RATIO_COLUMNS)
@@ -277,9 +272,7 @@ class BinanceClient:
                     "asset": asset,
                     "ts": ts,
                     "available_at": ts,
-                    "rate": number(
-                        field(row, "fundingRate", source=source), source=source, name="fundingRate"
-                    ),
+                    "rate": number_field(row, "fundingRate", source=source),
                     "interval_hours": hours,
                 }
             )

@@ -34,7 +34,7 @@ from features.sources.wire import (
     funding_frame,
     http_from_env,
     ms,
-    number,
+    number_field,
     rows_of,
     to_utc,
     utc_now,
@@ -126,9 +126,7 @@ class BybitClient:
             until,
             limit=1000,
             keys=("start", "end"),
-            stamp=lambda r: int(
-                number(field(r, 0, source=source), source=source, name="startTime")
-            ),
+            stamp=lambda r: int(number_field(r, 0, source=source, name="startTime")),
         )
         now = self._now()
         records = []
@@ -144,7 +142,7 @@ class BybitClient:
                     "ts": ts,
                     "available_at": ts + step,
                     **{
-                        name: number(field(row, i, source=source), source=source, name=name)
+                        name: number_field(row, i, source=source, name=name)
                         for i, name in enumerate(
                             ["open", "high", "low", "close", "volume_base"], start=1
                         )
@@ -181,10 +179,8 @@ class BybitClient:
                             "asset": asset,
                             "ts": ts,
                             "available_at": ts + step,
-                            "oi_base": number(
-                                field(row, "openInterest", source=source),
-                                source=source,
-                                name="openInterest",
+                            "oi_base": number_field(
+                                row, "openInterest", source=source, name="openInterest"
                             ),
                             "oi_usd": float("nan"),
                         }
@@ -206,13 +202,7 @@ class BybitClient:
             until,
             limit=200,
             keys=("startTime", "endTime"),
-            stamp=lambda r: int(
-                number(
-                    field(r, "fundingRateTimestamp", source=source),
-                    source=source,
-                    name="fundingRateTimestamp",
-                )
-            ),
+            stamp=lambda r: int(number_field(r, "fundingRateTimestamp", source=source)),
         )
         return funding_frame(
             rows,
@@ -236,15 +226,13 @@ class BybitClient:
             until,
             limit=500,
             keys=("startTime", "endTime"),
-            stamp=lambda r: int(
-                number(field(r, "timestamp", source=source), source=source, name="timestamp")
-            ),
+            stamp=lambda r: int(number_field(r, "timestamp", source=source)),
         )
         records = []
         for row in rows:
             ts = to_utc(field(row, "timestamp", source=source), source=source, name="timestamp")
-            buy = number(field(row, "buyRatio", source=source), source=source, name="buyRatio")
-            sell = number(field(row, "sellRatio", source=source), source=source, name="sellRatio")
+            buy = number_field(row, "buyRatio", source=source)
+            sell = number_field(row, "sellRatio", source=source)
             if sell <= 0 or not pd.Timestamp(since) <= ts < pd.Timestamp(until):
                 continue
             records.append(

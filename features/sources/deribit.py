@@ -24,6 +24,7 @@ from features.sources.wire import (
     http_from_env,
     ms,
     number,
+    number_field,
     rows_of,
     to_utc,
     utc_now,
@@ -75,7 +76,7 @@ class DeribitClient:
                 ts = to_utc(field(row, 0, source=source), source=source, name="ts")
                 if ts + step > now or not since <= ts < until:
                     continue
-                close = number(field(row, 4, source=source), source=source, name="close")
+                close = number_field(row, 4, source=source, name="close")
                 records.append(
                     {
                         "source": self.source,

@@ -34,6 +34,7 @@ from features.sources.wire import (
     http_from_env,
     ms,
     number,
+    number_field,
     rows_of,
     to_utc,
 )
@@ -105,12 +106,12 @@ def parse_binance_force_order(message: Any, *, assets: Iterable[str]) -> list[Li
         asset = _asset_of(str(field(order, "s", source=source)), "USDT")
         if asset not in wanted:
             continue
-        qty = number(field(order, "z", source=source), source=source, name="z")
+        qty = number_field(order, "z", source=source)
         price = number(
             order.get("ap") or field(order, "p", source=source), source=source, name="ap"
         )
         if price <= 0:
-            price = number(field(order, "p", source=source), source=source, name="p")
+            price = number_field(order, "p", source=source)
         side = {"SELL": "long", "BUY": "short"}.get(str(field(order, "S", source=source)))
         if side is None:
             raise DataError(f"{source}: S must be BUY or SELL; found {order.get('S')!r}")
@@ -135,8 +136,8 @@ def parse_bybit_liquidation(message: Any, *, assets: Iterable[str]) -> list[Liqu
         side = {"Buy": "long", "Sell": "short"}.get(str(field(item, "S", source=source)))
         if side is None:
             raise DataError(f"{source}: S must be Buy or Sell; found {item.get('S')!r}")
-        value = number(field(item, "v", source=source), source=source, name="v") * number(
-            field(item, "p", source=source), source=source, name="p"
+        value = number_field(item, "v", source=source) * number_field(
+            item, "p", source=source, name="p"
         )
         ts = to_utc(field(item, "T", source=source), source=source, name="T")
         events.append(LiquidationEvent("bybit", str(asset), ts, side, value))
@@ -160,8 +161,8 @@ def parse_okx_liquidation(message: Any, *, assets: Iterable[str]) -> list[Liquid
             pos = str(detail.get("posSide") or "")
             if pos not in {"long", "short"}:
                 pos = "long" if str(field(detail, "side", source=source)) == "sell" else "short"
-            size = number(field(detail, "sz", source=source), source=source, name="sz")
-            price = number(field(detail, "bkPx", source=source), source=source, name="bkPx")
+            size = number_field(detail, "sz", source=source)
+            price = number_field(detail, "bkPx", source=source)
             ts = to_utc(field(detail, "ts", source=source), source=source, name="ts")
             events.append(LiquidationEvent("okx", asset, ts, pos, size * base * price))
     return events
@@ -344,7 +345,7 @@ class CoinGlassLiquidations:
                     "available_at": ts + step,
                     "lower_bound": None,
                     **{
-                        out: number(field(row, key, source=source), source=source, name=key)
+                        out: number_field(row, key, source=source, name=key)
                         for out, key in [
                             ("long_usd", "aggregated_long_liquidation_usd"),
                             ("short_usd", "aggregated_short_liquidation_usd"),

@@ -32,6 +32,7 @@ from features.sources.wire import (
     http_from_env,
     ms,
     number,
+    number_field,
     rows_of,
     to_utc,
     utc_now,
@@ -128,7 +129,7 @@ class OkxClient:
             if not confirmed or ts + step > now or not since <= ts < until:
                 continue
             values = {
-                name: number(field(row, i, source=source), source=source, name=name)
+                name: number_field(row, i, source=source, name=name)
                 for i, name in [
                     (1, "open"),
                     (2, "high"),
@@ -182,8 +183,8 @@ class OkxClient:
                     "asset": asset,
                     "ts": ts,
                     "available_at": ts + step,
-                    "oi_base": number(field(row, 2, source=source), source=source, name="oi_ccy"),
-                    "oi_usd": number(field(row, 3, source=source), source=source, name="oi_usd"),
+                    "oi_base": number_field(row, 2, source=source, name="oi_ccy"),
+                    "oi_usd": number_field(row, 3, source=source, name="oi_usd"),
                 }
             )
         return frame(records, columns=OI_COLUMNS)
@@ -207,7 +208,7 @@ class OkxClient:
                     "ts": ts,
                     "available_at": ts + step,
                     "metric": "global_account_ratio",
-                    "value": number(field(row, 1, source=source), source=source, name="ratio"),
+                    "value": number_field(row, 1, source=source, name="ratio"),
                 }
             )
         return frame(records, columns=RATIO_COLUMNS)

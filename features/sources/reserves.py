@@ -25,7 +25,7 @@ from features.sources.wire import (
     field,
     frame,
     http_from_env,
-    number,
+    number_field,
     rows_of,
     utc_now,
 )
@@ -119,9 +119,7 @@ class CryptoQuantReserves:
                 ts = pd.Timestamp(str(field(row, "date", source=source))[:10], tz="UTC")
             except ValueError as e:
                 raise DataError(f"{source}: date must be YYYY-MM-DD; found {row!r}"[:200]) from e
-            points.append(
-                (ts, number(field(row, "reserve", source=source), source=source, name="reserve"))
-            )
+            points.append((ts, number_field(row, "reserve", source=source)))
         return _rows(self.source, asset, points, self._now(), since, until)
 
 
@@ -150,9 +148,9 @@ class GlassnodeReserves:
         }
         points = []
         for row in rows_of(self.http.get_json(path, params), source=source):
-            seconds = number(field(row, "t", source=source), source=source, name="t")
+            seconds = number_field(row, "t", source=source)
             ts = pd.Timestamp(int(seconds), unit="s", tz="UTC").floor("D")
-            points.append((ts, number(field(row, "v", source=source), source=source, name="v")))
+            points.append((ts, number_field(row, "v", source=source)))
         return _rows(self.source, asset, points, self._now(), since, until)
 
 

@@ -102,6 +102,11 @@ def field(obj: Any, key: str | int, *, source: str) -> Any:
         raise DataError(f"{source}: field {key!r} must be present; found {shown}") from e
 
 
+def number_field(obj: Any, key: str | int, *, source: str, name: str | None = None) -> float:
+    """``number(field(obj, key))``: a required numeric field (errors name source and field)."""
+    return number(field(obj, key, source=source), source=source, name=name or str(key))
+
+
 def rows_of(payload: Any, *path: str | int, source: str) -> list[Any]:
     """The list at ``payload[path...]``; a ``DataError`` when it is absent or not a list."""
     node = payload
@@ -180,7 +185,7 @@ def funding_frame(
         ts = to_utc(field(row, time_key, source=source), source=source, name=time_key).round("min")
         if (since is not None and ts < since) or (until is not None and ts >= until):
             continue
-        rate = number(field(row, "fundingRate", source=source), source=source, name="fundingRate")
+        rate = number_field(row, "fundingRate", source=source)
         records.append(
             {"venue": venue, "asset": asset, "ts": ts, "available_at": ts, "rate": rate,
              "interval_hours": 8}
