@@ -8,6 +8,7 @@ Venue name ``okx``. Arrays come newest first and are walked backwards: candles a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -165,52 +166,53 @@ class OkxClient:
         }
         return self._walk_back(path, params, since, until, cursor_key="end", stamp_key=0, limit=100)
 
-    def open_interest(
-        self, asset: str, *, since: datetime, until: datetime, period: str = "1h"
-    ) -> pd.DataFrame:
-        """Rubik open-interest history (coins and USD)."""
+    def _rubik_records(
+        self,
+        path: str,
+        asset: str,
+        since: datetime,
+        until: datetime,
+        period: str,
+        values: Callable[[Any, str], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Rows of a rubik series inside ``[since, until)``: key columns plus ``values(row)``."""
         step = INTERVALS[period]
-        path = "/api/v5/rubik/stat/contracts/open-interest-history"
         source = f"okx {path}"
         records = []
         for row in self._rubik(path, asset, since, until, period):
             ts = to_utc(field(row, 0, source=source), source=source, name="ts")
-            if not since <= ts < until:
-                continue
-            records.append(
-                {
-                    "venue": self.venue,
-                    "asset": asset,
-                    "ts": ts,
-                    "available_at": ts + step,
-                    "oi_base": number_field(row, 2, source=source, name="oi_ccy"),
-                    "oi_usd": number_field(row, 3, source=source, name="oi_usd"),
-                }
-            )
+            if since <= ts < until:
+                records.append(
+                    {"venue": self.venue, "asset": asset, "ts": ts, "available_at": ts + step}
+                    | values(row, source)
+                )
+        return records
+
+    def open_interest(
+        self, asset: str, *, since: datetime, until: datetime, period: str = "1h"
+    ) -> pd.DataFrame:
+        """Rubik open-interest history (coins and USD)."""
+        records = self._rubik_records(
+            "/api/v5/rubik/stat/contracts/open-interest-history", asset, since, until, period,
+            lambda row, source: {
+                "oi_base": number_field(row, 2, source=source, name="oi_ccy"),
+                "oi_usd": number_field(row, 3, source=source, name="oi_usd"),
+            },
+        )  # fmt: skip
         return frame(records, columns=OI_COLUMNS)
 
     def ratios(
         self, asset: str, *, since: datetime, until: datetime, period: str = "1h"
     ) -> pd.DataFrame:
         """``global_account_ratio`` from ``long-short-account-ratio-contract``."""
-        step = INTERVALS[period]
-        path = "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract"
-        source = f"okx {path}"
-        records = []
-        for row in self._rubik(path, asset, since, until, period):
-            ts = to_utc(field(row, 0, source=source), source=source, name="ts")
-            if not since <= ts < until:
-                continue
-            records.append(
-                {
-                    "venue": self.venue,
-                    "asset": asset,
-                    "ts": ts,
-                    "available_at": ts + step,
-                    "metric": "global_account_ratio",
-                    "value": number_field(row, 1, source=source, name="ratio"),
-                }
-            )
+        records = self._rubik_records(
+            "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract", asset, since, until,
+            period,
+            lambda row, source: {
+                "metric": "global_account_ratio",
+                "value": number_field(row, 1, source=source, name="ratio"),
+            },
+        )  # fmt: skip
         return frame(records, columns=RATIO_COLUMNS)
 
     def funding(self, asset: str, *, since: datetime, until: datetime) -> pd.DataFrame:
