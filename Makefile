@@ -25,8 +25,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy cannot follow setuptools' package-dir mapping, so it checks a link tree shaped like the
+# installed package: .typecheck/levercast/{__init__.py, features -> ../../features, ...}.
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	@rm -rf .typecheck && mkdir -p .typecheck/levercast
+	@for f in levercast/*.py; do ln -s ../../$$f .typecheck/levercast/; done
+	@for d in features models markets experiments; do ln -s ../../$$d .typecheck/levercast/$$d; done
+	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml
 
 pytest: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python -m pytest -q
@@ -34,4 +39,4 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .typecheck

@@ -21,9 +21,9 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from experiments.backtest import BacktestConfig, run_backtest
-from experiments.evaluate import run_evaluate
-from features.store import Store
+from levercast.experiments.backtest.run import BacktestConfig, run_backtest
+from levercast.experiments.evaluation.evaluate import run_evaluate
+from levercast.features.dataset.store import Store
 
 
 def data_dir() -> Path:

@@ -18,7 +18,9 @@ def main() -> None:
     for _ in range(7):
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "experiments", "--help"], check=True, capture_output=True
+            [sys.executable, "-m", "levercast.experiments", "--help"],
+            check=True,
+            capture_output=True,
         )
         runs.append(time.perf_counter() - t0)
     print(

@@ -29,8 +29,8 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from features.frame import compute_feature_frame
-    from features.store import Store
+    from levercast.features.dataset.store import Store
+    from levercast.features.frame.frame import compute_feature_frame
 
     store = Store(path)
     end = pd.Timestamp("2026-02-28T00:00Z")
@@ -39,13 +39,17 @@ def main() -> None:
     for table in ("candles", "open_interest", "funding", "liquidations", "exchange_reserves"):
         store.read(table)
     load_s = time.perf_counter() - t0
-    from features.registry import feature_specs
+    from levercast.features.frame.registry import feature_specs
 
     modules: dict[str, list[str]] = {}
     for spec in feature_specs():
         modules.setdefault(spec.builder.__module__, []).append(spec.name)
     out: dict[str, object] = {"dataset": str(path), "decision_times": len(times)}
-    own = {"features.signals", "features.elr", "features.dominance"}
+    own = {
+        "levercast.features.builders.signals",
+        "levercast.features.builders.elr",
+        "levercast.features.builders.dominance",
+    }
     totals = {"own": 0.0, "all": 0.0}
     for asset in ("BTC", "ETH"):
         for module, names in modules.items():

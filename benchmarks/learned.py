@@ -25,10 +25,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 import pandas as pd
 
 from benchmarks._common import data_dir
-from experiments.forecaster import fit_default
-from experiments.training import TrainingConfig, features_for
-from features.store import Store
-from models.contract_grid import contract_grid, market_inputs
+from levercast.experiments.learning.fitting import fit_default
+from levercast.experiments.learning.training_set import TrainingConfig, features_for
+from levercast.features.dataset.store import Store
+from levercast.models.learned.contract_grid import contract_grid, market_inputs
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 from benchmarks._common import data_dir
-from features.liqmap import LiqMapParams, build_inputs, crossed_mass, map_snapshot
-from features.store import Store
+from levercast.features.dataset.store import Store
+from levercast.features.liqmap.map import LiqMapParams, build_inputs, crossed_mass, map_snapshot
 
 
 def _best_ms(fn, repeat: int = 20) -> float:
@@ -80,7 +80,7 @@ def main() -> None:
             repeat=3,
         )
     out["year_snapshots"] = len(t_ns)
-    from experiments.commands.heatmap import build_heatmap
+    from levercast.experiments.cli.commands.heatmap import build_heatmap
 
     with tempfile.TemporaryDirectory() as tmp:
         for days in (14, 365):
@@ -94,7 +94,7 @@ def main() -> None:
             )
             out[f"heatmap_{days}d_render_s"] = time.perf_counter() - t0
             out[f"heatmap_{days}d_bins"] = payload["bins"]
-    from features.liqmap_fit import score_map
+    from levercast.experiments.studies.liquidation_map.fit import score_map
 
     t0 = time.perf_counter()
     score_map(store, "BTC", start=pd.Timestamp("2025-11-24T00:00Z"), end=end)

@@ -19,12 +19,12 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from experiments.commands.parse import parse_dataset, venue_market_from_row
-from features.store import Store
-from markets.fees import PolymarketFees
-from markets.odds import compare
-from markets.parser import Parsed, parse_market
-from markets.types import BookLevel, MarketQuote, OrderBook
+from levercast.experiments.cli.commands.parse import parse_dataset, venue_market_from_row
+from levercast.features.dataset.store import Store
+from levercast.markets.fees import PolymarketFees
+from levercast.markets.odds import compare
+from levercast.markets.questions.parser import Parsed, parse_market
+from levercast.markets.types import BookLevel, MarketQuote, OrderBook
 
 
 def _quotes(n: int, seed: int = 0) -> list[MarketQuote]:

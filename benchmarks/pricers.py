@@ -25,9 +25,9 @@ import numpy as np
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from models import closed_form as cf
-from models.gbm import gbm_probabilities
-from models.montecarlo import PathEvent, simulate_event
+from levercast.models.pricing import closed_form as cf
+from levercast.models.pricing.gbm import gbm_probabilities
+from levercast.models.pricing.montecarlo import PathEvent, simulate_event
 
 N = 1_000_000
 
@@ -97,10 +97,10 @@ def _price_contract() -> dict[str, float] | None:
     root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (root / "candles.parquet").exists():
         return None
-    from features.store import Store
-    from features.timeutil import parse_utc
-    from models.contracts import Contract
-    from models.pricing import price_contract
+    from levercast.features.dataset.store import Store
+    from levercast.features.timeutil import parse_utc
+    from levercast.models.contracts import Contract
+    from levercast.models.pricing.price import price_contract
 
     at = parse_utc("2025-06-01T00:00Z")
     spec = {"kind": "touch", "asset": "BTC", "strike_usd": 100_000, "end": "2025-06-08T00:00Z"}

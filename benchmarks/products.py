@@ -19,10 +19,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 from benchmarks._common import data_dir
-from experiments.report import build_report, write_report
-from experiments.scanner import scan
-from features.store import Store
-from markets.types import BookLevel, OrderBook, VenueMarket
+from levercast.experiments.reporting.report import build_report, write_report
+from levercast.experiments.scanning.scan import scan
+from levercast.features.dataset.store import Store
+from levercast.markets.types import BookLevel, OrderBook, VenueMarket
 
 AT = datetime(2025, 11, 10, 12, tzinfo=UTC)
 N_MARKETS = 500

@@ -26,7 +26,7 @@ def main() -> None:
     t0 = time.perf_counter()
     import pandas as pd
 
-    from features.store import Store
+    from levercast.features.dataset.store import Store
 
     t_import = time.perf_counter() - t0
     store = Store(path)

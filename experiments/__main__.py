@@ -1,7 +1,7 @@
-"""``python -m experiments`` runs the levercast CLI."""
+"""``python -m levercast.experiments`` runs the levercast CLI."""
 
 import sys
 
-from experiments.cli import main
+from levercast.experiments.cli.main import main
 
 sys.exit(main())

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments.output import levercast_home, to_jsonable
+from levercast.experiments.paths import levercast_home, to_jsonable
 
 __all__ = ["RunLog", "RunRecord", "git_commit", "log_model", "log_run", "tracking_uri"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from features.errors import ConfigError, MarketUnavailable
+from levercast.features.errors import ConfigError, MarketUnavailable
 
 __all__ = ["HttpClient", "HttpSettings", "redact"]
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from features.errors import ConfigError
+from levercast.features.errors import ConfigError
 
 __all__ = [
     "ET",

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import Any, Final, Protocol
 
-from features.errors import ConfigError
-from markets.types import Venue, VenueMarket
+from levercast.features.errors import ConfigError
+from levercast.markets.types import Venue, VenueMarket
 
 __all__ = [
     "KALSHI_MAKER_RATE",

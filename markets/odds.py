@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from features.errors import ConfigError
-from markets.fees import FeeModel
-from markets.types import BookLevel, MarketQuote, OrderBook
+from levercast.features.errors import ConfigError
+from levercast.markets.fees import FeeModel
+from levercast.markets.types import BookLevel, MarketQuote, OrderBook
 
 __all__ = ["EdgeSignal", "Execution", "compare", "executable", "quote_age_secs", "walk_book"]
 

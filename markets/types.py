@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum, unique
 
-from features.errors import ConfigError
+from levercast.features.errors import ConfigError
 
 __all__ = ["BookLevel", "MarketQuote", "OrderBook", "Venue", "VenueMarket"]
 

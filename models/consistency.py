@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features._typing import FloatArray
-from features.errors import ConfigError
+from levercast.features._typing import FloatArray
+from levercast.features.errors import ConfigError
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -144,7 +144,7 @@ def enforce_consistency(frame: pd.DataFrame, *, prob: str = "prob") -> pd.DataFr
     Parameters
     ----------
     frame
-        Contract rows (``models.contract_grid`` columns: ``asset, t, end, kind, direction,
+        Contract rows (``models.learned.contract_grid`` columns: ``asset, t, end, kind, direction,
         monitoring, strike_usd, lower_usd, upper_usd``) and the probability column.
     prob
         Name of the probability column.

@@ -23,8 +23,8 @@ from datetime import datetime
 from enum import StrEnum, unique
 from typing import Any, Final
 
-from features.errors import ConfigError
-from features.timeutil import format_utc, parse_duration, parse_utc
+from levercast.features.errors import ConfigError
+from levercast.features.timeutil import format_utc, parse_duration, parse_utc
 
 __all__ = ["DEFAULT_SOURCE", "Contract", "Kind", "Monitoring", "Resolution"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from features._typing import FloatArray
+from levercast.features._typing import FloatArray
 
 __all__ = [
     "BrierDecomposition",

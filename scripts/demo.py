@@ -34,7 +34,10 @@ def _run(title: str, args: list[str], *, show: int = 1500) -> tuple[bool, object
     print(f"\n== {title}\n$ levercast {' '.join(args)}", flush=True)
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments", *args], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "levercast.experiments", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     elapsed = time.perf_counter() - started
     out = proc.stdout.strip()
@@ -54,7 +57,7 @@ def _run(title: str, args: list[str], *, show: int = 1500) -> tuple[bool, object
 def _last_time(data: Path) -> str:
     import pandas as pd
 
-    from features.store import Store
+    from levercast.features.dataset.store import Store
 
     candles = Store(data).read("candles")
     last = candles["available_at"].max().floor("h") - pd.Timedelta("7D")
@@ -70,7 +73,16 @@ def main() -> int:
     if not _has_tables(data):
         print(f"levercast: no dataset in {data}; fetching a recent window first", file=sys.stderr)
         subprocess.run(
-            [sys.executable, "-m", "experiments", "fetch", "all", "--data", str(data), "--json"],
+            [
+                sys.executable,
+                "-m",
+                "levercast.experiments",
+                "fetch",
+                "all",
+                "--data",
+                str(data),
+                "--json",
+            ],
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -130,7 +142,7 @@ def main() -> int:
 def _price_args(data: Path, at: str, d: list[str]) -> list[str]:
     import pandas as pd
 
-    from features.store import Store
+    from levercast.features.dataset.store import Store
 
     t = pd.Timestamp(at)
     known = Store(data).as_of("candles", t, venue="binance-usdm", asset="BTC", interval="1h")

@@ -15,7 +15,7 @@ fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 export LEVERCAST_HOME="$WORK/home"
-PAGE="$(.venv/bin/python -m experiments report --data "$DATA" --at "$AT" --out "$WORK/reports" \
+PAGE="$(.venv/bin/python -m levercast.experiments report --data "$DATA" --at "$AT" --out "$WORK/reports" \
   --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["html"])')"
 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \

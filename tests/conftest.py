@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 REPO = Path(__file__).resolve().parents[1]
+RESOURCES = REPO / "tests" / "resources"
 
 
 def shared_data_dir() -> Path | None:
@@ -36,7 +37,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_store(shared_data):
-    from features.store import Store
+    from levercast.features.dataset.store import Store
 
     return Store(shared_data)
 

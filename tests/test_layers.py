@@ -57,7 +57,7 @@ def test_layer_imports_only_leftward(layer):
 
 def test_layer_checker_detects_a_rightward_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from experiments.outcomes import realised_outcome\nimport markets\n")
+    bad.write_text("from experiments.labels.outcomes import realised_outcome\nimport markets\n")
     assert _imports(bad) == {"experiments", "markets"}
 
 

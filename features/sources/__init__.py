@@ -4,6 +4,7 @@ One module per source: ``binance`` (USD-M REST), ``binance_archive`` (data.binan
 files), ``bybit``, ``okx``, ``deribit`` (DVOL), ``reserves`` (CryptoQuant, Glassnode, CSV) and
 ``liquidations`` (websocket parsing and aggregation, CoinGlass history). Each client takes an
 injected ``features.http.HttpClient`` and returns frames in the dataset's table formats
-(``features.schema.TABLES``); ``wire`` holds the shared decoding helpers. Nothing is imported
+(``features.dataset.schema.TABLES``); ``wire`` holds the shared decoding helpers. Nothing is
+imported
 eagerly here so that the CLI stays light.
 """

@@ -15,9 +15,9 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features.errors import ConfigError
-from features.http import HttpClient
-from features.sources.wire import (
+from levercast.features.errors import ConfigError
+from levercast.features.http import HttpClient
+from levercast.features.sources.decode import (
     INTERVALS,
     Clock,
     field,

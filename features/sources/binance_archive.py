@@ -19,16 +19,16 @@ from typing import Final
 
 import pandas as pd
 
-from features.errors import DataError
-from features.http import HttpClient
-from features.sources.binance import (
+from levercast.features.errors import DataError
+from levercast.features.http import HttpClient
+from levercast.features.sources.binance import (
     CANDLE_COLUMNS,
     OI_COLUMNS,
     RATIO_COLUMNS,
     BinanceClient,
     binance_symbol,
 )
-from features.sources.wire import INTERVALS, Clock, frame, http_from_env, utc_now
+from levercast.features.sources.decode import INTERVALS, Clock, frame, http_from_env, utc_now
 
 __all__ = ["BINANCE_ARCHIVE_URL", "BinanceArchive", "archive_files", "verify_checksum"]
 

@@ -16,8 +16,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features.http import HttpClient
-from features.sources.binance import (
+from levercast.features.http import HttpClient
+from levercast.features.sources.binance import (
     CANDLE_COLUMNS,
     FUNDING_COLUMNS,
     MAX_PAGES,
@@ -25,7 +25,7 @@ from features.sources.binance import (
     RATIO_COLUMNS,
     binance_symbol,
 )
-from features.sources.wire import (
+from levercast.features.sources.decode import (
     INTERVALS,
     Clock,
     check_envelope,

@@ -15,9 +15,9 @@ from typing import Final
 
 import pandas as pd
 
-from features.http import HttpClient
-from features.sources.binance import MAX_PAGES
-from features.sources.wire import (
+from levercast.features.http import HttpClient
+from levercast.features.sources.binance import MAX_PAGES
+from levercast.features.sources.decode import (
     Clock,
     field,
     frame,

@@ -14,16 +14,16 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features.errors import ConfigError
-from features.http import HttpClient
-from features.sources.binance import (
+from levercast.features.errors import ConfigError
+from levercast.features.http import HttpClient
+from levercast.features.sources.binance import (
     CANDLE_COLUMNS,
     FUNDING_COLUMNS,
     MAX_PAGES,
     OI_COLUMNS,
     RATIO_COLUMNS,
 )
-from features.sources.wire import (
+from levercast.features.sources.decode import (
     INTERVALS,
     Clock,
     check_envelope,

@@ -18,9 +18,9 @@ from typing import Any, Final, Protocol
 
 import pandas as pd
 
-from features.errors import ConfigError, DataError
-from features.http import HttpClient
-from features.sources.wire import (
+from levercast.features.errors import ConfigError, DataError
+from levercast.features.http import HttpClient
+from levercast.features.sources.decode import (
     Clock,
     field,
     frame,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from experiments.cli import main
-from experiments.tracking import RunRecord, log_run
-from features.store import Store
+from levercast.experiments.cli.main import main
+from levercast.experiments.tracking import RunRecord, log_run
+from levercast.features.dataset.store import Store
 from tests.conftest import make_dataset
 
 
@@ -169,8 +169,8 @@ def test_log_model_registers_with_training_cut(home, tmp_path, monkeypatch):
     import mlflow
     import numpy as np
 
-    from experiments.tracking import log_model
-    from models.learned import TimeCalibratedClassifier
+    from levercast.experiments.tracking import log_model
+    from levercast.models.learned.estimators import TimeCalibratedClassifier
 
     uri = f"sqlite:///{tmp_path}/models.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -8,8 +8,8 @@ import time
 import pytest
 from werkzeug import Response
 
-from features.errors import ConfigError, MarketUnavailable
-from features.http import HttpClient, HttpSettings, redact
+from levercast.features.errors import ConfigError, MarketUnavailable
+from levercast.features.http import HttpClient, HttpSettings, redact
 
 
 def _client(server, sleeps, **settings):

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.errors import ConfigError
-from markets.fees import KalshiFees, PolymarketFees, fees_for_market
-from markets.types import VenueMarket
+from levercast.features.errors import ConfigError
+from levercast.markets.fees import KalshiFees, PolymarketFees, fees_for_market
+from levercast.markets.types import VenueMarket
 
 CRYPTO = PolymarketFees(rate=0.07, exponent=1.0, rebate_rate=0.2)
 

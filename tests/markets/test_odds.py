@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.errors import ConfigError
-from markets.fees import KalshiFees, PolymarketFees
-from markets.odds import compare, executable, quote_age_secs, walk_book
-from markets.types import BookLevel, MarketQuote, OrderBook
+from levercast.features.errors import ConfigError
+from levercast.markets.fees import KalshiFees, PolymarketFees
+from levercast.markets.odds import compare, executable, quote_age_secs, walk_book
+from levercast.markets.types import BookLevel, MarketQuote, OrderBook
 
 T0 = datetime(2026, 1, 10, 12, tzinfo=UTC)
 CRYPTO = PolymarketFees(rate=0.07, rebate_rate=0.2)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.errors import ConfigError
-from models.consistency import (
+from levercast.features.errors import ConfigError
+from levercast.models.consistency import (
     cap_range_ladder,
     consistency_violations,
     enforce_consistency,

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.scoring import (
+from levercast.models.scoring import (
     block_bootstrap_skill,
     brier_decomposition,
     brier_loss,

@@ -1,0 +1,355 @@
+"""Walk-forward backtests of the forecasters on contracts generated from price history.
+
+``run_backtest(store, config)`` builds decision times on a regular grid inside ``[start, end]``,
+the z-strike contracts of every kind and horizon at each (``experiments.backtest.contracts``),
+labels them only through the single outcome reader
+(``experiments.labels.outcomes.label_contracts``),
+prices them with every model on identical rows and scores them (``experiments.metrics``).
+
+Models
+    ``gbm``: the closed forms at zero log-drift with the EWMA vol at each decision, vectorised.
+    ``learned`` / ``default``: ``experiments.learning.fitting.fit_default`` refitted walk-forward
+    (expanding window) every ``retrain_every``: the fit used for decisions in
+    ``[c, c + retrain_every)`` has training cut ``c - purge``, so every training contract
+    (decided before the cut, window at most ``purge`` long) resolved before the first decision it
+    serves. A row a model cannot forecast (NaN) takes the ``gbm`` probability and is counted in
+    ``fallbacks``.
+
+Rows
+    A contract is scored only when the outcome reader labels it (its venue's bars cover the whole
+    window); others are dropped and counted by reason. Decisions without a fresh venue with a week
+    of returns are dropped too. Every forecast made is kept in ``forecasts`` (``scored`` says
+    which were scored), so a forecast never depends on whether its outcome became known.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from levercast.experiments.backtest.contracts import (
+    BACKTEST_KINDS,
+    backtest_contracts,
+    contracts_per_decision,
+    decision_grid,
+)
+from levercast.experiments.backtest.walk_forward import walk_forward_predict
+from levercast.experiments.labels.outcomes import label_contracts
+from levercast.experiments.metrics import score_backtest
+from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError
+from levercast.features.timeutil import HOURS_PER_YEAR, format_utc, parse_duration, parse_utc
+from levercast.models.learned.contract_grid import to_contracts
+from levercast.models.pricing.gbm import gbm_probabilities
+
+__all__ = [
+    "BacktestConfig",
+    "BacktestResult",
+    "gbm_frame_probabilities",
+    "run_backtest",
+]
+
+SUPPORTED_MODELS: Final = ("gbm", "learned", "default")
+_DAY: Final = timedelta(days=1)
+_NO_INPUTS: Final = "no fresh candle venue with a week of returns at the decision"
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    """A backtest's configuration (validated; times tz-aware UTC).
+
+    Attributes
+    ----------
+    asset
+        Ticker, e.g. ``BTC``.
+    start, end
+        Decision times lie in ``[start, end]``.
+    kinds, horizons, models
+        Contract kinds (``BACKTEST_KINDS``), window lengths (``1h``, ``24h``, ``7d``), models
+        (``gbm``, ``learned``, ``default``; ``gbm`` is always scored as the reference).
+    venue
+        Candle venue for spot, vol and outcomes; None: the best fresh venue at each decision.
+    retrain_every
+        Walk-forward refit period of the learned models.
+    step
+        Decision grid step; None: ``min(horizon, 1 day)`` per horizon.
+    purge
+        Gap between a fit's training cut and the first decision it serves (>= the longest
+        training horizon of the learned models: 30 days).
+    engine
+        ``serial``, ``joblib`` or ``dask`` for the walk-forward fits.
+    seed
+        Seed of the fits and of the bootstrap.
+    """
+
+    asset: str
+    start: datetime
+    end: datetime
+    kinds: tuple[str, ...] = ("touch", "close_above", "move", "up_down")
+    horizons: tuple[str, ...] = ("1h", "24h", "7d")
+    models: tuple[str, ...] = ("gbm", "default")
+    venue: str | None = None
+    retrain_every: str = "30d"
+    step: str | None = None
+    purge: str = "30d"
+    engine: str = "serial"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.asset, str) or not self.asset.isalnum():
+            raise ConfigError(f"asset must be a ticker such as BTC; found {self.asset!r}")
+        object.__setattr__(self, "asset", self.asset.upper())
+        object.__setattr__(self, "start", parse_utc(self.start, name="start"))
+        object.__setattr__(self, "end", parse_utc(self.end, name="end"))
+        if self.end <= self.start:
+            raise ConfigError(
+                f"end must be after start; found start={format_utc(self.start)}, "
+                f"end={format_utc(self.end)}"
+            )
+        for name, values, allowed in (
+            ("kinds", self.kinds, BACKTEST_KINDS),
+            ("models", self.models, SUPPORTED_MODELS),
+        ):
+            bad = [v for v in values if v not in allowed]
+            if not values or bad:
+                raise ConfigError(
+                    f"{name} must be a non-empty subset of {list(allowed)}; found {bad or []}"
+                )
+        if not self.horizons:
+            raise ConfigError("horizons must list at least one window length; found none")
+        for h in self.horizons:
+            delta = parse_duration(h, name="horizons")
+            if delta % timedelta(hours=1):
+                raise ConfigError(f"horizons must be whole hours (the bar grid); found {h!r}")
+        parse_duration(self.retrain_every, name="retrain_every")
+        parse_duration(self.purge, name="purge")
+        if self.step is not None and parse_duration(self.step, name="step") % timedelta(hours=1):
+            raise ConfigError(f"step must be whole hours (the bar grid); found {self.step!r}")
+        if self.engine not in ("serial", "joblib", "dask"):
+            raise ConfigError(f"engine must be serial, joblib or dask; found {self.engine!r}")
+        if "gbm" not in self.models:
+            object.__setattr__(self, "models", ("gbm", *self.models))
+
+    def horizon_deltas(self) -> dict[str, timedelta]:
+        """Horizon label -> window length."""
+        return {h: parse_duration(h, name="horizons") for h in self.horizons}
+
+    def step_for(self, horizon: timedelta) -> timedelta:
+        """Decision grid step for a horizon."""
+        if self.step is not None:
+            return parse_duration(self.step, name="step")
+        return min(horizon, _DAY)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Flat JSON form (MLflow params)."""
+        return {
+            "asset": self.asset,
+            "start": format_utc(self.start),
+            "end": format_utc(self.end),
+            "kinds": ",".join(self.kinds),
+            "horizons": ",".join(self.horizons),
+            "models": ",".join(self.models),
+            "venue": self.venue,
+            "retrain_every": self.retrain_every,
+            "step": self.step,
+            "purge": self.purge,
+            "engine": self.engine,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """What a backtest produced.
+
+    Attributes
+    ----------
+    forecasts
+        One row per contract forecast: inputs, ``prob_<model>``, ``outcome`` (NaN when not
+        scored), ``scored``, ``block_day``.
+    scores
+        The metrics (see ``to_json_dict``).
+    config
+        The configuration.
+    dropped
+        Reason -> contracts not scored.
+    venues
+        Spot venue -> scored contracts.
+    fallbacks
+        Model -> rows that took the ``gbm`` probability.
+    notes
+        Caveats in words (e.g. a model unavailable).
+    """
+
+    forecasts: pd.DataFrame
+    scores: dict[str, Any]
+    config: BacktestConfig
+    dropped: dict[str, int] = field(default_factory=dict)
+    venues: dict[str, int] = field(default_factory=dict)
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scored forecasts, one row per contract."""
+        return self.forecasts[self.forecasts["scored"]].reset_index(drop=True)
+
+    @cached_property
+    def models(self) -> tuple[str, ...]:
+        """Models actually scored."""
+        return tuple(self.scores["models"])
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """INTERFACE.md §4 ``backtest`` object plus reliability, decomposition, venues, notes."""
+        s = self.scores
+        return {
+            "n_forecasts": s["n_forecasts"],
+            "n_days": s["n_days"],
+            "n_dropped": int(sum(self.dropped.values())),
+            "models": {
+                m: {k: v[k] for k in ("brier", "log_loss", "ece")} for m, v in s["models"].items()
+            },
+            "skill_vs_gbm": {
+                m: {"value": v["value"], "ci90": v["ci90"]} for m, v in s["skill_vs_gbm"].items()
+            },
+            "by_kind_horizon": s["by_kind_horizon"],
+            "reliability": {m: v["reliability"] for m, v in s["models"].items()},
+            "decomposition": {m: v["decomposition"] for m, v in s["models"].items()},
+            "dropped": dict(self.dropped),
+            "venues": dict(self.venues),
+            "fallbacks": dict(self.fallbacks),
+            "notes": list(self.notes),
+            "config": self.config.to_json_dict(),
+        }
+
+
+# -- forecasts ---------------------------------------------------------------------------------
+def gbm_frame_probabilities(frame: pd.DataFrame) -> np.ndarray:
+    """``gbm`` probability of every row of a contract frame (windows start at the decision)."""
+    if frame.empty:
+        return np.array([], dtype=float)
+    return gbm_probabilities(
+        frame["kind"].to_numpy(str),
+        frame["spot_usd"].to_numpy(float),
+        frame["vol_annual"].to_numpy(float),
+        frame["horizon_hours"].to_numpy(float) / HOURS_PER_YEAR,
+        strike_usd=frame["strike_usd"].to_numpy(float),
+        lower_usd=frame["lower_usd"].to_numpy(float),
+        upper_usd=frame["upper_usd"].to_numpy(float),
+        threshold=frame["threshold"].to_numpy(float),
+        direction=frame["direction"].to_numpy(str),
+        monitoring=frame["monitoring"].to_numpy(str),
+    )
+
+
+def _label(store: Store, frame: pd.DataFrame) -> tuple[np.ndarray, list[str | None]]:
+    outcome = np.full(len(frame), np.nan)
+    reasons: list[str | None] = [None] * len(frame)
+    for venue, idx in frame.groupby("spot_venue", sort=True).indices.items():
+        contracts = to_contracts(frame.iloc[idx])
+        for i, result in zip(idx, label_contracts(store, contracts, venue=str(venue)), strict=True):
+            if result.value is None:
+                # The outcome reader leaves a window no forced-venue bar covers without a reason.
+                reasons[int(i)] = result.reason or f"window not covered by {venue} bars"
+            else:
+                outcome[int(i)] = result.value
+    return outcome, reasons
+
+
+def _learned_probabilities(
+    store: Store, frame: pd.DataFrame, config: BacktestConfig, wanted: list[str]
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Walk-forward ``prob_<model>`` for the learned models (NaN where none)."""
+    probs = walk_forward_predict(
+        store,
+        frame,
+        wanted=wanted,
+        assets=(config.asset,),
+        first=config.start,
+        every=parse_duration(config.retrain_every, name="retrain_every"),
+        purge=parse_duration(config.purge, name="purge"),
+        seed=config.seed,
+        engine=config.engine,
+    )
+    if probs is None:
+        note = (
+            f"models {wanted} not scored: experiments.learning.fitting (fit_default, the "
+            "learned-models issue) is not available in this build"
+        )
+        return {}, [note]
+    notes = [
+        f"learned models refitted every {config.retrain_every} (expanding window), training cut "
+        f"{config.purge} before the first decision each fit serves"
+    ]
+    return probs, notes
+
+
+def _contract_frame(store: Store, config: BacktestConfig) -> tuple[pd.DataFrame, Counter[str]]:
+    dropped: Counter[str] = Counter()
+    pieces = []
+    for label, delta in config.horizon_deltas().items():
+        times = decision_grid(config.start, config.end, config.step_for(delta))
+        piece, missing = backtest_contracts(
+            store,
+            config.asset,
+            times,
+            label=label,
+            hours=delta.total_seconds() / 3600.0,
+            kinds=config.kinds,
+            venue=config.venue,
+        )
+        if missing:
+            dropped[_NO_INPUTS] += missing * contracts_per_decision(config.kinds)
+        pieces.append(piece)
+    pieces = [p for p in pieces if len(p)]
+    return (pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()), dropped
+
+
+def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
+    """Walk-forward backtest of ``config.models`` on ``config.asset`` (see module docstring).
+
+    Raises
+    ------
+    ConfigError
+        A bad configuration (see ``BacktestConfig``).
+    DataError
+        Unreadable tables.
+    """
+    frame, dropped = _contract_frame(store, config)
+    notes: list[str] = []
+    fallbacks: dict[str, int] = {}
+    models = list(config.models)
+    if frame.empty:
+        notes.append("no decision time had a fresh candle venue with a week of returns")
+        empty = score_backtest(pd.DataFrame(), tuple(models), config.seed)
+        return BacktestResult(pd.DataFrame(), empty, config, dict(dropped), {}, {}, tuple(notes))
+    frame["prob_gbm"] = gbm_frame_probabilities(frame)
+    outcome, reasons = _label(store, frame)
+    frame["outcome"] = outcome
+    frame["scored"] = np.isfinite(outcome)
+    for reason in reasons:
+        if reason is not None:
+            dropped[reason] += 1
+    wanted = [m for m in models if m != "gbm"]
+    if wanted:
+        probs, more = _learned_probabilities(store, frame, config, wanted)
+        notes += more
+        for m in wanted:
+            if m not in probs:
+                models.remove(m)
+                continue
+            missing = ~np.isfinite(probs[m])
+            fallbacks[m] = int((missing & frame["scored"].to_numpy()).sum())
+            frame[f"prob_{m}"] = np.where(missing, frame["prob_gbm"].to_numpy(), probs[m])
+    frame["block_day"] = frame["decision_time"].dt.floor("D")
+    scored = frame[frame["scored"]].reset_index(drop=True)
+    scores = score_backtest(scored, tuple(models), config.seed)
+    venues = {str(k): int(v) for k, v in scored["spot_venue"].value_counts().sort_index().items()}
+    return BacktestResult(
+        frame, scores, config, dict(sorted(dropped.items())), venues, fallbacks, tuple(notes)
+    )

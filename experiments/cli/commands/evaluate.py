@@ -1,0 +1,107 @@
+"""``levercast evaluate [--model M] [--forecasts] [--seed S]`` (INTERFACE.md §4).
+
+Scores the model against the dataset's prediction markets (``experiments.evaluation.evaluate``), or
+with
+``--forecasts`` the forward log of ``$LEVERCAST_HOME`` (INTERFACE.md §6). Prints the JSON, then
+logs the run to MLflow (reliability plot and per-observation CSV as artifacts); a logging failure
+is reported on stderr and never loses the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from levercast.experiments.paths import emit, levercast_home, resolve_data_dir
+
+__all__ = ["run_evaluate"]
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _render(doc: dict[str, Any]) -> str:
+    lines = [
+        f"{doc['markets']} markets, {doc['observations']} observations; coverage "
+        f"{doc['coverage']}; model {doc.get('model_used', doc.get('model'))}",
+    ]
+    if "brier" in doc:
+        for s in ("model", "market", "blend"):
+            lines.append(
+                f"{s:>7}: brier {_fmt(doc['brier'][s])}  log loss {_fmt(doc['log_loss'][s])}"
+            )
+        for s, v in doc["skill_vs_market"].items():
+            lines.append(f"skill vs market ({s}): {_fmt(v['value'])} ci90 {v['ci90']}")
+        t = doc["trading"]
+        lines.append(
+            f"trading: {t['trades']} trades, hit rate {_fmt(t['hit_rate'])}, "
+            f"PnL per $ {_fmt(t['pnl_per_dollar'])}, max drawdown ${t['max_drawdown_usd']:.2f}"
+        )
+    lines += [f"excluded {k}: {v}" for k, v in doc["excluded"].items() if v]
+    lines += [f"note: {n}" for n in doc.get("notes", [])]
+    return "\n".join(lines)
+
+
+def _metrics(doc: dict[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {"markets": doc["markets"], "observations": doc["observations"]}
+    for key in ("brier", "log_loss"):
+        for s, v in doc.get(key, {}).items():
+            out[f"{key}_{s}"] = v
+    for s, v in doc.get("skill_vs_market", {}).items():
+        out[f"skill_vs_market_{s}"] = v["value"]
+    trading = doc.get("trading", {})
+    for key in ("trades", "hit_rate", "pnl_per_dollar", "max_drawdown_usd"):
+        if key in trading:
+            out[f"trading_{key}"] = trading[key]
+    return out
+
+
+def _log(result: Any, store: Any, doc: dict[str, Any], args: argparse.Namespace) -> None:
+    from levercast.experiments.cli.commands.backtest import plot_reliability
+    from levercast.experiments.tracking import RunRecord, log_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        csv = folder / "observations.csv"
+        result.to_frame().to_csv(csv, index=False)
+        artifacts = {"observations.csv": csv}
+        if doc.get("reliability"):
+            artifacts["reliability.png"] = plot_reliability(
+                doc["reliability"], folder / "reliability.png", title="evaluate"
+            )
+        record = RunRecord(
+            experiment="levercast-evaluate",
+            run_name=f"evaluate-{doc.get('model_used', args.model)}",
+            params={"model": args.model, "forecasts": bool(args.forecasts), "seed": args.seed},
+            tags={"data_fingerprint": store.fingerprint(), "seed": str(args.seed)},
+            metrics=_metrics(doc),
+            artifacts=artifacts,
+        )
+        log_run(record)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate against market odds (or the forward log), print the JSON, then log it."""
+    from levercast.experiments.evaluation.evaluate import run_evaluate as run
+    from levercast.experiments.evaluation.evaluate import score_forward_log
+    from levercast.features.dataset.store import Store
+    from levercast.features.errors import ForecastError
+
+    store = Store(resolve_data_dir(args))
+    model = args.model or "default"
+    if args.forecasts:
+        result = score_forward_log(store, levercast_home(), seed=args.seed)
+    else:
+        result = run(store, model=model, seed=args.seed)
+    doc = result.to_json_dict()
+    emit(args, doc, _render)
+    sys.stdout.flush()
+    try:
+        _log(result, store, doc, args)
+    except (OSError, ValueError, ForecastError) as e:
+        print(f"levercast: run not logged ({type(e).__name__}: {e})", file=sys.stderr)
+    return 0

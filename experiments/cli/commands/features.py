@@ -1,0 +1,56 @@
+"""``levercast features --asset A --at T`` (INTERFACE.md §4) and ``features validate-map``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from levercast.experiments.paths import emit, resolve_data_dir
+
+__all__ = ["run_features"]
+
+
+def _render(payload: dict[str, Any]) -> str:
+    from levercast.experiments.paths import to_jsonable
+
+    data = to_jsonable(payload)
+    lines = [f"{data['asset']} features at {data['at']}"]
+    for name, value in data["features"].items():
+        shown = f"{value:.6g}" if isinstance(value, float) else "null"
+        why = data["missing"].get(name)
+        lines.append(f"  {name:<28} {shown:>14}" + (f"   ({why})" if why else ""))
+    lines.append("sources:")
+    for name, src in data["sources"].items():
+        lines.append(f"  {name:<20} {src['venue']}  last {src['last_ts']}")
+    lines.append(f"clusters: {len(data['clusters'])}")
+    return "\n".join(lines)
+
+
+def run_features(args: argparse.Namespace) -> int:
+    """Print the features of ``--asset`` at ``--at``; delegate ``validate-map``."""
+    if getattr(args, "action", None) == "validate-map":
+        from levercast.experiments.cli.commands.validate_map import run_validate_map
+
+        return run_validate_map(args)
+    from levercast.features.dataset.store import Store
+    from levercast.features.errors import ConfigError, DataError
+    from levercast.features.frame.frame import features_at
+    from levercast.features.timeutil import parse_utc
+
+    if not args.at:
+        raise ConfigError("--at is required for 'features' (e.g. --at 2026-02-20T00:00Z)")
+    at = parse_utc(args.at, name="--at")
+    asset = str(args.asset).strip().upper()
+    if not asset or "," in asset:
+        raise ConfigError(f"--asset must be one symbol such as BTC; found {args.asset!r}")
+    root = resolve_data_dir(args)
+    store = Store(root)
+    if store.is_empty():
+        raise DataError(f"--data {root} holds no dataset (expected candles.parquet and others)")
+    candles = store.read("candles")
+    known = sorted(set(candles["asset"].astype(str)))
+    if asset not in known:
+        raise ConfigError(f"--asset must be one of the dataset's assets {known}; found {asset!r}")
+    snapshot = features_at(store, asset, at)
+    emit(args, snapshot.to_json_dict(), _render)
+    return 0

@@ -1,0 +1,87 @@
+"""``levercast scan [--venue V] [--asset A] [--min-edge E] [--max-quote-age D] [--no-fetch]
+[--at T]`` (INTERFACE.md §4).
+
+Prints the ranked rows (``--json``: a list of row objects) and, on stderr, the venues that
+failed, the unsupported markets counted by reason and any notes. A live scan (no ``--at``)
+appends its priced rows to the forward log (``experiments.evaluation.forward_log``); ``--at``
+replays the
+store at T (implies ``--no-fetch``) and writes nothing. Exit 0 even when a venue fails; 2 when
+every venue failed and nothing was priced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from levercast.experiments.paths import emit, resolve_data_dir
+
+__all__ = ["render_scan", "run_scan"]
+
+
+def render_scan(result: Any) -> str:
+    """The readable table: flags (* edge, s stale), market, contract in words, prob and band,
+    bid/ask, edge after costs, side, capped Kelly fraction, why."""
+    from levercast.experiments.scanning.scan import describe_row
+
+    mode = "live" if result.live else "replay"
+    head = (
+        f"scan at {result.at.isoformat()} ({mode}, model {result.model}): "
+        f"{len(result.rows)} priced, {sum(r.flag for r in result.rows)} flagged"
+    )
+    lines = [head, *(describe_row(r) for r in result.rows)]
+    return "\n".join(lines)
+
+
+def _report_stderr(result: Any) -> None:
+    for item in result.failed:
+        print(f"scan: {item['what']} failed: {item['error']}", file=sys.stderr)
+    if result.unsupported:
+        total = sum(result.unsupported.values())
+        print(f"scan: {total} market(s) not priced:", file=sys.stderr)
+        for reason, n in result.unsupported.items():
+            print(f"  {n:>4}  {reason}", file=sys.stderr)
+    for note in result.notes:
+        print(f"scan: {note}", file=sys.stderr)
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    """Run the scanner; log live rows to the forward log; print rows."""
+    from levercast.experiments.scanning.scan import scan
+    from levercast.features.dataset.store import Store
+    from levercast.features.errors import ConfigError, DataError
+    from levercast.features.timeutil import parse_utc
+
+    at = None if args.at is None else parse_utc(args.at, name="--at")
+    store = Store(resolve_data_dir(args))
+    result = scan(
+        store,
+        at=at,
+        venues=args.venue or "polymarket,kalshi",
+        assets=args.asset or "BTC,ETH",
+        min_edge=float(args.min_edge),
+        max_quote_age=args.max_quote_age,
+        fetch=at is None and not args.no_fetch,
+        model=getattr(args, "model", None),
+    )
+    _report_stderr(result)
+    if result.live and result.rows:
+        from levercast.experiments.evaluation.forward_log import append_forecasts
+
+        try:
+            n = append_forecasts(
+                list(result.rows),
+                at=result.at,
+                source="scan",
+                data_fingerprint=result.data_fingerprint,
+            )
+            print(f"scan: {n} forecast(s) appended to the forward log", file=sys.stderr)
+        except DataError as e:
+            print(f"scan: forward log not written ({e})", file=sys.stderr)
+    if result.failed and not result.rows:
+        venues = ", ".join(f["what"] for f in result.failed)
+        if len(result.failed) >= len((args.venue or "polymarket,kalshi").split(",")):
+            raise ConfigError(f"every venue failed ({venues}); nothing was scanned")
+    emit(args, [r.to_json_dict() for r in result.rows], lambda _: render_scan(result))
+    return 0

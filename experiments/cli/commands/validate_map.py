@@ -1,0 +1,61 @@
+"""``levercast features validate-map --asset A --start S --end E`` (INTERFACE §4).
+
+The scoring is ``experiments.studies.liquidation_map.fit.score_map``; this module only parses, runs
+and prints. The
+``features`` command dispatches here when its action is ``validate-map``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Final
+
+from levercast.experiments.paths import emit, resolve_data_dir
+
+__all__ = ["JSON_KEYS", "run_validate_map"]
+
+JSON_KEYS: Final = (
+    "hours",
+    "spearman_long",
+    "spearman_short",
+    "baseline_spearman_long",
+    "baseline_spearman_short",
+    "top_decile_hit_long",
+    "top_decile_hit_short",
+)
+
+
+def _render(p: dict[str, Any]) -> str:
+    def f(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    return (
+        f"hours: {p['hours']}\n"
+        f"spearman  map long {f(p['spearman_long'])}  short {f(p['spearman_short'])}\n"
+        f"spearman  baseline long {f(p['baseline_spearman_long'])}  "
+        f"short {f(p['baseline_spearman_short'])}\n"
+        f"top-decile hit  long {f(p['top_decile_hit_long'])}  short {f(p['top_decile_hit_short'])}"
+    )
+
+
+def run_validate_map(args: argparse.Namespace) -> int:
+    """Score the liquidation map on ``[--start, --end)`` and print the INTERFACE §4 JSON."""
+    import pandas as pd
+
+    from levercast.experiments.studies.liquidation_map.fit import score_map
+    from levercast.features.dataset.store import Store
+    from levercast.features.errors import ConfigError
+    from levercast.features.timeutil import parse_utc
+
+    if not getattr(args, "start", None) or not getattr(args, "end", None):
+        raise ConfigError(
+            "features validate-map needs --start and --end; found "
+            f"start={getattr(args, 'start', None)!r}, end={getattr(args, 'end', None)!r}"
+        )
+    start = pd.Timestamp(parse_utc(args.start, name="--start"))
+    end = pd.Timestamp(parse_utc(args.end, name="--end"))
+    scores = score_map(
+        Store(resolve_data_dir(args)), str(args.asset).upper(), start=start, end=end
+    ).scores()
+    emit(args, {key: scores[key] for key in JSON_KEYS}, _render)
+    return 0

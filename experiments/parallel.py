@@ -1,0 +1,160 @@
+"""Run a grid of independent tasks serially, with joblib, or on a Dask cluster.
+
+Results are identical whichever engine runs them: tasks carry their own seeds and results come
+back in task order. Progress goes to stderr. ``LEVERCAST_DASK_SCHEDULER`` (or ``address=``)
+points the ``dask`` engine at an existing cluster; without it a local cluster of ``n_jobs``
+single-threaded workers is started and stopped. Dask is an optional extra
+(``pip install levercast[dask]``); joblib ships with scikit-learn.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
+
+from levercast.features.errors import ConfigError
+
+__all__ = ["ENGINES", "run_grid"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+Engine = Literal["serial", "joblib", "dask"]
+ENGINES: tuple[str, ...] = ("serial", "joblib", "dask")
+
+
+def _progress(done: int, total: int, started: float, enabled: bool) -> None:
+    if enabled:
+        elapsed = time.perf_counter() - started
+        print(f"grid: {done}/{total} tasks done ({elapsed:.1f} s)", file=sys.stderr, flush=True)
+
+
+def run_grid(
+    func: Callable[[T], R],
+    tasks: Sequence[T],
+    *,
+    engine: str = "serial",
+    n_jobs: int = 2,
+    address: str | None = None,
+    progress: bool = True,
+) -> list[R]:
+    """Apply ``func`` to every task and return the results in task order.
+
+    Parameters
+    ----------
+    func
+        A picklable, module-level function of one task.
+    tasks
+        Picklable task descriptions (each carries its own seed).
+    engine
+        ``serial``, ``joblib`` (loky processes) or ``dask`` (distributed).
+    n_jobs
+        Local workers for joblib and a local Dask cluster.
+    address
+        Dask scheduler address; default ``$LEVERCAST_DASK_SCHEDULER`` or a local cluster.
+    progress
+        Print progress lines on stderr.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {list(ENGINES)}; found {engine!r}")
+    if n_jobs < 1:
+        raise ConfigError(f"n_jobs must be >= 1; found {n_jobs}")
+    started = time.perf_counter()
+    total = len(tasks)
+    if engine == "serial":
+        out = []
+        for i, task in enumerate(tasks, 1):
+            out.append(func(task))
+            if i == total or i % max(1, total // 10) == 0:
+                _progress(i, total, started, progress)
+        return out
+    if engine == "joblib":
+        from joblib import Parallel, delayed
+
+        results: list[R] = list(
+            Parallel(n_jobs=n_jobs, verbose=5 if progress else 0)(delayed(func)(t) for t in tasks)
+        )
+        _progress(total, total, started, progress)
+        return results
+    return _run_dask(
+        func, tasks, n_jobs=n_jobs, address=address, started=started, progress=progress
+    )
+
+
+def _run_dask(
+    func: Callable[[Any], R],
+    tasks: Sequence[Any],
+    *,
+    n_jobs: int,
+    address: str | None,
+    started: float,
+    progress: bool,
+) -> list[R]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as e:
+        raise ConfigError(
+            "engine 'dask' needs the optional extra: pip install 'levercast[dask]'"
+        ) from e
+    address = address or os.environ.get("LEVERCAST_DASK_SCHEDULER")
+    cluster = None
+    if address:
+        client = Client(address)
+    else:
+        cluster = LocalCluster(
+            n_workers=n_jobs, threads_per_worker=1, dashboard_address=":0", processes=True
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(func, list(tasks), pure=False)
+        for done, _future in enumerate(as_completed(futures), 1):
+            if done == len(futures) or done % max(1, len(futures) // 10) == 0:
+                _progress(done, len(futures), started, progress)
+        return list(client.gather(futures))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def backtest_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One cell of a backtest grid: ``{"data": dir, **BacktestConfig fields}`` -> JSON result.
+
+    Module-level (picklable by reference) so that every engine can run it; the result carries
+    everything needed to compare runs across engines.
+    """
+    from levercast.experiments.backtest.run import BacktestConfig, run_backtest
+    from levercast.features.dataset.store import Store
+
+    fields = dict(task)
+    store = Store(fields.pop("data"))
+    config = BacktestConfig(**fields)
+    doc: dict[str, Any] = run_backtest(store, config).to_json_dict()
+    return doc
+
+
+def map_sweep_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One point of a liquidation-map parameter sweep, scored like ``features validate-map``.
+
+    ``task``: ``{"data", "asset", "start", "end", "params": {field: value}}`` where ``params``
+    are ``LiqMapParams`` fields to change from the committed constants (e.g. ``lookback_hours``,
+    ``half_lives_hours``). Returns the params and the validate-map scores.
+    """
+    import pandas as pd
+
+    from levercast.experiments.studies.liquidation_map.fit import score_map
+    from levercast.features.dataset.store import Store
+    from levercast.features.liqmap.map import LiqMapParams
+
+    changes = dict(task.get("params", {}))
+    params = LiqMapParams.default().replace(**changes)
+    validation = score_map(
+        Store(task["data"]),
+        task["asset"],
+        start=pd.Timestamp(task["start"]),
+        end=pd.Timestamp(task["end"]),
+        params=params,
+    )
+    return {"params": changes, **validation.scores()}

@@ -1,0 +1,337 @@
+"""Table specifications of the dataset format and their validation.
+
+The canonical format is defined in ``../shared/data/README.md`` and INTERFACE.md §2: one Parquet
+file (or a folder of Parquet parts) per table, long format, tz-aware UTC timestamps, ``ts`` the
+time a row describes and ``available_at`` the earliest time its values were known.
+
+Validation errors name table, column, rule and value. Unknown extra columns are dropped with one
+warning per table.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from levercast.features.errors import DataError
+
+__all__ = ["TABLES", "ExtraColumnsWarning", "TableSpec", "validate_table"]
+
+ColumnKind = Literal["str", "time", "float", "int"]
+
+
+class ExtraColumnsWarning(UserWarning):
+    """A table carries columns the format does not define; they are ignored."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """What one table holds.
+
+    Attributes
+    ----------
+    name
+        Table name (also the Parquet file stem).
+    columns
+        Column name -> kind, in canonical order. Columns in ``nullable`` may hold nulls.
+    key
+        Columns that identify a row; duplicates are an error.
+    optional
+        Whether a dataset may lack the table.
+    unit_interval
+        Columns whose values must lie in [0, 1] (prices of outcome tokens).
+    non_negative
+        Columns whose values must be >= 0 (sizes, volumes, open interest).
+    optional_columns
+        Columns that may be absent (filled with nulls on read).
+    """
+
+    name: str
+    columns: dict[str, ColumnKind]
+    key: tuple[str, ...]
+    optional: bool = False
+    nullable: frozenset[str] = frozenset()
+    unit_interval: tuple[str, ...] = ()
+    non_negative: tuple[str, ...] = ()
+    optional_columns: frozenset[str] = frozenset()
+    group_by: tuple[str, ...] = field(default=())
+
+    @property
+    def time_series(self) -> bool:
+        """Whether rows carry ``ts`` and ``available_at``."""
+        return "available_at" in self.columns
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Key columns other than ``ts`` (how ``data check`` groups rows)."""
+        return self.group_by or tuple(c for c in self.key if c != "ts")
+
+
+_KALSHI_MARKET_COLUMNS: Final = frozenset(
+    {"series_ticker", "strike_type", "floor_strike", "cap_strike", "close_time"}
+)
+_TS: Final[dict[str, ColumnKind]] = {"ts": "time", "available_at": "time"}
+
+TABLES: Final[dict[str, TableSpec]] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "candles",
+            {
+                "venue": "str",
+                "asset": "str",
+                "interval": "str",
+                **_TS,
+                "open": "float",
+                "high": "float",
+                "low": "float",
+                "close": "float",
+                "volume_base": "float",
+            },
+            key=("venue", "asset", "interval", "ts"),
+            non_negative=("open", "high", "low", "close", "volume_base"),
+        ),
+        TableSpec(
+            "open_interest",
+            {"venue": "str", "asset": "str", **_TS, "oi_base": "float", "oi_usd": "float"},
+            key=("venue", "asset", "ts"),
+            nullable=frozenset({"oi_base", "oi_usd"}),
+            non_negative=("oi_base", "oi_usd"),
+        ),
+        TableSpec(
+            "funding",
+            {"venue": "str", "asset": "str", **_TS, "rate": "float", "interval_hours": "int"},
+            key=("venue", "asset", "ts"),
+        ),
+        TableSpec(
+            "liquidations",
+            {
+                "venue": "str",
+                "asset": "str",
+                "interval": "str",
+                **_TS,
+                "long_usd": "float",
+                "short_usd": "float",
+                "lower_bound": "str",
+            },
+            key=("venue", "asset", "interval", "ts"),
+            non_negative=("long_usd", "short_usd"),
+            optional_columns=frozenset({"lower_bound"}),
+            nullable=frozenset({"lower_bound"}),
+        ),
+        TableSpec(
+            "exchange_reserves",
+            {"source": "str", "asset": "str", **_TS, "reserve_base": "float", "fetched_at": "time"},
+            key=("source", "asset", "ts"),
+            non_negative=("reserve_base",),
+            optional_columns=frozenset({"fetched_at"}),
+            nullable=frozenset({"fetched_at"}),
+        ),
+        TableSpec(
+            "implied_vol",
+            {"source": "str", "asset": "str", **_TS, "iv": "float"},
+            key=("source", "asset", "ts"),
+            non_negative=("iv",),
+        ),
+        TableSpec(
+            "markets",
+            {
+                "venue": "str",
+                "market_id": "str",
+                "condition_id": "str",
+                "question": "str",
+                "event_title": "str",
+                "slug": "str",
+                "rules": "str",
+                "outcomes": "str",
+                "token_ids": "str",
+                "created_at": "time",
+                "end_date": "time",
+                "resolved_at": "time",
+                "winning_outcome": "str",
+                "family": "str",
+                # Kalshi strike fields (optional): the parser reads them, never the ticker text.
+                "series_ticker": "str",
+                "strike_type": "str",
+                "floor_strike": "float",
+                "cap_strike": "float",
+                "close_time": "time",
+            },
+            key=("market_id",),
+            nullable=frozenset(
+                {
+                    "condition_id",
+                    "question",
+                    "event_title",
+                    "slug",
+                    "rules",
+                    "token_ids",
+                    "created_at",
+                    "end_date",
+                    "resolved_at",
+                    "winning_outcome",
+                    "family",
+                    *_KALSHI_MARKET_COLUMNS,
+                }
+            ),
+            optional_columns=_KALSHI_MARKET_COLUMNS,
+            group_by=("family",),
+        ),
+        TableSpec(
+            "market_prices",
+            {
+                "venue": "str",
+                "market_id": "str",
+                "outcome": "str",
+                **_TS,
+                "price": "float",
+                "kind": "str",
+            },
+            key=("venue", "market_id", "outcome", "kind", "ts"),
+            unit_interval=("price",),
+            group_by=("venue", "kind"),
+        ),
+        TableSpec(
+            "ratios",
+            {"venue": "str", "asset": "str", **_TS, "metric": "str", "value": "float"},
+            key=("venue", "asset", "metric", "ts"),
+            optional=True,
+        ),
+        TableSpec(
+            "books",
+            {
+                "venue": "str",
+                "market_id": "str",
+                "outcome": "str",
+                **_TS,
+                "side": "str",
+                "price": "float",
+                "size": "float",
+            },
+            key=("venue", "market_id", "outcome", "ts", "side", "price"),
+            optional=True,
+            unit_interval=("price",),
+            non_negative=("size",),
+            group_by=("venue",),
+        ),
+    )
+}
+
+
+def _coerce(table: str, column: str, kind: ColumnKind, values: pd.Series) -> pd.Series:
+    if kind == "time":
+        if not isinstance(values.dtype, pd.DatetimeTZDtype):
+            if pd.api.types.is_datetime64_any_dtype(values.dtype):
+                first = values.dropna().iloc[0] if values.notna().any() else "NaT"
+                raise DataError(
+                    f"{table}.{column} must hold tz-aware UTC timestamps; found naive "
+                    f"timestamps (first {first})"
+                )
+            if values.isna().all():
+                return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+            raise DataError(
+                f"{table}.{column} must hold tz-aware UTC timestamps; found dtype {values.dtype}"
+            )
+        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    if kind == "str":
+        return values.astype("string")
+    if kind == "int":
+        if not pd.api.types.is_integer_dtype(values.dtype):
+            raise DataError(f"{table}.{column} must be integer; found dtype {values.dtype}")
+        return values.astype("int64")
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        raise DataError(f"{table}.{column} must be numeric; found dtype {values.dtype}")
+    return values.astype("float64")
+
+
+def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate a table against its spec and return it in canonical column order and dtypes.
+
+    Parameters
+    ----------
+    name
+        A key of ``TABLES``.
+    frame
+        The raw table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical columns only (extras dropped with an ``ExtraColumnsWarning``), canonical dtypes,
+        fresh ``RangeIndex``.
+
+    Raises
+    ------
+    DataError
+        Missing columns, naive timestamps, nulls where not allowed, duplicate keys,
+        ``available_at < ts``, values outside [0, 1] where probabilities are required, negative
+        sizes. The message names table, column, rule and value.
+    """
+    if name not in TABLES:
+        raise DataError(f"table must be one of {sorted(TABLES)}; found {name!r}")
+    spec = TABLES[name]
+    present = list(frame.columns)
+    missing = [c for c in spec.columns if c not in present and c not in spec.optional_columns]
+    if missing:
+        raise DataError(f"{name}: missing required column(s) {missing}; found columns {present}")
+    extra = [c for c in present if c not in spec.columns]
+    if extra:
+        warnings.warn(
+            f"{name}: ignoring unknown column(s) {extra}", ExtraColumnsWarning, stacklevel=2
+        )
+    out = {}
+    for column, kind in spec.columns.items():
+        if column not in present:
+            dtype = {"time": "datetime64[ns, UTC]", "float": "float64"}.get(kind, "string")
+            fill = {"time": pd.NaT, "float": np.nan}.get(kind, pd.NA)
+            out[column] = pd.Series(fill, index=frame.index, dtype=dtype)
+            continue
+        values = _coerce(name, column, kind, frame[column])
+        if column not in spec.nullable:
+            nulls = values.isna()
+            if nulls.any():
+                row = int(np.flatnonzero(nulls.to_numpy())[0])
+                raise DataError(f"{name}.{column} must not be null; found null at row {row}")
+        out[column] = values
+    result = pd.DataFrame(out).reset_index(drop=True)
+    _check_rules(name, spec, result)
+    return result
+
+
+def _check_rules(name: str, spec: TableSpec, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    dup = frame.duplicated(list(spec.key), keep=False)
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        key = {k: str(frame[k].iloc[row]) for k in spec.key}
+        raise DataError(
+            f"{name}: key {list(spec.key)} must be unique; found duplicate key {key} "
+            f"({int(dup.sum())} rows)"
+        )
+    if spec.time_series:
+        early = (frame["available_at"] < frame["ts"]).to_numpy()
+        if early.any():
+            row = int(np.flatnonzero(early)[0])
+            raise DataError(
+                f"{name}.available_at must be >= ts; found available_at "
+                f"{frame['available_at'].iloc[row]} < ts {frame['ts'].iloc[row]} at row {row}"
+            )
+    for column in spec.unit_interval:
+        values = frame[column].to_numpy(dtype=float)
+        bad = (values < 0.0) | (values > 1.0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{name}.{column} must be within [0, 1]; found {values[row]} at row {row}"
+            )
+    for column in spec.non_negative:
+        values = frame[column].to_numpy(dtype=float)
+        bad = values < 0.0
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{name}.{column} must be >= 0; found {values[row]} at row {row}")

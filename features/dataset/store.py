@@ -1,0 +1,425 @@
+"""The point-in-time dataset store: the only file I/O of the features layer.
+
+Reading
+    ``Store(root).as_of(table, t, **filters)`` returns the rows with ``available_at <= t`` (and
+    ``available_at > since`` when given), filtered on key columns such as ``venue``/``asset``.
+    Model code reads through ``as_of`` or a ``StoreView`` fixed at a decision time; nothing else.
+    ``Store.read`` returns a whole validated table and is meant for ``data check``, writers and
+    the single outcome reader in ``experiments.labels.outcomes``.
+
+Writing
+    ``with store.writer() as w: w.upsert(table, frame)``. Writes are idempotent upserts on the
+    table's key, validated before anything touches disk, written to a temporary file and renamed
+    into place (atomic on POSIX), under ``DIR/.levercast.lock``: a second writer is refused.
+    A batch that fails validation leaves the store byte-identical.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from levercast.features.dataset.schema import TABLES, validate_table
+from levercast.features.errors import ConfigError, DataError
+
+__all__ = ["LOCK_NAME", "Store", "StoreView", "StoreWriter", "default_data_dir"]
+
+LOCK_NAME: Final = ".levercast.lock"
+
+
+def default_data_dir() -> Path:
+    """``$LEVERCAST_DATA``, else ``./data`` (INTERFACE.md §2)."""
+    env = os.environ.get("LEVERCAST_DATA")
+    return Path(env) if env else Path("data")
+
+
+def _to_ns(t: datetime | pd.Timestamp, *, name: str) -> int:
+    stamp = pd.Timestamp(t)
+    if stamp.tzinfo is None:
+        raise ConfigError(f"{name} must be tz-aware UTC; found naive {stamp.isoformat()}")
+    return int(stamp.tz_convert("UTC").value)
+
+
+@dataclass(slots=True)
+class _Slice:
+    frame: pd.DataFrame
+    available_ns: np.ndarray
+
+
+class Store:
+    """A dataset directory in the canonical format (see module docstring).
+
+    Parameters
+    ----------
+    root
+        The dataset directory.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._tables: dict[str, pd.DataFrame] = {}
+        self._slices: dict[tuple[str, tuple[tuple[str, str], ...]], _Slice] = {}
+        self._fingerprints: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # -- discovery ---------------------------------------------------------------------------
+    def path_of(self, table: str) -> Path | None:
+        """The file or folder holding ``table``, or ``None`` when absent."""
+        single = self.root / f"{table}.parquet"
+        if single.is_file():
+            return single
+        folder = self.root / table
+        if folder.is_dir() and any(folder.glob("*.parquet")):
+            return folder
+        return None
+
+    def has(self, table: str) -> bool:
+        """Whether the dataset holds ``table``."""
+        return self.path_of(table) is not None
+
+    def tables(self) -> list[str]:
+        """Names of the known tables present in the dataset."""
+        return [name for name in TABLES if self.has(name)]
+
+    def is_empty(self) -> bool:
+        """Whether the directory is missing or holds no table."""
+        return not self.root.is_dir() or not self.tables()
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, table: str) -> pd.DataFrame:
+        """The whole validated table, sorted by key (cached; treat it as read-only).
+
+        Raises
+        ------
+        DataError
+            If the table is absent (and not optional) or breaks a validation rule.
+        """
+        if table in self._tables:
+            return self._tables[table]
+        if table not in TABLES:
+            raise DataError(f"table must be one of {sorted(TABLES)}; found {table!r}")
+        path = self.path_of(table)
+        spec = TABLES[table]
+        if path is None:
+            if spec.optional:
+                frame = validate_table(table, _empty_frame(table))
+                self._tables[table] = frame
+                return frame
+            raise DataError(
+                f"{table}: table not found in {self.root} (expected {table}.parquet or {table}/)"
+            )
+        try:
+            raw = pd.read_parquet(path)
+        except (OSError, ValueError) as e:
+            raise DataError(f"{table}: cannot read {path}: {e}") from e
+        frame = validate_table(table, raw)
+        sort_cols = [c for c in spec.key if c in frame.columns]
+        frame = frame.sort_values(sort_cols, kind="stable").reset_index(drop=True)
+        self._tables[table] = frame
+        return frame
+
+    def _slice(self, table: str, filters: dict[str, str]) -> _Slice:
+        key = (table, tuple(sorted((k, str(v)) for k, v in filters.items())))
+        cached = self._slices.get(key)
+        if cached is not None:
+            return cached
+        frame = self.read(table)
+        if "available_at" not in frame.columns:
+            raise DataError(f"{table}: not a time-series table; use Store.read or markets_as_of")
+        for column, value in filters.items():
+            if column not in frame.columns:
+                raise ConfigError(
+                    f"filter {column!r} must be a column of {table} {list(frame.columns)}"
+                )
+            frame = frame[frame[column] == value]
+        frame = frame.sort_values(["available_at", "ts"], kind="stable").reset_index(drop=True)
+        available = frame["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+        result = _Slice(frame, available)
+        self._slices[key] = result
+        return result
+
+    def as_of(
+        self,
+        table: str,
+        t: datetime | pd.Timestamp,
+        *,
+        since: datetime | pd.Timestamp | None = None,
+        **filters: str,
+    ) -> pd.DataFrame:
+        """Rows of ``table`` known at ``t``: ``since < available_at <= t``.
+
+        Parameters
+        ----------
+        table
+            A time-series table.
+        t
+            Decision time (tz-aware).
+        since
+            Optional lower bound (exclusive) on ``available_at``.
+        **filters
+            Equality filters on columns (``venue="binance-usdm", asset="BTC", interval="1h"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Sorted by ``available_at``; a slice of a cached frame (do not mutate).
+        """
+        piece = self._slice(table, filters)
+        hi = int(np.searchsorted(piece.available_ns, _to_ns(t, name="t"), side="right"))
+        lo = 0
+        if since is not None:
+            lo = int(np.searchsorted(piece.available_ns, _to_ns(since, name="since"), "right"))
+        return piece.frame.iloc[lo:hi]
+
+    def markets_as_of(self, t: datetime | pd.Timestamp) -> pd.DataFrame:
+        """The ``markets`` table as known at ``t``: resolution fields hidden until ``resolved_at``.
+
+        Markets created after ``t`` are dropped (unknown ``created_at`` is kept).
+        """
+        t_ns = _to_ns(t, name="t")
+        markets = self.read("markets")
+        stamp = pd.Timestamp(t_ns, tz="UTC")
+        created = markets["created_at"]
+        out = markets[created.isna() | (created <= stamp)].copy()
+        unresolved = out["resolved_at"].isna() | (out["resolved_at"] > stamp)
+        out.loc[unresolved, "winning_outcome"] = pd.NA
+        out.loc[unresolved, "resolved_at"] = pd.NaT
+        return out.reset_index(drop=True)
+
+    def at(self, t: datetime | pd.Timestamp) -> StoreView:
+        """A read-only view of the store fixed at decision time ``t``."""
+        return StoreView(self, pd.Timestamp(t))
+
+    # -- identity ----------------------------------------------------------------------------
+    def fingerprint(self, tables: list[str] | None = None) -> str:
+        """SHA-256 (first 16 hex digits) over the bytes of the given (default: all) tables."""
+        digest = hashlib.sha256()
+        for name in sorted(tables or self.tables()):
+            digest.update(name.encode())
+            digest.update(self._file_hash(name).encode())
+        return digest.hexdigest()[:16]
+
+    def _file_hash(self, table: str) -> str:
+        if table in self._fingerprints:
+            return self._fingerprints[table]
+        path = self.path_of(table)
+        digest = hashlib.sha256()
+        if path is not None:
+            files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+            for file in files:
+                with file.open("rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(block)
+        value = digest.hexdigest()
+        self._fingerprints[table] = value
+        return value
+
+    def invalidate(self, table: str | None = None) -> None:
+        """Drop cached frames (after a write)."""
+        if table is None:
+            self._tables.clear()
+            self._slices.clear()
+            self._fingerprints.clear()
+            return
+        self._tables.pop(table, None)
+        self._fingerprints.pop(table, None)
+        for key in [k for k in self._slices if k[0] == table]:
+            del self._slices[key]
+
+    # -- writing -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[StoreWriter]:
+        """Hold the dataset's write lock for the duration of the block.
+
+        Raises
+        ------
+        DataError
+            If another live process holds ``DIR/.levercast.lock``.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = self.root / LOCK_NAME
+        _acquire_lock(lock)
+        try:
+            yield StoreWriter(self)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _acquire_lock(lock: Path) -> None:
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                raise DataError(
+                    f"another levercast writer holds {lock} (pid {pid}); wait for it to finish "
+                    f"or remove the lock file if that process is gone"
+                ) from None
+            if pid == os.getpid():
+                raise DataError(f"{lock} is already held by this process (nested writer)") from None
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()  # stale lock of a dead process
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return
+    raise DataError(f"cannot acquire the write lock {lock}")
+
+
+def _empty_frame(table: str) -> pd.DataFrame:
+    spec = TABLES[table]
+    data: dict[str, Any] = {}
+    for column, kind in spec.columns.items():
+        if kind == "time":
+            data[column] = pd.Series([], dtype="datetime64[ns, UTC]")
+        elif kind == "str":
+            data[column] = pd.Series([], dtype="string")
+        elif kind == "int":
+            data[column] = pd.Series([], dtype="int64")
+        else:
+            data[column] = pd.Series([], dtype="float64")
+    return pd.DataFrame(data)
+
+
+class StoreWriter:
+    """Idempotent, atomic upserts into a store; obtained from ``Store.writer()`` only."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def upsert(self, table: str, rows: pd.DataFrame) -> int:
+        """Insert or replace ``rows`` on the table's key; return the number of rows that changed.
+
+        The batch is validated on its own and merged with the existing table before anything is
+        written; on any error the store is unchanged. When nothing changes no file is touched.
+
+        Raises
+        ------
+        DataError
+            Validation failure (of the batch or the merged table), or a table kept as a folder
+            of parts (levercast writes single-file tables only).
+        """
+        spec = TABLES.get(table)
+        if spec is None:
+            raise DataError(f"table must be one of {sorted(TABLES)}; found {table!r}")
+        batch = validate_table(table, rows)
+        path = self._store.path_of(table)
+        if path is not None and path.is_dir():
+            raise DataError(
+                f"{table}: stored as a folder of parts at {path}; levercast writes single-file "
+                f"tables only (merge the parts into {table}.parquet first)"
+            )
+        existing = (
+            self._store.read(table)
+            if path is not None
+            else validate_table(table, _empty_frame(table))
+        )
+        if batch.empty:
+            return 0
+        key = list(spec.key)
+        merged = pd.concat([existing, batch], ignore_index=True)
+        merged = merged.drop_duplicates(key, keep="last")
+        merged = validate_table(table, merged)
+        merged = merged.sort_values(key, kind="stable").reset_index(drop=True)
+        changed = _count_changed(existing, merged, key)
+        if changed == 0 and path is not None:
+            return 0
+        target = self._store.root / f"{table}.parquet"
+        _atomic_write_parquet(merged, target)
+        self._store.invalidate(table)
+        return changed
+
+
+def _count_changed(before: pd.DataFrame, after: pd.DataFrame, key: list[str]) -> int:
+    if before.empty:
+        return len(after)
+    joined = after.merge(before, on=key, how="left", suffixes=("", "__old"), indicator=True)
+    new_rows = int((joined["_merge"] == "left_only").sum())
+    both = joined[joined["_merge"] == "both"]
+    changed = 0
+    for column in [c for c in after.columns if c not in key]:
+        old = both[f"{column}__old"]
+        new = both[column]
+        diff = ~((old == new).fillna(False) | (old.isna() & new.isna()))
+        changed_mask = diff.to_numpy(dtype=bool)
+        changed = max(changed, int(changed_mask.sum()))
+    return new_rows + changed
+
+
+def _atomic_write_parquet(frame: pd.DataFrame, target: Path) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        frame.to_parquet(tmp, index=False, compression="snappy")
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+class StoreView:
+    """The store as known at a fixed decision time ``t``: every read is ``as_of(t)``."""
+
+    def __init__(self, store: Store, t: pd.Timestamp) -> None:
+        if t.tzinfo is None:
+            raise ConfigError(f"t must be tz-aware UTC; found naive {t.isoformat()}")
+        self._store = store
+        self.t = t.tz_convert("UTC")
+        # Derived values computed from this view (same t, same data) may be memoised here by
+        # the code that derives them, e.g. the spot source or volatility of an asset.
+        self.memo: dict[Any, Any] = {}
+
+    @property
+    def store(self) -> Store:
+        """The underlying dataset (for code that must read beyond ``t``: the outcome reader
+        and model fitting with their own cuts; forecasters read through ``table``)."""
+        return self._store
+
+    def has(self, table: str) -> bool:
+        """Whether the dataset holds ``table``."""
+        return self._store.has(table)
+
+    def table(
+        self, table: str, *, since: datetime | pd.Timestamp | None = None, **filters: str
+    ) -> pd.DataFrame:
+        """Rows with ``since < available_at <= t`` (see ``Store.as_of``)."""
+        return self._store.as_of(table, self.t, since=since, **filters)
+
+    def markets(self) -> pd.DataFrame:
+        """``markets`` as known at ``t`` (see ``Store.markets_as_of``)."""
+        return self._store.markets_as_of(self.t)
+
+    def fingerprint(self) -> str:
+        """The underlying dataset's fingerprint."""
+        return self._store.fingerprint()

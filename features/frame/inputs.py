@@ -1,0 +1,400 @@
+"""Point-in-time input series for the feature frame: selection, staleness and window guards.
+
+A ``FrameContext`` holds, for one asset, the rows of every candidate series known at the last
+decision time, as ``SourceSeries`` (integer-nanosecond ``available_at``/``ts`` arrays, rows in
+``available_at`` order). Everything a builder asks for at decision times ``times`` is computed by
+``searchsorted`` on ``available_at``, so a value at ``t`` depends only on rows known at ``t``.
+
+NaN policy: rows whose value column is NaN are dropped (treated as missing); a row whose ``ts`` is
+not after the previous row's (a late revision) is dropped; candle bars with zero volume are
+placeholders and dropped. Missing and stale inputs yield NaN with a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from levercast.features._typing import BoolArray, FloatArray, IntArray
+from levercast.features.frame.registry import INPUTS, InputSpec, ReasonArray, has_no_reason
+from levercast.features.timeutil import format_utc
+
+__all__ = [
+    "CLUSTERS_MEMO",
+    "FrameContext",
+    "Selection",
+    "SourceSeries",
+    "first_reason",
+    "format_ns",
+    "format_span",
+]
+
+NONE: Final = -1
+CLUSTERS_MEMO: Final = "clusters"
+_NS_PER_HOUR: Final = 3_600_000_000_000
+
+
+def format_ns(ns: int) -> str:
+    """UTC ISO-8601 text of an integer-nanosecond time."""
+    whole = int(ns) - int(ns) % 10**9
+    return format_utc(pd.Timestamp(whole, tz="UTC").to_pydatetime())
+
+
+def format_span(ns: int) -> str:
+    """``30d``, ``24h``, ``90m`` for a span in nanoseconds."""
+    hours = ns / _NS_PER_HOUR
+    if hours >= 24 and hours % 24 == 0:
+        return f"{int(hours // 24)}d"
+    if hours >= 1 and hours == int(hours):
+        return f"{int(hours)}h"
+    return f"{ns / 60e9:g}m"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SourceSeries:
+    """One candidate series of an input, rows in ``available_at`` order."""
+
+    input: str
+    venue: str
+    native_ns: int
+    stale_ns: int
+    avail: IntArray
+    ts: IntArray
+    columns: Mapping[str, FloatArray]
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def last_index(self, times: IntArray) -> IntArray:
+        """Index of the last row known at each time (``-1`` when none)."""
+        return np.searchsorted(self.avail, times, side="right").astype(np.int64) - 1
+
+    def column(self, name: str) -> FloatArray:
+        """A value column (float64)."""
+        return self.columns[name]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Selection:
+    """Which candidate serves an input at each time, and why not when none does.
+
+    ``choice`` is the candidate index (``-1`` when none is fresh), ``idx`` the row index of the
+    last known row in the chosen candidate (else in ``ref``, the best candidate with any row),
+    ``reasons`` a reason where ``choice == -1``.
+    """
+
+    input: str
+    choice: IntArray
+    ref: IntArray
+    idx: IntArray
+    reasons: ReasonArray
+
+    @property
+    def ok(self) -> BoolArray:
+        """Where a fresh candidate serves the input."""
+        return self.choice >= 0
+
+
+def _series_from_frame(spec: InputSpec, k: int, frame: pd.DataFrame) -> SourceSeries:
+    cand = spec.candidates[k]
+    frame = frame[frame[spec.value_column].notna()]
+    if spec.table == "candles" and "volume_base" in frame.columns:
+        frame = frame[frame["volume_base"] > 0]
+    avail = frame["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+    ts = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    order = np.lexsort((ts, avail))
+    avail, ts = avail[order], ts[order]
+    keep = np.ones(len(ts), dtype=bool)
+    if len(ts) > 1:
+        running = np.maximum.accumulate(ts)
+        keep[1:] = ts[1:] > running[:-1]
+    columns = {
+        c: frame[c].to_numpy(dtype=np.float64)[order][keep]
+        for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c].dtype)
+    }
+    native = int(cand.native_interval.value)
+    return SourceSeries(spec.name, cand.venue, native, 2 * native, avail[keep], ts[keep], columns)
+
+
+class FrameContext:
+    """Inputs of one asset known at ``horizon``, evaluated at decision ``times``.
+
+    Parameters
+    ----------
+    asset
+        Asset symbol (``BTC``).
+    times
+        Decision times as integer nanoseconds since the epoch (UTC).
+    series
+        Input name -> candidate series (in preference order); an input absent from the mapping is
+        treated as a missing table.
+    absent
+        Input name -> reason for inputs whose table is missing from the dataset.
+    tables
+        Table name -> the asset's rows the series were built from (dataset format, rows known at
+        the horizon), for builders that call table-level functions
+        (``features.builders.dominance.long_share_series``); empty when not given.
+
+    Attributes
+    ----------
+    memo
+        Per-context cache of builders. A builder that also produces the INTERFACE.md §4
+        ``clusters`` stores under ``CLUSTERS_MEMO`` a callable ``row -> list of dict`` (row =
+        index of the decision time); ``features_at`` reports it.
+    """
+
+    def __init__(
+        self,
+        asset: str,
+        times: IntArray,
+        series: Mapping[str, list[SourceSeries]],
+        absent: Mapping[str, str] | None = None,
+        *,
+        tables: Mapping[str, pd.DataFrame] | None = None,
+    ) -> None:
+        self.asset = asset
+        self.times = np.asarray(times, dtype=np.int64)
+        self._series = dict(series)
+        self._absent = dict(absent or {})
+        self.tables: dict[str, pd.DataFrame] = dict(tables or {})
+        self.memo: dict[str, Any] = {}
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_frames(
+        cls,
+        tables: Mapping[str, pd.DataFrame | None],
+        asset: str,
+        times: IntArray,
+        inputs: list[str],
+        *,
+        horizon: int | str | None = "times",
+    ) -> FrameContext:
+        """Build from whole tables.
+
+        Rows with ``available_at`` after ``horizon`` (integer ns; default: the last decision
+        time; ``None``: keep every row) are ignored.
+        """
+        if horizon == "times":
+            horizon = int(np.max(times)) if len(times) else None
+        limit = None if horizon is None else pd.Timestamp(int(horizon), tz="UTC")
+        series: dict[str, list[SourceSeries]] = {}
+        absent: dict[str, str] = {}
+        frames: dict[str, pd.DataFrame] = {}
+        for name in inputs:
+            spec = INPUTS[name]
+            table = tables.get(spec.table)
+            if table is None:
+                absent[name] = f"{spec.table} table absent from the dataset"
+                continue
+            rows = table[table["asset"] == asset]
+            if limit is not None:
+                rows = rows[rows["available_at"] <= limit]
+            frames[spec.table] = rows
+            cands = []
+            for k, cand in enumerate(spec.candidates):
+                mask = rows[spec.venue_column] == cand.venue
+                for col, val in cand.filters:
+                    mask &= rows[col] == val
+                cands.append(_series_from_frame(spec, k, rows[mask]))
+            series[name] = cands
+        return cls(asset, times, series, absent, tables=frames)
+
+    # -- selection ---------------------------------------------------------------------------
+    def candidates(self, name: str) -> list[SourceSeries]:
+        """Candidate series of an input (empty when the table is absent)."""
+        return self._series.get(name, [])
+
+    def select(
+        self, name: str, times: IntArray, *, stale_ns: int | None = None, only: int | None = None
+    ) -> Selection:
+        """The first fresh candidate at each time (see the module docstring).
+
+        ``only`` restricts the choice to one candidate index; ``stale_ns`` tightens staleness.
+        """
+        cands = self.candidates(name)
+        n = len(times)
+        choice = np.full(n, NONE, dtype=np.int64)
+        ref = np.full(n, NONE, dtype=np.int64)
+        idx = np.full(n, NONE, dtype=np.int64)
+        for k, s in enumerate(cands):
+            if only is not None and k != only:
+                continue
+            i = s.last_index(times)
+            has = i >= 0
+            age = times - s.avail[np.clip(i, 0, None)] if len(s) else np.zeros(n, dtype=np.int64)
+            limit = s.stale_ns if stale_ns is None else min(stale_ns, s.stale_ns)
+            fresh = has & (age <= limit)
+            take = (choice < 0) & fresh
+            choice[take] = k
+            ref[take] = k
+            idx[take] = i[take]
+            first_seen = (ref < 0) & has
+            ref[first_seen] = k
+            idx[first_seen] = i[first_seen]
+        reasons = np.full(n, None, dtype=object)
+        bad = choice < 0
+        if bad.any():
+            reasons[bad] = self._why_not(name, ref[bad], idx[bad], stale_ns)
+        return Selection(name, choice, ref, idx, reasons)
+
+    def _why_not(
+        self, name: str, ref: IntArray, idx: IntArray, stale_ns: int | None
+    ) -> ReasonArray:
+        out = np.empty(len(ref), dtype=object)
+        if name in self._absent:
+            out[:] = f"{name}: {self._absent[name]}"
+            return out
+        cands = self.candidates(name)
+        keys = np.stack([ref, idx], axis=1)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        texts = []
+        for k, i in uniq:
+            if k < 0:
+                texts.append(f"{name}: no rows for {self.asset} known at t")
+                continue
+            s = cands[int(k)]
+            limit = s.stale_ns if stale_ns is None else min(stale_ns, s.stale_ns)
+            texts.append(
+                f"{name} ({s.venue}) stale since {format_ns(int(s.avail[int(i)]) + limit)}: "
+                f"last row {format_ns(int(s.ts[int(i)]))}, nothing new for more than "
+                f"{format_span(limit)}"
+            )
+        out[:] = np.asarray(texts, dtype=object)[np.ravel(inverse)]
+        return out
+
+    def selection(self, name: str) -> Selection:
+        """``select`` at the context's decision times (memoised)."""
+        key = f"selection:{name}"
+        if key not in self.memo:
+            self.memo[key] = self.select(name, self.times)
+        result: Selection = self.memo[key]
+        return result
+
+    def pick(self, sel: Selection, column: str, *, rows: IntArray | None = None) -> FloatArray:
+        """Column value at the selected rows (``rows`` overrides ``sel.idx``); NaN where none."""
+        out = np.full(len(sel.choice), np.nan)
+        cands = self.candidates(sel.input)
+        at = sel.idx if rows is None else rows
+        for k, s in enumerate(cands):
+            mask = (sel.choice == k) & (at >= 0)
+            if mask.any():
+                out[mask] = s.column(column)[at[mask]]
+        return out
+
+    def last_ts(self, sel: Selection) -> IntArray:
+        """``ts`` of the last known row of the chosen (else best stale) candidate; -1 when none."""
+        out = np.full(len(sel.ref), NONE, dtype=np.int64)
+        for k, s in enumerate(self.candidates(sel.input)):
+            mask = (sel.ref == k) & (sel.idx >= 0)
+            out[mask] = s.ts[sel.idx[mask]]
+        return out
+
+    def window_start(self, sel: Selection, window_ns: int) -> tuple[IntArray, ReasonArray]:
+        """First row of the chosen series with ``ts > ts_last - window`` and a coverage reason.
+
+        The reason is set where fewer than 90% of the rows expected at the native interval are
+        present (a gap, or history shorter than the window).
+        """
+        lo = np.full(len(sel.choice), NONE, dtype=np.int64)
+        reasons = np.full(len(sel.choice), None, dtype=object)
+        for k, s in enumerate(self.candidates(sel.input)):
+            mask = (sel.choice == k) & (sel.idx >= 0)
+            if not mask.any():
+                continue
+            i = sel.idx[mask]
+            start = np.searchsorted(s.ts, s.ts[i] - window_ns, side="right")
+            lo[mask] = start
+            expected = window_ns / s.native_ns
+            n = i - start + 1
+            short = n < 0.9 * expected
+            if short.any():
+                where = np.flatnonzero(mask)[short]
+                for w, count in zip(where, n[short], strict=True):
+                    reasons[w] = (
+                        f"{sel.input} ({s.venue}) has {int(count)} of {expected:g} rows in the "
+                        f"{format_span(window_ns)} window (gap or short history)"
+                    )
+        return lo, reasons
+
+    def window_sum(
+        self, sel: Selection, column: str, window_ns: int, times: IntArray | None = None
+    ) -> tuple[FloatArray, IntArray, ReasonArray]:
+        """Sum and count of the chosen series' rows with ``t - window < available_at <= t``.
+
+        The reason is set where fewer than 90% of the rows expected at the native interval are
+        present (a gap, or history shorter than the window).
+        """
+        at = self.times if times is None else times
+        total = np.full(len(at), np.nan)
+        count = np.zeros(len(at), dtype=np.int64)
+        reasons = np.full(len(at), None, dtype=object)
+        for k, s in enumerate(self.candidates(sel.input)):
+            mask = sel.choice == k
+            if not mask.any():
+                continue
+            values = np.nan_to_num(s.column(column), nan=0.0)
+            cum = np.concatenate([[0.0], np.cumsum(values)])
+            hi = np.searchsorted(s.avail, at[mask], side="right")
+            lo = np.searchsorted(s.avail, at[mask] - window_ns, side="right")
+            total[mask] = cum[hi] - cum[lo]
+            count[mask] = hi - lo
+            expected = window_ns / s.native_ns
+            short = (hi - lo) < np.ceil(0.9 * expected - 1e-9)
+            if short.any():
+                where = np.flatnonzero(mask)[short]
+                for w, n in zip(where, (hi - lo)[short], strict=True):
+                    reasons[w] = (
+                        f"{sel.input} ({s.venue}) has {int(n)} of {expected:g} rows in the "
+                        f"{format_span(window_ns)} window (gap or short history)"
+                    )
+        total[~has_no_reason(reasons)] = np.nan
+        return total, count, reasons
+
+    # -- switches of series ------------------------------------------------------------------
+    def _switches(self, name: str) -> tuple[IntArray, IntArray, IntArray]:
+        key = f"switches:{name}"
+        if key not in self.memo:
+            cands = self.candidates(name)
+            parts = [s.avail for s in cands] + [s.avail + s.stale_ns + 1 for s in cands]
+            events = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+            choice = self.select(name, events).choice
+            valid = choice >= 0
+            ev, ch = events[valid], choice[valid]
+            change = np.flatnonzero(ch[1:] != ch[:-1]) + 1
+            self.memo[key] = (ev[change], ch[change - 1], ch[change])
+        result: tuple[IntArray, IntArray, IntArray] = self.memo[key]
+        return result
+
+    def switch_guard(self, name: str, window_ns: int, times: IntArray | None = None) -> ReasonArray:
+        """A reason wherever the input's chosen series switched within ``(t - window, t]``."""
+        at = self.times if times is None else times
+        sw_t, sw_from, sw_to = self._switches(name)
+        out = np.full(len(at), None, dtype=object)
+        if len(sw_t) == 0:
+            return out
+        j = np.searchsorted(sw_t, at, side="right") - 1
+        inside = (j >= 0) & (sw_t[np.clip(j, 0, None)] > at - window_ns)
+        cands = self.candidates(name)
+        for jj in np.unique(j[inside]):
+            text = (
+                f"{name} series switched from {cands[int(sw_from[jj])].venue} to "
+                f"{cands[int(sw_to[jj])].venue} at {format_ns(int(sw_t[jj]))}, inside the "
+                f"{format_span(window_ns)} window (levels are never spliced)"
+            )
+            out[inside & (j == jj)] = text
+        return out
+
+
+def first_reason(*arrays: ReasonArray) -> ReasonArray:
+    """Element-wise first non-None reason among the arrays."""
+    out = np.full(len(arrays[0]), None, dtype=object)
+    for arr in arrays:
+        empty = has_no_reason(out)
+        out[empty] = arr[empty]
+    return out

@@ -1,0 +1,34 @@
+"""levercast: calibrated probabilities for crypto prediction-market questions.
+
+The installed package has four layers, imported one way (``features -> models -> markets ->
+experiments``): ``levercast.features`` (the point-in-time dataset, sources, feature builders),
+``levercast.models`` (contracts, pricers, learned models), ``levercast.markets`` (venues, the
+question parser, fees, odds) and ``levercast.experiments`` (backtests, evaluation, reports, the
+scanner, the CLI).
+
+Public names are re-exported lazily (PEP 562), so ``import levercast`` imports no pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.2.0"
+
+_EXPORTS: dict[str, str] = {
+    "Store": "levercast.features.dataset.store",
+    "StoreView": "levercast.features.dataset.store",
+    "Contract": "levercast.models.contracts",
+    "Forecast": "levercast.models.pricing.price",
+    "price_contract": "levercast.models.pricing.price",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'levercast' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,326 @@
+"""The question parser: a venue market (title, rules, dates, strike fields) -> a contract.
+
+``parse_market(market)`` and ``parse_question(title, ...)`` return ``Parsed(contract,
+yes_outcome)`` or ``Unsupported(reason)``; they never raise on any input text.
+
+Families (Polymarket titles, any asset of :data:`ASSETS`)
+    - touch: "Will Bitcoin reach $X by <date>?", "... dip to $X in November?", "... hit $X
+      November 24-30?", "... hit $X in 2025?" and the children of "What price will Bitcoin hit
+      in 2025?"; a dip is a touch down, reach/hit a touch up; Binance 1-minute highs (up) or lows
+      (down), continuous monitoring;
+    - all-time high: "Bitcoin all time high by <date>?" is a touch up at the asset's running
+      maximum before the window, which the title does not state: it needs ``ath_usd``;
+    - terminal: "... above $X on <date>?" (``close_above``), "... less than $X ..."
+      (``close_below``), "... greater than $X ..." (``close_above``; open-ended buckets, not
+      ranges), "... between $A and $B on <date>?" (``range``, ``A <= price < B``: a price on a
+      boundary belongs to the higher bucket, as the rules say); fixing at the 12:00 ET Binance
+      1-minute candle unless the rules name another candle;
+    - up/down: "Bitcoin Up or Down - January 10, 8:30PM-8:45PM ET" (a window crossing midnight ET
+      ends the next day; windows of 15 minutes or less resolve on the Chainlink BTC/USD stream,
+      end >= start; longer ones on the Binance candle of that length, close >= open), "... - <date>,
+      8PM ET" (one hour) and "Bitcoin Up or Down on <date>?" (12:00 ET the day before to 12:00 ET
+      on the date, Binance 1-minute closes, a tie resolves 50-50);
+    - first of two barriers: "Will Bitcoin hit $80k or $150k first?" (``first_of``; YES is the
+      upper barrier; ``neither_value`` 0.5 when neither is hit by the end);
+    - Kalshi markets from ``strike_type``/``floor_strike``/``cap_strike``/``close_time`` (see
+      ``markets.questions.kalshi``).
+
+Times
+    A rules text wins over the title: its explicit window ("between <ET time> and <ET time> in
+    the ET timezone"), its fixing candles ("07 Mar '25 12:00") and its venue symbol. A date
+    without a year is the first such date or window whose end is on or after the market's
+    ``created_at``; else on or after its scheduled ``end_date`` less one day (``end_date`` lies
+    on the deadline day, often at a nominal 00:00 or 12:00 UTC, so it is preferred to a price
+    observation: a ladder listed on December 30 for "December 31" of the next year would read
+    as the next day from its first observation); else on or after the reference time (the first
+    price observation, the observation being priced, or ``--at``). The wall clock is never read.
+    A window without a stated start starts at ``created_at`` (or the reference time); a period
+    ("in November") starts at its first instant, or at ``created_at`` when the market was listed
+    during the period.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from levercast.features.errors import ConfigError
+from levercast.features.timeutil import ET
+from levercast.markets.questions.common import (
+    ASSETS,
+    AthLookup,
+    ParseContext,
+    Parsed,
+    Unsupported,
+    binance_resolution,
+    finish,
+    no_time,
+    read_money,
+)
+from levercast.markets.questions.dates import (
+    Window,
+    et_time,
+    parse_rules_fixings,
+    parse_rules_window,
+    parse_when,
+)
+from levercast.markets.questions.kalshi import parse_kalshi_market
+from levercast.markets.questions.reasons import non_price_reason
+from levercast.markets.questions.updown import first_of, up_down
+from levercast.markets.types import Venue, VenueMarket
+from levercast.models.contracts import Kind
+
+__all__ = ["ASSETS", "AthLookup", "Parsed", "Unsupported", "parse_market", "parse_question"]
+
+_ASSET = r"(?P<asset>" + "|".join(sorted(ASSETS, key=len, reverse=True)) + r")(?:'s)?(?:\s+price)?"
+_SUBJECT = r"^(?:will\s+)?(?:the\s+(?:price|value)\s+of\s+)?" + _ASSET
+_MONEY = (
+    r"(?P<{g}>\$\s?\d[\d,]*(?:\.\d+)?\s?(?:k|m|b|million|billion)?|\d+(?:\.\d+)?\s?(?:¢|cents?))"
+)
+_FIRST_OF = re.compile(
+    _SUBJECT
+    + r"\s+(?:hit|reach)\s+"
+    + _MONEY.format(g="a")
+    + r"\s+or\s+"
+    + _MONEY.format(g="b")
+    + r"\s+first(?:\s+(?P<when>.+))?$"
+)
+_TOUCH = re.compile(
+    _SUBJECT + r"\s+(?P<verb>reach|hit|touch|surpass|exceed|break|rise to|climb to|go above|"
+    r"dip to|dip below|fall to|drop to|sink to|crash to|go below)\s+"
+    + _MONEY.format(g="a")
+    + r"(?:\s+(?P<when>.+))?$"
+)
+_DOWN_VERBS: Final = frozenset(
+    {"dip to", "dip below", "fall to", "drop to", "sink to", "crash to", "go below"}
+)
+_VERB_BE = r"\s+(?:be\s+|close\s+|finish\s+|end\s+|trade\s+)?"
+_TERMINAL = re.compile(
+    _SUBJECT
+    + _VERB_BE
+    + r"(?P<cmp>at or above|above|over|greater than|higher than|below|under|less than|lower than)"
+    r"\s+" + _MONEY.format(g="a") + r"(?:\s+(?P<when>.+))?$"
+)
+_RANGE = re.compile(
+    _SUBJECT
+    + r"\s+(?:be\s+|close\s+|finish\s+|end\s+|trade\s+)?between\s+"
+    + _MONEY.format(g="a")
+    + r"\s*(?:and|-|to)\s*"
+    + _MONEY.format(g="b")
+    + r"(?:\s+(?P<when>.+))?$"
+)
+_ABOVE_WORDS: Final = frozenset({"at or above", "above", "over", "greater than", "higher than"})
+_UP_DOWN = re.compile(r"^" + _ASSET + r"\s+up\s+or\s+down\s*(?:-\s*|on\s+)(?P<rest>.+)$")
+_ATH = re.compile(
+    _SUBJECT + r"(?:\s+(?:hit|reach|set|make|at|to))?\s+(?:an?\s+)?(?:new\s+)?"
+    r"all[\s-]time[\s-]highs?(?:\s+\(ath\))?(?:\s+(?P<when>.+))?$"
+)
+
+
+def parse_question(
+    title: str,
+    *,
+    rules: str | None = None,
+    created_at: datetime | None = None,
+    end_date: datetime | None = None,
+    at: datetime | None = None,
+    outcomes: tuple[str, ...] | None = None,
+    ath_usd: AthLookup | None = None,
+) -> Parsed | Unsupported:
+    """Parse a market title (and its rules text) into a contract.
+
+    Parameters
+    ----------
+    title
+        The question, e.g. ``"Will Bitcoin dip to $80,000 in January?"``.
+    rules
+        The market's rules text, when known (it wins over the title on times and symbols).
+    created_at, end_date
+        The market's listing time and scheduled end (tz-aware), when known.
+    at
+        Decision time: the reference for dates without a year when neither ``created_at`` nor
+        ``end_date`` is given, and the window start when ``created_at`` is unknown.
+    outcomes
+        The venue's outcome labels (e.g. ``("90k", "100k")``); None for a bare title.
+    ath_usd
+        All-time-high lookup, needed only by all-time-high questions.
+
+    Returns
+    -------
+    Parsed or Unsupported
+        Never raises on bad text; an impossible window (end before start) is Unsupported.
+    """
+    ctx = ParseContext(rules or "", outcomes, created_at, end_date, at, ath_usd)
+    try:
+        return _parse_text(title, ctx)
+    except (ConfigError, ValueError, OverflowError) as e:
+        return Unsupported(f"invalid contract: {e}")
+
+
+def parse_market(
+    market: VenueMarket,
+    *,
+    reference_time: datetime | None = None,
+    ath_usd: AthLookup | None = None,
+) -> Parsed | Unsupported:
+    """Parse a venue market (Polymarket question or Kalshi strike fields) into a contract.
+
+    Parameters
+    ----------
+    market
+        The venue market.
+    reference_time
+        Fallback reference for dates without a year and for the window start when the market
+        has no ``created_at``: its first price observation (``parse --data``) or the observation
+        being priced (``evaluate``).
+    ath_usd
+        All-time-high lookup for all-time-high questions.
+    """
+    ctx = ParseContext(
+        market.rules or "",
+        tuple(market.outcomes) or None,
+        market.created_at,
+        market.end_date,
+        reference_time,
+        ath_usd,
+    )
+    try:
+        if market.venue == Venue.KALSHI:
+            found = parse_kalshi_market(market, start=ctx.listing)
+            if isinstance(found, str):
+                return Unsupported(found)
+            return Parsed(found, "Yes")
+        return _parse_text(market.question, ctx)
+    except (ConfigError, ValueError, OverflowError) as e:
+        return Unsupported(f"invalid contract: {e}")
+
+
+# -- grammar ----------------------------------------------------------------------------------
+def _normalise(title: str) -> str:
+    text = title.replace("’", "'").replace("–", "-").replace("—", "-").replace("\u00a0", " ")
+    text = text.split("?")[0]
+    return " ".join(text.split()).lower()
+
+
+def _parse_text(title: str, ctx: ParseContext) -> Parsed | Unsupported:
+    if not isinstance(title, str) or not title.strip():
+        return Unsupported("empty question")
+    text = _normalise(title)
+    if m := _UP_DOWN.match(text):
+        return up_down(m, ctx)
+    if m := _FIRST_OF.match(text):
+        return first_of(m, ctx)
+    if m := _ATH.match(text):
+        return _ath(m, ctx)
+    if m := _RANGE.match(text):
+        return _terminal(m, ctx, Kind.RANGE)
+    if m := _TERMINAL.match(text):
+        kind = Kind.CLOSE_ABOVE if m["cmp"] in _ABOVE_WORDS else Kind.CLOSE_BELOW
+        return _terminal(m, ctx, kind)
+    if m := _TOUCH.match(text):
+        return _touch(m, ctx)
+    return Unsupported(non_price_reason(text))
+
+
+def _touch(m: re.Match[str], ctx: ParseContext) -> Parsed | Unsupported:
+    asset, strike = ASSETS[m["asset"]], read_money(m["a"])
+    if strike is None:
+        return Unsupported(f"unreadable strike {m['a']!r}")
+    window = _touch_window(m["when"], ctx)
+    if isinstance(window, Unsupported):
+        return window
+    direction = "down" if m["verb"] in _DOWN_VERBS else "up"
+    return finish(
+        {
+            "kind": Kind.TOUCH,
+            "asset": asset,
+            "start": window.start,
+            "end": window.end,
+            "direction": direction,
+            "strike_usd": strike,
+            "resolution": binance_resolution(asset, "low" if direction == "down" else "high", ctx),
+        },
+        ctx,
+    )
+
+
+def _touch_window(when: str | None, ctx: ParseContext) -> Window | Unsupported:
+    """Window of a continuously watched question: rules window, else the title's, with the
+    listing time as start when the title states only a deadline."""
+    if not when:
+        return no_time(when)
+    window = parse_when(when, reference=ctx.year_reference)
+    if window is None:
+        return no_time(when)
+    if window.fixing:  # "hit $X on March 7": that whole ET day
+        day = window.end.astimezone(ET).date()
+        nxt = day + timedelta(days=1)
+        window = Window(
+            et_time(day.year, day.month, day.day), et_time(nxt.year, nxt.month, nxt.day)
+        )
+    stated = parse_rules_window(ctx.rules)
+    if stated is not None:
+        return stated
+    start = window.start
+    if start is None:
+        start = ctx.listing
+    elif ctx.created_at is not None and ctx.created_at > start:
+        start = ctx.created_at
+    return Window(start, window.end)  # type: ignore[arg-type]  # start None -> finish refuses
+
+
+def _ath(m: re.Match[str], ctx: ParseContext) -> Parsed | Unsupported:
+    asset = ASSETS[m["asset"]]
+    window = _touch_window(m["when"], ctx)
+    if isinstance(window, Unsupported):
+        return window
+    if window.start is None:
+        return finish({"start": None}, ctx)
+    strike = ctx.ath_usd(asset, window.start) if ctx.ath_usd is not None else None
+    if strike is None or not strike > 0:
+        return Unsupported(
+            f"all-time-high question: the strike is {asset}'s running maximum before the window, "
+            "which the title does not state (needs price history: parse --data)"
+        )
+    return finish(
+        {
+            "kind": Kind.TOUCH,
+            "asset": asset,
+            "start": window.start,
+            "end": window.end,
+            "direction": "up",
+            "strike_usd": float(strike),
+            "resolution": binance_resolution(asset, "high", ctx),
+        },
+        ctx,
+    )
+
+
+def _terminal(m: re.Match[str], ctx: ParseContext, kind: Kind) -> Parsed | Unsupported:
+    asset = ASSETS[m["asset"]]
+    strikes = [read_money(m["a"]), read_money(m["b"]) if kind is Kind.RANGE else None]
+    if strikes[0] is None or (kind is Kind.RANGE and strikes[1] is None):
+        return Unsupported(f"unreadable strike in {m.group(0)!r}")
+    when = m["when"]
+    window = parse_when(when, reference=ctx.year_reference) if when else None
+    if window is None or not window.fixing:
+        if window is not None:
+            return Unsupported(
+                f"a close {kind.value} question needs a fixing 'on <date>'; found {when!r}"
+            )
+        return no_time(when)
+    fixings = parse_rules_fixings(ctx.rules)
+    end = fixings[-1] if fixings else window.end
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "asset": asset,
+        "start": ctx.listing,
+        "end": end,
+        "resolution": binance_resolution(asset, "close", ctx),
+    }
+    if kind is Kind.RANGE:
+        fields["lower_usd"], fields["upper_usd"] = sorted(strikes)  # type: ignore[type-var]
+    else:
+        fields["strike_usd"] = strikes[0]
+    return finish(fields, ctx)

@@ -1,0 +1,1 @@
+"""``levercast.models.learned``."""

@@ -1,0 +1,295 @@
+"""Learned probability models with the scikit-learn estimator contract (STYLE G9).
+
+``TimeCalibratedClassifier`` fits a base classifier on the earlier rows and calibrates it
+(isotonic or sigmoid, per group such as the contract kind) on a later fold, with a purge gap
+between the two: rows are assumed to be in time order, and the gap keeps labels that resolve
+after the calibration fold starts out of the base fit (look-ahead across the split).
+``QuantileRegressorSet`` predicts several quantiles of a target (LightGBM quantile objective)
+and turns them into exceedance probabilities.
+
+NaN policy: NaN inputs are accepted at fit and predict time (LightGBM natively; the logistic
+base imputes medians and adds missing-indicator columns).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from levercast.features._typing import FloatArray
+
+__all__ = [
+    "QuantileRegressorSet",
+    "TimeCalibratedClassifier",
+    "lightgbm_classifier",
+    "logistic_classifier",
+]
+
+
+def logistic_classifier(*, c: float = 1.0, random_state: int = 0) -> Pipeline:
+    """Median imputer with missing indicators, scaling, L2 logistic regression."""
+    return make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(C=c, max_iter=1000, random_state=random_state),
+    )
+
+
+def lightgbm_classifier(
+    *,
+    n_estimators: int = 300,
+    learning_rate: float = 0.05,
+    num_leaves: int = 31,
+    min_child_samples: int = 200,
+    random_state: int = 0,
+    n_jobs: int = 2,
+) -> Any:
+    """A regularised LightGBM classifier (deterministic for a given seed)."""
+    from lightgbm import LGBMClassifier
+
+    return LGBMClassifier(
+        n_estimators=n_estimators,
+        learning_rate=learning_rate,
+        num_leaves=num_leaves,
+        min_child_samples=min_child_samples,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        reg_lambda=1.0,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    )
+
+
+class TimeCalibratedClassifier(ClassifierMixin, BaseEstimator):
+    """Binary classifier: base fit on early rows, per-group calibration on a later fold.
+
+    Parameters
+    ----------
+    estimator
+        Base classifier (default: ``logistic_classifier()``); cloned at fit.
+    method
+        ``"isotonic"`` or ``"sigmoid"`` calibration.
+    calibration_fraction
+        Share of rows (the latest) used for calibration.
+    purge_rows
+        Rows dropped between the base-fit rows and the calibration rows. Set it to at least the
+        number of rows whose labels resolve within the longest horizon, so the base model never
+        sees an outcome that resolves inside the calibration period.
+    group_column
+        Index of a column holding integer group codes (e.g. contract kind); calibration is fitted
+        per group with at least ``min_group_rows`` rows and both classes, else on all rows.
+    min_group_rows
+        Minimum calibration rows of a group for its own calibrator.
+    """
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        method: Literal["isotonic", "sigmoid"] = "isotonic",
+        calibration_fraction: float = 0.25,
+        purge_rows: int = 0,
+        group_column: int | None = None,
+        min_group_rows: int = 200,
+    ) -> None:
+        self.estimator = estimator
+        self.method = method
+        self.calibration_fraction = calibration_fraction
+        self.purge_rows = purge_rows
+        self.group_column = group_column
+        self.min_group_rows = min_group_rows
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _validate_params_values(self) -> None:
+        if self.method not in ("isotonic", "sigmoid"):
+            raise ValueError(f"method must be 'isotonic' or 'sigmoid'; found {self.method!r}")
+        if not 0.0 <= self.calibration_fraction < 1.0:
+            raise ValueError(
+                f"calibration_fraction must be within [0, 1); found {self.calibration_fraction}"
+            )
+        if self.purge_rows < 0:
+            raise ValueError(f"purge_rows must be >= 0; found {self.purge_rows}")
+
+    def fit(self, X: Any, y: Any) -> TimeCalibratedClassifier:
+        """Fit the base on early rows and the calibrators on the latest rows."""
+        self._validate_params_values()
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        check_classification_targets(y)
+        y_type = type_of_target(y, input_name="y", raise_unknown=True)
+        if y_type not in ("binary", "unknown") and np.unique(y).size > 2:
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {y_type}."
+            )
+        self.classes_ = np.unique(y)
+        if self.classes_.size != 2:
+            raise ValueError(
+                f"y must hold exactly two classes (binary outcome); found {self.classes_.size} "
+                f"class{'es' if self.classes_.size != 1 else ''}"
+                + (" (only one class)" if self.classes_.size == 1 else "")
+            )
+        y01 = (y == self.classes_[1]).astype(int)
+        n = X.shape[0]
+        n_cal = int(n * self.calibration_fraction)
+        n_fit = n - n_cal - self.purge_rows
+        if n_cal < 20 or n_fit < 20 or len(np.unique(y01[:n_fit])) < 2:
+            n_fit, n_cal = n, 0
+        base = clone(self.estimator) if self.estimator is not None else logistic_classifier()
+        base.fit(X[:n_fit], y01[:n_fit])
+        self.base_estimator_ = base
+        self.calibrators_: dict[int, Any] = {}
+        if n_cal:
+            X_cal, y_cal = X[n - n_cal :], y01[n - n_cal :]
+            self.calibrators_[-1] = self._calibrate(base, X_cal, y_cal)
+            if self.group_column is not None:
+                groups = X_cal[:, self.group_column]
+                for g in np.unique(groups[np.isfinite(groups)]):
+                    sel = groups == g
+                    if sel.sum() >= self.min_group_rows and len(np.unique(y_cal[sel])) == 2:
+                        self.calibrators_[int(g)] = self._calibrate(base, X_cal[sel], y_cal[sel])
+        self.n_calibration_rows_ = n_cal
+        return self
+
+    def _calibrate(self, base: Any, X: FloatArray, y: npt.NDArray[np.int_]) -> Any:
+        if len(np.unique(y)) < 2:
+            return None
+        return CalibratedClassifierCV(FrozenEstimator(base), method=self.method).fit(X, y)
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        """Calibrated class probabilities, shape (n, 2)."""
+        check_is_fitted(self, "base_estimator_")
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        p1 = self.base_estimator_.predict_proba(X)[:, 1]
+        general = self.calibrators_.get(-1)
+        if general is not None:
+            p1 = general.predict_proba(X)[:, 1]
+        if self.group_column is not None:
+            groups = X[:, self.group_column]
+            for g, cal in self.calibrators_.items():
+                if g == -1 or cal is None:
+                    continue
+                sel = groups == g
+                if sel.any():
+                    p1[sel] = cal.predict_proba(X[sel])[:, 1]
+        p1 = np.clip(p1, 0.0, 1.0)
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X: Any) -> Any:
+        """Most likely class."""
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
+
+
+class QuantileRegressorSet(RegressorMixin, BaseEstimator):
+    """One LightGBM quantile regressor per level; ``predict`` is the median.
+
+    Parameters
+    ----------
+    quantiles
+        Increasing levels in (0, 1); must include 0.5.
+    n_estimators, learning_rate, num_leaves, min_child_samples, random_state
+        LightGBM settings shared by every level.
+    """
+
+    def __init__(
+        self,
+        quantiles: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95),
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 20,
+        random_state: int = 0,
+    ) -> None:
+        self.quantiles = quantiles
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def fit(self, X: Any, y: Any) -> QuantileRegressorSet:
+        """Fit one regressor per quantile level."""
+        from lightgbm import LGBMRegressor
+
+        qs = np.asarray(self.quantiles, dtype=float)
+        if qs.size == 0 or np.any(np.diff(qs) <= 0) or qs[0] <= 0 or qs[-1] >= 1:
+            raise ValueError(f"quantiles must increase strictly within (0, 1); found {qs}")
+        if not np.any(np.isclose(qs, 0.5)):
+            raise ValueError(f"quantiles must include 0.5; found {qs}")
+        X, y = validate_data(
+            self, X, y, ensure_all_finite="allow-nan", dtype=np.float64, y_numeric=True
+        )
+        self.models_ = []
+        for q in qs:
+            model = LGBMRegressor(
+                objective="quantile",
+                alpha=float(q),
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves,
+                min_child_samples=self.min_child_samples,
+                random_state=self.random_state,
+                n_jobs=1,
+                deterministic=True,
+                force_row_wise=True,
+                verbose=-1,
+            )
+            model.fit(X, y)
+            self.models_.append(model)
+        self.quantiles_ = qs
+        return self
+
+    def predict_quantiles(self, X: Any) -> FloatArray:
+        """Predicted quantiles, shape (n, len(quantiles)), sorted along each row."""
+        check_is_fitted(self, "models_")
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        out = np.column_stack([m.predict(X) for m in self.models_])
+        return np.sort(out, axis=1)
+
+    def predict(self, X: Any) -> FloatArray:
+        """The median prediction."""
+        qs = self.predict_quantiles(X)
+        return qs[:, int(np.argmin(np.abs(self.quantiles_ - 0.5)))]
+
+    def prob_above(self, X: Any, threshold: float | FloatArray) -> FloatArray:
+        """P(target > threshold) by linear interpolation of the quantile function.
+
+        Beyond the outer quantiles the tail mass is shrunk linearly to the nearest level
+        (e.g. above the 0.95 quantile the probability is at most 0.05).
+        """
+        qs = self.predict_quantiles(X)
+        levels = self.quantiles_
+        thr = np.broadcast_to(np.asarray(threshold, dtype=float), (qs.shape[0],))
+        out = np.empty(qs.shape[0])
+        for i in range(qs.shape[0]):
+            row = qs[i]
+            if thr[i] <= row[0]:
+                out[i] = 1.0 - levels[0] * max(0.0, thr[i] / row[0]) if row[0] > 0 else 1.0
+            elif thr[i] >= row[-1]:
+                out[i] = (1.0 - levels[-1]) * (row[-1] / thr[i] if thr[i] > 0 else 1.0)
+            else:
+                out[i] = 1.0 - float(np.interp(thr[i], row, levels))
+        return np.clip(out, 0.0, 1.0)

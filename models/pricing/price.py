@@ -1,0 +1,261 @@
+"""Price a contract at a decision time: the model registry and the ``Forecast`` result.
+
+``price_contract(contract, view, model=...)`` resolves what every model shares (the touch
+direction of a partial spec, spot and path-to-date from ``models.pricing.market_state``, outcomes
+already
+decided by the path), then calls the registered model. Models are registered by name in
+``MODELS`` (``register_model``); an entry may name its function lazily as ``"module:function"``
+so that registering costs no import. Built in: ``gbm`` (closed forms, EWMA vol), ``gbm-har``,
+``gbm-iv`` (HAR / implied-vol inputs), ``mc`` (filtered-bootstrap Monte Carlo), ``mc-garch``.
+Later issues add ``learned`` and ``default`` the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from levercast.features.dataset.store import StoreView
+from levercast.features.errors import ConfigError, UnsupportedContract
+from levercast.features.timeutil import format_utc
+from levercast.models.contracts import PRICE_KINDS, Contract, Kind
+from levercast.models.pricing.market_state import MarketState, resolve_market_state, settled_prob
+
+__all__ = [
+    "MODELS",
+    "Forecast",
+    "PricingModel",
+    "PricingRequest",
+    "price_contract",
+    "register_model",
+]
+
+_PROB_TOL: Final = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """A probability for a contract at a time, with its band and the inputs behind it.
+
+    Attributes
+    ----------
+    contract
+        The contract priced (a partial touch's direction filled in).
+    at
+        Decision time (tz-aware UTC).
+    prob, prob_lo, prob_hi
+        Probability of the event the contract names and its band (``prob_lo <= prob <= prob_hi``).
+    model
+        The model that produced ``prob`` (a fallback is named in ``warnings``).
+    components
+        Named sub-probabilities (e.g. ``upper_first``, ``neither``), each in [0, 1].
+    inputs
+        Spot, venue, spot time, vol and the other inputs used (JSON-able values).
+    warnings
+        Fallbacks and caveats, as sentences.
+    """
+
+    contract: Contract
+    at: datetime
+    prob: float
+    prob_lo: float
+    prob_hi: float
+    model: str
+    components: Mapping[str, float] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ConfigError(f"at must be tz-aware UTC; found naive {self.at.isoformat()}")
+        probs = {"prob": self.prob, "prob_lo": self.prob_lo, "prob_hi": self.prob_hi}
+        probs.update({f"components[{k}]": v for k, v in self.components.items()})
+        for name, value in probs.items():
+            if not (math.isfinite(value) and -_PROB_TOL <= value <= 1 + _PROB_TOL):
+                raise ConfigError(f"{name} must be within [0, 1]; found {value}")
+        if not self.prob_lo - _PROB_TOL <= self.prob <= self.prob_hi + _PROB_TOL:
+            raise ConfigError(
+                f"prob must lie in [prob_lo, prob_hi]; found {self.prob_lo} <= {self.prob} "
+                f"<= {self.prob_hi} failing"
+            )
+        object.__setattr__(self, "components", dict(self.components))
+        object.__setattr__(self, "inputs", dict(self.inputs))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The INTERFACE.md §4 ``price`` object."""
+
+        def clip(p: float) -> float:
+            return min(max(float(p), 0.0), 1.0)
+
+        return {
+            "contract": self.contract.to_json_dict(),
+            "at": format_utc(self.at),
+            "prob": clip(self.prob),
+            "prob_lo": clip(self.prob_lo),
+            "prob_hi": clip(self.prob_hi),
+            "model": self.model,
+            "components": {k: clip(v) for k, v in self.components.items()},
+            "inputs": dict(self.inputs),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PricingRequest:
+    """Everything a registered model receives.
+
+    Attributes
+    ----------
+    contract
+        The contract, direction resolved.
+    view
+        The store at the decision time (``view.t``).
+    state
+        Spot and path-to-date.
+    seed
+        Random seed for stochastic models.
+    paths
+        Monte Carlo paths (None: the model's default).
+    model
+        The registry name the request was made under.
+    """
+
+    contract: Contract
+    view: StoreView
+    state: MarketState
+    seed: int = 0
+    paths: int | None = None
+    model: str = "gbm"
+
+    @property
+    def at(self) -> datetime:
+        """The decision time."""
+        return self.state.at
+
+
+PriceFunction = Callable[[PricingRequest], Forecast]
+
+
+@dataclass(frozen=True, slots=True)
+class PricingModel:
+    """A registry entry: a pricing function (or ``"module:function"``) and the kinds it prices.
+
+    ``unsupported`` maps a kind this model refuses to the reason given to the user.
+    """
+
+    name: str
+    price: PriceFunction | str
+    kinds: frozenset[Kind] = PRICE_KINDS
+    unsupported: Mapping[Kind, str] = field(default_factory=dict)
+
+    def function(self) -> PriceFunction:
+        """The pricing function (imported on first use when given as a string)."""
+        if not isinstance(self.price, str):
+            return self.price
+        module, _, attr = self.price.partition(":")
+        fn: PriceFunction = getattr(importlib.import_module(module), attr)
+        return fn
+
+
+_LIQUIDATIONS: Final = (
+    "liquidations_above is priced by the liquidation-volume model, not by the price-path models "
+    "gbm/mc (they model prices, not liquidation volume)"
+)
+_NO_LIQ: Final = {Kind.LIQUIDATIONS_ABOVE: _LIQUIDATIONS}
+
+MODELS: dict[str, PricingModel] = {}
+
+
+def register_model(model: PricingModel) -> None:
+    """Add (or replace) a model in the registry under ``model.name``."""
+    if not model.name:
+        raise ConfigError("model.name must be a non-empty string; found ''")
+    MODELS[model.name] = model
+
+
+for _name, _target in (
+    ("gbm", "levercast.models.pricing.gbm:price_gbm"),
+    ("gbm-har", "levercast.models.pricing.gbm:price_gbm"),
+    ("gbm-iv", "levercast.models.pricing.gbm:price_gbm"),
+    ("mc", "levercast.models.pricing.montecarlo:price_mc"),
+    ("mc-garch", "levercast.models.pricing.montecarlo:price_mc"),
+):
+    register_model(PricingModel(_name, _target, unsupported=_NO_LIQ))
+
+
+def _resolve_direction(contract: Contract, state: MarketState) -> Contract:
+    if contract.kind is not Kind.TOUCH or contract.direction is not None:
+        return contract
+    assert contract.strike_usd is not None
+    reference = state.start_price_usd if state.window_begun else state.spot_usd
+    assert reference is not None
+    return contract.with_direction("up" if contract.strike_usd > reference else "down")
+
+
+def price_contract(
+    contract: Contract,
+    view: StoreView,
+    *,
+    model: str = "gbm",
+    seed: int = 0,
+    paths: int | None = None,
+) -> Forecast:
+    """Probability of ``contract``'s event at ``view.t`` by the registered ``model``.
+
+    Parameters
+    ----------
+    contract
+        The contract (a partial touch without direction takes ``up`` when the strike is above
+        spot at T, or above the start price when the window began earlier).
+    view
+        The store fixed at the decision time.
+    model
+        A name in ``MODELS``.
+    seed, paths
+        Passed to stochastic models.
+
+    Raises
+    ------
+    ConfigError
+        Unknown model, ``paths`` not positive, or a decision time at or after the contract end.
+    UnsupportedContract
+        The model cannot price this kind (e.g. ``liquidations_above`` for gbm/mc).
+    DataError
+        No fresh spot source at T.
+    """
+    entry = MODELS.get(model)
+    if entry is None:
+        raise ConfigError(f"model must be one of {sorted(MODELS)}; found {model!r}")
+    if contract.kind in entry.unsupported:
+        raise UnsupportedContract(entry.unsupported[contract.kind])
+    if contract.kind not in entry.kinds:
+        raise UnsupportedContract(f"model {model} does not price kind {contract.kind.value}")
+    if paths is not None and paths <= 0:
+        raise ConfigError(f"paths must be a positive number of Monte Carlo paths; found {paths}")
+    at = view.t.to_pydatetime()
+    if contract.end is not None and at >= contract.end:
+        raise ConfigError(
+            f"at must be before the contract end; found at={format_utc(at)}, "
+            f"end={format_utc(contract.end)}"
+        )
+    state = resolve_market_state(contract, view)
+    contract = _resolve_direction(contract, state)
+    settled = settled_prob(contract, state)
+    if settled is not None:
+        return Forecast(
+            contract=contract,
+            at=at,
+            prob=settled,
+            prob_lo=settled,
+            prob_hi=settled,
+            model=model,
+            components={"path_to_date": settled},
+            inputs=state.inputs(),
+            warnings=(*state.warnings, "outcome already decided by the path to date"),
+        )
+    request = PricingRequest(contract, view, state, seed=seed, paths=paths, model=model)
+    return entry.function()(request)

@@ -1,0 +1,73 @@
+"""``levercast features --asset A --at T --json`` (INTERFACE.md §4) on the shared dataset."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from levercast.experiments.cli.main import main
+
+AT = "2026-02-20T00:00Z"
+KEYS = {"asset", "at", "features", "missing", "clusters", "sources"}
+
+
+def _run(capsys, data, *extra):
+    code = main(["features", "--asset", "BTC", "--at", AT, "--data", str(data), "--json", *extra])
+    out = capsys.readouterr()
+    return code, out
+
+
+def test_features_json_on_shared_data(shared_data, capsys):
+    code, out = _run(capsys, shared_data)
+    assert code == 0, out.err
+    doc = json.loads(out.out)
+    assert set(doc) == KEYS
+    assert doc["asset"] == "BTC" and doc["at"] == "2026-02-20T00:00:00Z"
+    values = doc["features"]
+    non_null = [k for k, v in values.items() if v is not None]
+    assert len(non_null) >= 10, non_null
+    assert set(doc["missing"]) == {k for k, v in values.items() if v is None}
+    assert all(isinstance(r, str) and r for r in doc["missing"].values())
+    assert isinstance(doc["clusters"], list)
+    assert doc["sources"]["open_interest"]["venue"] == "aggregate"
+    assert doc["sources"]["price"] == {"venue": "binance-usdm", "last_ts": "2026-02-19T23:00:00Z"}
+    assert doc["missing"]["elr"].startswith("exchange_reserves (cryptoquant-style) stale since")
+    assert values["elr_proxy_oi_supply"] is not None
+
+
+def test_features_identical_on_a_copy_truncated_after_t(shared_data, tmp_path, capsys):
+    cut = pd.Timestamp(AT) + pd.Timedelta("3h")
+    for path in shared_data.glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        if "ts" in frame.columns:
+            frame = frame[frame["ts"] <= cut]
+        frame.to_parquet(tmp_path / path.name, index=False)
+    code_full, full = _run(capsys, shared_data)
+    code_cut, truncated = _run(capsys, tmp_path)
+    assert code_full == code_cut == 0
+    assert json.loads(full.out) == json.loads(truncated.out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--asset", "BTC", "--at", "2026-02-20T00:00"], "UTC offset"),
+        (["--asset", "DOGE", "--at", AT], "--asset must be one of"),
+        (["--asset", "BTC"], "--at is required"),
+    ],
+    ids=["naive-at", "unknown-asset", "no-at"],
+)
+def test_features_bad_arguments_exit_2(shared_data, capsys, argv, message):
+    code = main(["features", *argv, "--data", str(shared_data), "--json"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+
+
+def test_features_text_output(shared_data, capsys):
+    assert main(["features", "--asset", "ETH", "--at", AT, "--data", str(shared_data)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ETH features at 2026-02-20T00:00:00Z")
+    assert "exchange_reserves: no rows for ETH" in out

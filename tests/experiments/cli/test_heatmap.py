@@ -1,0 +1,88 @@
+"""``heatmap`` and ``features validate-map`` on a synthetic dataset (no network)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from levercast.experiments.cli.commands.validate_map import JSON_KEYS, run_validate_map
+from levercast.experiments.cli.main import main
+
+
+def test_heatmap_writes_a_png_and_prints_the_interface_json(synthetic_data, tmp_path, capsys):
+    out = tmp_path / "plots" / "heat.png"
+    code = main(
+        [
+            "heatmap",
+            "--data",
+            str(synthetic_data),
+            "--asset",
+            "btc",
+            "--start",
+            "2024-01-10T00:00Z",
+            "--end",
+            "2024-01-12T00:00Z",
+            "--out",
+            str(out),
+            "--bin-bps",
+            "20",
+            "--json",
+        ]
+    )
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) == {"out", "bins", "snapshots"}
+    assert payload["out"] == str(out)
+    assert payload["snapshots"] == 49  # bar closes 10th 00:00 .. 12th 00:00 inclusive
+    assert payload["bins"] > 10
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2024-01-12T00:00Z", "2024-01-10T00:00Z", "--end must be after --start"),
+        ("2024-01-12T00:00", "2024-01-13T00:00Z", "UTC offset"),
+        ("2030-01-01T00:00Z", "2030-01-02T00:00Z", "no binance-usdm BTC 1h bar"),
+    ],
+    ids=["reversed", "naive", "no-data"],
+)
+def test_heatmap_bad_input_exits_2_with_one_line(
+    synthetic_data, tmp_path, capsys, start, end, message
+):
+    argv = ["heatmap", "--data", str(synthetic_data), "--asset", "BTC", "--start", start]
+    code = main([*argv, "--end", end, "--out", str(tmp_path / "x.png"), "--json"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_validate_map_prints_exactly_the_interface_keys(synthetic_data, capsys):
+    args = argparse.Namespace(
+        data=str(synthetic_data),
+        json=True,
+        asset="BTC",
+        start="2024-01-08T00:00Z",
+        end="2024-01-20T00:00Z",
+    )
+    assert run_validate_map(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert tuple(payload) == JSON_KEYS
+    assert payload["hours"] == 12 * 24
+    for key in JSON_KEYS[1:5]:
+        assert payload[key] is None or -1 <= payload[key] <= 1
+    for key in JSON_KEYS[5:]:
+        assert 0 <= payload[key] <= 1
+
+
+def test_validate_map_needs_start_and_end(synthetic_data):
+    from levercast.features.errors import ConfigError
+
+    args = argparse.Namespace(
+        data=str(synthetic_data), json=True, asset="BTC", start=None, end=None
+    )
+    with pytest.raises(ConfigError, match="needs --start and --end"):
+        run_validate_map(args)

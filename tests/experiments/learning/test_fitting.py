@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import levercast.experiments.learning.fitting as forecaster
+from levercast.experiments.cli.main import main
+from levercast.experiments.labels.outcomes import label_contracts
+from levercast.experiments.learning.fitting import fit_default, fit_with_budget, load_or_fit
+from levercast.experiments.learning.liquidation_volume import liquidation_sums
+from levercast.experiments.learning.training_set import TrainingConfig
+from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError
+from levercast.models.consistency import consistency_violations
+from levercast.models.contracts import Contract, Kind, Resolution
+from levercast.models.learned.contract_grid import contract_grid, market_inputs
+from tests.conftest import make_candles, make_dataset
+
+SMALL = TrainingConfig(
+    decision_every_hours=12.0,
+    history_days=30.0,
+    horizons_hours=(1.0, 4.0, 24.0),
+    min_history_days=5.0,
+    stale_days=3.0,
+    n_estimators=20,
+    min_child_samples=20,
+    max_rows=20_000,
+    use_leverage=True,
+)
+START = pd.Timestamp("2024-01-01T00:00Z")
+CUT = START + pd.Timedelta(days=36)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return Store(make_dataset(tmp_path_factory.mktemp("fc") / "data", hours=24 * 50))
+
+
+@pytest.fixture(scope="module")
+def fitted(store):
+    return fit_default(store, assets=("BTC",), cut=CUT, config=SMALL, liquidations=False)
+
+
+def _grid(store, times, hours=(1.0, 4.0, 24.0)):
+    return contract_grid(market_inputs(store, "BTC", times), horizons_hours=hours)
+
+
+def test_fit_records_its_cut_purge_and_data(fitted, store):
+    assert fitted.cut == CUT and fitted.purge == pd.Timedelta(hours=24)
+    assert fitted.fingerprint == store.fingerprint()
+    assert fitted.assets == ("BTC",) and fitted.n_rows > 1000
+    assert "price_usd" in fitted.excluded and "price_usd" not in fitted.features
+    assert fitted.usable_at(CUT + pd.Timedelta(hours=24))
+    assert not fitted.usable_at(CUT + pd.Timedelta(hours=23))
+
+
+def test_predict_frame_is_coherent_and_in_range(fitted, store):
+    grid = _grid(store, pd.date_range(CUT + pd.Timedelta(days=1), periods=3, freq="12h"))
+    pred = fitted.predict_frame(store, grid)
+    assert list(pred.columns) == [
+        "prob_gbm",
+        "prob_learned",
+        "prob_learned_logistic",
+        "prob_default",
+        "in_domain",
+    ]
+    assert (pred.index == grid.index).all() and pred["in_domain"].all()
+    probs = pred.drop(columns="in_domain").to_numpy(float)
+    assert np.isfinite(probs).all() and (probs >= 0).all() and (probs <= 1).all()
+    assert consistency_violations(grid.assign(prob=pred["prob_default"])) == []
+    below = grid["kind"] == "close_below"
+    above = grid["kind"] == "close_above"
+    np.testing.assert_allclose(
+        pred.loc[below, "prob_default"].to_numpy(), 1 - pred.loc[above, "prob_default"].to_numpy()
+    )
+
+
+def test_refit_rule_refuses_look_ahead(fitted, store):
+    early = _grid(store, pd.DatetimeIndex([CUT + pd.Timedelta(hours=12)]))
+    with pytest.raises(ConfigError, match=r"t must be at or after cut \+ purge"):
+        fitted.predict_frame(store, early)
+
+
+def test_load_or_fit_caches_and_refits_before_an_earlier_time(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    calls = []
+    real = forecaster.fit_default
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["cut"])
+        return real(*args, **{**kwargs, "liquidations": False, "logistic": False})
+
+    monkeypatch.setattr(forecaster, "fit_default", counting)
+    at = CUT + pd.Timedelta(days=3, hours=5)
+    first = load_or_fit(store, assets=("BTC",), at=at, config=SMALL)
+    assert first.cut == (at - SMALL.purge).floor("D") and first.usable_at(at)
+    again = load_or_fit(store, assets=("BTC",), at=at + pd.Timedelta(hours=2), config=SMALL)
+    assert len(calls) == 1 and again.cut == first.cut
+    assert len(list((tmp_path / "home" / "models").glob("*.joblib"))) == 1
+    earlier = at - pd.Timedelta(days=2)  # before the cached cut + purge: refit on data before it
+    refit = load_or_fit(store, assets=("BTC",), at=earlier, config=SMALL)
+    assert len(calls) == 2 and refit.usable_at(earlier) and refit.cut < first.cut
+
+
+def test_nan_features_and_out_of_domain_rows(fitted, store):
+    times = pd.DatetimeIndex([CUT + pd.Timedelta(days=2)])
+    grid = _grid(store, times, hours=(4.0, 48.0))
+    features = pd.DataFrame({"asset": ["BTC"], "ts": times})
+    for name in fitted.features:
+        features[name] = np.nan
+    pred = fitted.predict_frame(store, grid, features=features)
+    assert np.isfinite(pred["prob_default"]).all()
+    outside = grid["horizon_hours"] == 48.0
+    assert not pred.loc[outside, "in_domain"].any() and pred.loc[~outside, "in_domain"].all()
+    np.testing.assert_allclose(pred.loc[outside, "prob_default"], pred.loc[outside, "prob_gbm"])
+
+
+def test_run_where_funding_dvol_and_one_venue_stop_partway(tmp_path):
+    root = make_dataset(tmp_path / "data", hours=24 * 50)
+    stop = START + pd.Timedelta(days=30)
+    candles = pd.read_parquet(root / "candles.parquet")
+    proxy = make_candles(seed=1, venue="bitget-usdtm", hours=24 * 50)
+    pd.concat([candles[candles["ts"] < stop], proxy]).to_parquet(root / "candles.parquet")
+    for table in ("funding", "implied_vol"):
+        frame = pd.read_parquet(root / f"{table}.parquet")
+        frame[frame["ts"] < stop - pd.Timedelta(days=5)].to_parquet(root / f"{table}.parquet")
+    store = Store(root)
+    fit = fit_default(store, assets=("BTC",), cut=CUT, config=SMALL, liquidations=False)
+    assert "stale" in fit.excluded["funding_rate_8h"]
+    times = pd.date_range(CUT + pd.Timedelta(days=1), periods=4, freq="12h")
+    inputs = market_inputs(store, "BTC", times)
+    assert (inputs["spot_venue"] == "bitget-usdtm").all()
+    grid = contract_grid(inputs, horizons_hours=SMALL.horizons_hours)
+    pred = fit.predict_frame(store, grid)
+    assert np.isfinite(pred.drop(columns="in_domain").to_numpy(float)).all()
+
+
+def test_liquidation_sums_agree_with_the_outcome_reader(store):
+    start = pd.date_range(START + pd.Timedelta(days=3), periods=6, freq="7h")
+    hours = np.array([1, 4, 12, 24, 72, 5])
+    end = start + pd.to_timedelta(hours, unit="h")
+    sides = np.array(["long", "short", "total", "long", "short", "total"])
+    sums = liquidation_sums(store, "BTC", start, end, sides)
+    assert np.isfinite(sums).all() and (sums > 0).all()
+    res = Resolution(source="coinglass", price="close", symbol="BTC", interval="1h")
+    contracts = [
+        Contract(Kind.LIQUIDATIONS_ABOVE, "BTC", s, e, res, threshold=x * f, side=side)
+        for s, e, x, side in zip(start, end, sums, sides, strict=True)
+        for f in (1 - 1e-9, 1 + 1e-9)
+    ]
+    values = [o.value for o in label_contracts(store, contracts)]
+    assert values == [1.0, 0.0] * len(sums)
+    outside = liquidation_sums(store, "BTC", start - pd.Timedelta(days=30), end, sides)
+    assert np.isnan(outside).all()
+
+
+def test_cold_fit_over_budget_falls_back(store, monkeypatch):
+    def slow(*args, **kwargs):
+        time.sleep(0.3)
+        raise ConfigError("never used")
+
+    monkeypatch.setattr(forecaster, "load_or_fit", slow)
+    fit, reason = fit_with_budget(store, assets=("BTC",), at=CUT, budget_secs=0.01)
+    assert fit is None and reason.startswith("learned-model-timeout")
+    time.sleep(0.4)
+    fit, reason = fit_with_budget(store, assets=("BTC",), at=CUT, budget_secs=5)
+    assert fit is None and reason.startswith("learned-model-unavailable")
+
+
+@pytest.mark.slow
+def test_price_default_and_learned_on_synthetic_data(tmp_path, monkeypatch, capsys):
+    data = make_dataset(tmp_path / "data", hours=24 * 60)
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEVERCAST_COLD_BUDGET_SECS", "300")
+    at = "2024-02-25T00:00Z"
+    specs = {
+        "touch": '{"kind":"touch","asset":"BTC","strike_usd":52000,"end":"2024-02-27T00:00Z"}',
+        "close": '{"kind":"close_above","asset":"BTC","strike_usd":52000,'
+        '"end":"2024-02-27T00:00Z"}',
+        "liq": '{"kind":"liquidations_above","asset":"BTC","threshold":30000000,"side":"total",'
+        '"end":"2024-02-26T00:00Z"}',
+    }
+    docs = {}
+    for name, spec in specs.items():
+        for model in ("default", "learned"):
+            argv = ["price", spec, "--at", at, "--model", model, "--data", str(data), "--json"]
+            assert main(argv) == 0
+            docs[name, model] = json.loads(capsys.readouterr().out)
+    for doc in docs.values():
+        assert doc["model"] in ("default", "learned")
+        assert 0 <= doc["prob_lo"] <= doc["prob"] <= doc["prob_hi"] <= 1
+    assert docs["touch", "default"]["prob"] >= docs["close", "default"]["prob"] - 1e-12
+    assert set(docs["touch", "default"]["components"]) >= {"gbm", "learned", "default"}
+    assert "liquidation_quantiles" in docs["liq", "default"]["components"]

@@ -1,0 +1,228 @@
+"""The probability report: rendered in headless Chromium (loads, plots present and non-blank,
+page numbers equal the Markdown summary), missing inputs as notes, the --every scheduler."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levercast.experiments.cli.commands.report import prune_reports, run_schedule
+from levercast.experiments.cli.main import main
+from levercast.experiments.reporting.report import build_report, render_markdown, write_report
+from levercast.experiments.reporting.sections import expiries
+from levercast.features.dataset.store import Store
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AT = datetime(2024, 1, 25, 12, tzinfo=UTC)  # inside the synthetic dataset (2024-01-01..31)
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="headless Chromium not installed (apt-get install -y chromium gives /usr/bin/chromium)",
+)
+
+
+def _make_dataset(root: Path) -> Path:
+
+    from tests.conftest import make_dataset
+
+    return make_dataset(root)
+
+
+@pytest.fixture(scope="module")
+def report_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    data = _make_dataset(root / "data")
+    old = os.environ.get("LEVERCAST_HOME")
+    os.environ["LEVERCAST_HOME"] = str(root / "home")
+    try:
+        report = build_report(Store(data), at=AT, assets=["BTC"], model="gbm")
+        payload = write_report(report, root / "out", stamp=AT)
+    finally:
+        if old is None:
+            os.environ.pop("LEVERCAST_HOME", None)
+        else:
+            os.environ["LEVERCAST_HOME"] = old
+    return report, payload
+
+
+def chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def image_std(png: bytes) -> float:
+    from matplotlib.image import imread
+
+    pixels = imread(io.BytesIO(png), format="png")
+    return float(np.asarray(pixels)[..., :3].std())
+
+
+def markdown_keys(text: str) -> dict[str, str]:
+    block = text.split("## Key numbers", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in block.splitlines() if line.startswith("| ")][1:]
+    return {
+        cells[0]: cells[1]
+        for cells in ([c.strip() for c in row.strip("|").split(" | ")] for row in rows)
+    }
+
+
+@needs_chromium
+def test_page_loads_in_chromium_with_plots_and_numbers_of_the_summary(report_files, tmp_path):
+    report, payload = report_files
+    url = Path(payload["html"]).resolve().as_uri()
+    dom = chromium("--dump-dom", "--enable-logging=stderr", "--v=0", url, tmp_path=tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<main id="report">' in dom.stdout and "</main>" in dom.stdout
+    assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr
+    assert "<script" not in dom.stdout
+    sources = re.findall(r'<img class="plot" src="([^"]+)"', dom.stdout)
+    assert len(sources) == payload["plots"] >= 5
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")  # self-contained: no file, no network
+        assert image_std(base64.b64decode(src.split(",", 1)[1])) > 0.01  # non-blank
+    page_keys = {
+        html.unescape(k): html.unescape(v)
+        for k, v in re.findall(r'data-key="([^"]+)">([^<]*)</td>', dom.stdout)
+    }
+    summary_keys = markdown_keys(Path(payload["markdown"]).read_text())
+    assert page_keys == summary_keys == report.keys
+    for key in ("BTC ELR", "BTC spot (USD)", "BTC OI dominance score", "top edge"):
+        assert page_keys[key] not in ("", None)
+    shot = tmp_path / "shot.png"
+    done = chromium(f"--screenshot={shot}", "--window-size=1200,2000", url, tmp_path=tmp_path)
+    assert done.returncode == 0 and shot.exists()
+    assert image_std(shot.read_bytes()) > 0.01
+
+
+def test_report_sections_cover_the_issue(report_files):
+    report, _ = report_files
+    titles = " | ".join(s.title for s in report.sections)
+    for part in ("leverage", "liquidation map", "dominance", "ladders", "Top edges",
+                 "calibration", "freshness"):  # fmt: skip
+        assert part.lower() in titles.lower()
+    assert math_ok(report.keys["BTC ELR"])  # reserves exist in the synthetic data: a real ELR
+
+
+def math_ok(text: str) -> bool:
+    return text != "n/a" and float(text.replace(",", "")) > 0
+
+
+def test_missing_inputs_become_one_line_notes(tmp_path):
+    data = _make_dataset(tmp_path / "data")
+    for name in ("open_interest", "liquidations", "exchange_reserves", "markets"):
+        (data / f"{name}.parquet").unlink()
+    report = build_report(Store(data), at=AT, assets=["BTC", "ETH"], model="gbm")
+    assert report.notes
+    assert all("\n" not in note for note in report.notes)
+    assert any(note.startswith("ETH") for note in report.notes)  # no ETH data at all
+    assert "## Notes" in render_markdown(report)
+
+
+def test_cli_replay_writes_files_and_no_forward_log(tmp_path, monkeypatch, capsys):
+    data = _make_dataset(tmp_path / "data")
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    out = tmp_path / "reports"
+    code = main(["report", "--data", str(data), "--asset", "BTC", "--at", "2024-01-25T12:00Z",
+                 "--out", str(out), "--json", "--model", "gbm"])  # fmt: skip
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert set(payload) == {"html", "markdown", "plots", "notes"}
+    assert Path(payload["html"]).parent == out and Path(payload["markdown"]).exists()
+    assert not (tmp_path / "home" / "forecasts.parquet").exists()
+
+
+def test_every_with_at_is_refused(capsys):
+    code = main(["report", "--at", "2024-01-25T12:00Z", "--every", "1h"])
+    assert code == 2
+    assert "--every renders live reports" in capsys.readouterr().err
+
+
+def test_schedule_stops_cleanly_on_sigterm_and_keeps_the_last_n(tmp_path):
+    out = tmp_path / "reports"
+    out.mkdir()
+    counter = iter(range(100))
+
+    def render_once():
+        i = next(counter)
+        page = out / f"report-2026010{i}T000000Z.html"
+        page.write_text("x")
+        page.with_suffix(".md").write_text("x")
+        if i == 2:  # a real SIGTERM during the third report: it finishes, then the loop ends
+            os.kill(os.getpid(), signal.SIGTERM)
+        return {"html": str(page), "markdown": str(page.with_suffix(".md")), "plots": 0,
+                "notes": []}  # fmt: skip
+
+    before = signal.getsignal(signal.SIGTERM)
+    payloads = run_schedule(render_once, every=timedelta(milliseconds=10), keep=2, out_dir=out)
+    assert len(payloads) == 3
+    assert sorted(p.name for p in out.glob("*.html")) == [
+        "report-20260101T000000Z.html",
+        "report-20260102T000000Z.html",
+    ]
+    assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
+
+
+def test_schedule_stop_event_from_another_thread(tmp_path):
+    stop = threading.Event()
+    calls = []
+
+    def render_once():
+        calls.append(1)
+        threading.Timer(0.05, stop.set).start()
+        return {"html": "x", "markdown": "y", "plots": 0, "notes": []}
+
+    run_schedule(render_once, every=timedelta(hours=1), keep=1, out_dir=tmp_path, stop=stop)
+    assert len(calls) == 1  # the hour-long wait was interrupted by the stop event
+
+
+def test_prune_keeps_newest_pairs(tmp_path):
+    for day in range(1, 5):
+        for suffix in ("html", "md"):
+            (tmp_path / f"report-2026010{day}T000000Z.{suffix}").write_text("x")
+    removed = prune_reports(tmp_path, 1)
+    assert len(removed) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "report-20260104T000000Z.html",
+        "report-20260104T000000Z.md",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("at", "week", "month"),
+    [
+        ("2025-11-10T12:00Z", "2025-11-17", "2025-12-01"),  # Monday noon
+        ("2025-11-16T12:00Z", "2025-11-24", "2025-12-01"),  # Sunday noon: under a day -> next
+        ("2025-11-30T06:00Z", "2025-12-08", "2026-01-01"),  # both under a day away
+    ],
+    ids=["monday", "sunday", "month-end"],
+)
+def test_ladder_expiries(at, week, month):
+    found = list(expiries(pd.Timestamp(at)).values())
+    assert [f"{t:%Y-%m-%d}" for t in found] == [week, month]

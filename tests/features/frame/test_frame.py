@@ -1,0 +1,309 @@
+"""The point-in-time feature frame: truncation for every registered feature, agreement of
+``features_at`` with the frame, bad data yielding NaN with reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError, DataError
+from levercast.features.frame.frame import compute_feature_frame, feature_frame, features_at
+from levercast.features.frame.registry import FeatureSpec, feature_specs, register
+from tests.conftest import make_candles
+
+START = pd.Timestamp("2024-01-01T00:00Z")
+DAYS = 520
+H = pd.Timedelta("1h")
+D = pd.Timedelta("1D")
+
+
+def _ts_frame(venue_col, venue, asset, ts, step, **values):
+    return pd.DataFrame(
+        {venue_col: venue, "asset": asset, "ts": ts, "available_at": ts + step, **values}
+    )
+
+
+def write_rich_dataset(root, *, seed=3):
+    """520 days of BTC/ETH with every scope change the features must handle."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    hours = DAYS * 24
+    candles = []
+    for asset, spot in (("BTC", 40_000.0), ("ETH", 2_000.0)):
+        base = make_candles(seed=seed, start=START.isoformat(), hours=hours, asset=asset, spot=spot)
+        bitget = base.assign(venue="bitget-usdtm")
+        bitget = bitget.drop(index=[500, 501, 2000]).reset_index(drop=True)  # gaps
+        bitget.loc[700, "volume_base"] = 0.0  # placeholder bar
+        usdm = base[base["ts"] >= START + 60 * D]
+        candles += [bitget, usdm]
+    pd.concat(candles, ignore_index=True).to_parquet(root / "candles.parquet", index=False)
+    btc = (
+        candles[1].set_index("ts")["close"].reindex(pd.date_range(START, periods=hours, freq="1h"))
+    )
+    btc = btc.fillna(40_000.0)
+    hourly = pd.date_range(START, periods=hours, freq="1h")
+    daily = pd.date_range(START, periods=DAYS, freq="1D")
+    coins = 80_000 * np.exp(np.cumsum(rng.normal(0, 0.004, hours)))
+    oi = [
+        _ts_frame("venue", "bybit", "BTC", hourly, H, oi_base=coins, oi_usd=coins * btc.values),
+        _ts_frame(
+            "venue",
+            "bybit",
+            "ETH",
+            hourly,
+            H,
+            oi_base=coins * 10,
+            oi_usd=coins * 10 * 2_000.0,
+        ),
+        _ts_frame(
+            "venue",
+            "all-exchanges",
+            "BTC",
+            daily[:380],
+            D,
+            oi_base=np.nan,
+            oi_usd=3.0 * coins[::24][:380] * btc.values[::24][:380],
+        ),
+    ]
+    agg_ts = hourly[hourly >= START + 440 * D].delete(50)
+    agg_vals = 1.8 * pd.Series(coins * btc.values, index=hourly).reindex(agg_ts).to_numpy()
+    oi.append(_ts_frame("venue", "aggregate", "BTC", agg_ts, H, oi_base=np.nan, oi_usd=agg_vals))
+    pd.concat(oi, ignore_index=True).to_parquet(root / "open_interest.parquet", index=False)
+    fts = pd.date_range(START, periods=DAYS * 3, freq="8h")
+    funding = [
+        pd.DataFrame(
+            {
+                "venue": "binance",
+                "asset": a,
+                "ts": fts,
+                "available_at": fts,
+                "rate": rng.normal(1e-4, 1e-4, len(fts)),
+                "interval_hours": np.int64(8),
+            }
+        )
+        for a in ("BTC", "ETH")
+    ]
+    pd.concat(funding, ignore_index=True).to_parquet(root / "funding.parquet", index=False)
+    lts = hourly[hourly >= START + 100 * D].delete([30, 31, 32])
+    liq = _ts_frame(
+        "venue",
+        "aggregate",
+        "BTC",
+        lts,
+        H,
+        long_usd=rng.gamma(1.0, 1e6, len(lts)),
+        short_usd=rng.gamma(1.0, 8e5, len(lts)),
+    ).assign(interval="1h")
+    liq.to_parquet(root / "liquidations.parquet", index=False)
+    rts = daily[:390]
+    _ts_frame(
+        "source", "cryptoquant-style", "BTC", rts, D, reserve_base=2.4e6 + rng.normal(0, 1e4, 390)
+    ).to_parquet(root / "exchange_reserves.parquet", index=False)
+    rat_ts = hourly[hourly >= START + 300 * D]
+    ratios = pd.concat(
+        [
+            _ts_frame(
+                "venue", "binance", "BTC", rat_ts, H, value=rng.uniform(0.7, 1.6, len(rat_ts))
+            ).assign(metric=metric)
+            for metric in ("top_position_ratio", "taker_buy_sell_ratio_1h")
+        ],
+        ignore_index=True,
+    )
+    ratios.to_parquet(root / "ratios.parquet", index=False)
+    return root
+
+
+def truncated_copy(src, dst, cut):
+    """Copy of a dataset keeping only rows with ``ts <= cut`` (a dataset that ends at cut)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for path in src.glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        if "ts" in frame.columns:
+            frame = frame[frame["ts"] <= cut]
+        frame.to_parquet(dst / path.name, index=False)
+    return dst
+
+
+GRID = pd.date_range(START + 2 * D, START + (DAYS - 1) * D, freq="23h").append(
+    pd.DatetimeIndex([START + 380 * D + pd.Timedelta("30min"), START + 441 * D])
+)
+CUTS = [
+    START + 30 * D + pd.Timedelta("5h"),
+    START + 370 * D + pd.Timedelta("5h"),
+    START + 385 * D,
+    START + 445 * D + H,
+]
+
+
+def day(n):
+    """START + n days as integer nanoseconds."""
+    return (START + n * D).value
+
+
+TS = GRID.as_unit("ns").asi8
+NAMES = [spec.name for spec in feature_specs()]
+
+
+@pytest.fixture(scope="module")
+def rich(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rich")
+    data = write_rich_dataset(root / "full")
+    full = {a: compute_feature_frame(Store(data), a, GRID) for a in ("BTC", "ETH")}
+    cuts = {}
+    for i, cut in enumerate(CUTS):
+        cut_dir = truncated_copy(data, root / f"cut{i}", cut)
+        times = GRID[cut >= GRID]
+        cuts[cut] = {a: compute_feature_frame(Store(cut_dir), a, times) for a in ("BTC", "ETH")}
+    return data, full, cuts
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_truncation_every_feature(rich, name):
+    _, full, cuts = rich
+    for cut, result in cuts.items():
+        for asset in ("BTC", "ETH"):
+            n = len(result[asset].frame)
+            a = full[asset].frame[name].to_numpy()[np.asarray(cut >= GRID)]
+            b = result[asset].frame[name].to_numpy()
+            assert n == len(a)
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} {asset} cut {cut}")
+            ra = full[asset].reasons[name].to_numpy()[np.asarray(cut >= GRID)]
+            rb = result[asset].reasons[name].to_numpy()
+            assert list(ra) == list(rb), f"reasons of {name} differ ({asset}, cut {cut})"
+
+
+def test_every_registered_feature_is_non_null_somewhere(rich):
+    _, full, _ = rich
+    values = full["BTC"].frame
+    dead = [n for n in NAMES if values[n].isna().all()]
+    assert not dead, f"features never computed on the rich dataset: {dead}"
+
+
+AGREE_ROWS = [5, 200, 400, len(GRID) - 2, len(GRID) - 1]
+
+
+@pytest.fixture(scope="module")
+def snapshots(rich):
+    data, full, _ = rich
+    store = Store(data)
+    return [(features_at(store, "BTC", GRID[i]), full["BTC"].snapshot(i)) for i in AGREE_ROWS]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_features_at_agrees_with_frame_row(snapshots, name):
+    for snap, row in snapshots:
+        assert snap.features[name] == row.features[name], f"{name} at {snap.at}"
+        assert snap.missing.get(name) == row.missing.get(name), f"{name} at {snap.at}"
+
+
+def test_features_at_sources_agree_with_frame_row(snapshots):
+    for snap, row in snapshots:
+        assert (snap.asset, snap.at, snap.sources) == (row.asset, row.at, row.sources)
+
+
+def test_sources_name_the_widest_scope_series(rich):
+    _, full, _ = rich
+    venue = full["BTC"].sources["open_interest.venue"].to_numpy()
+    assert set(venue[day(379) > TS]) == {"all-exchanges"}
+    assert set(venue[(day(383) < TS) & (day(440) > TS)]) == {"bybit"}
+    assert set(venue[day(441) < TS]) == {"aggregate"}
+    change = full["BTC"].frame["oi_change_30d"].to_numpy()
+    reason = full["BTC"].reasons["oi_change_30d"].to_numpy()
+    inside = (day(441) < TS) & (day(469) > TS)
+    assert inside.any() and np.isnan(change[inside]).all()
+    assert all("switched from bybit to aggregate" in r for r in reason[inside])
+
+
+def test_price_falls_back_to_the_venue_with_history(rich):
+    _, full, _ = rich
+    frame, src = full["BTC"].frame, full["BTC"].sources
+    assert set(src["price.venue"].to_numpy()[day(59) > TS]) == {"bitget-usdtm"}
+    late = day(100) < TS
+    assert set(src["price.venue"].to_numpy()[late]) == {"binance-usdm"}
+    # the 90d change right after Binance USD-M starts reads Bitget end to end
+    assert np.isfinite(frame["price_change_90d"].to_numpy()[late & (day(140) > TS)]).all()
+
+
+def test_duplicated_bars_are_rejected_by_the_store(tmp_path):
+    data = write_rich_dataset(tmp_path / "d")
+    candles = pd.read_parquet(data / "candles.parquet")
+    pd.concat([candles, candles.iloc[[10]]]).to_parquet(data / "candles.parquet", index=False)
+    with pytest.raises(DataError, match="must be unique"):
+        feature_frame(Store(data), "BTC", GRID[:3])
+
+
+@pytest.mark.parametrize(
+    ("drop", "feature", "reason"),
+    [
+        ("open_interest", "oi_usd", "open_interest: open_interest table absent"),
+        ("exchange_reserves", "elr", "exchange_reserves: exchange_reserves table absent"),
+        ("ratios", "dominance_top_trader", "top_trader_ratio: ratios table absent"),
+        ("liquidations", "liq_total_usd_24h", "liquidations: liquidations table absent"),
+    ],
+    ids=["missing-oi", "missing-reserves", "missing-ratios", "missing-liquidations"],
+)
+def test_missing_tables_give_nan_with_reasons(tmp_path, drop, feature, reason):
+    data = write_rich_dataset(tmp_path / "d")
+    (data / f"{drop}.parquet").unlink()
+    t = START + 340 * D
+    snap = features_at(Store(data), "BTC", t)
+    assert snap.features[feature] is None
+    assert snap.missing[feature].startswith(reason)
+    assert snap.features["price_usd"] is not None
+
+
+def test_missing_ratios_keep_the_dominance_score(tmp_path):
+    data = write_rich_dataset(tmp_path / "d")
+    (data / "ratios.parquet").unlink()
+    snap = features_at(Store(data), "BTC", START + 340 * D)
+    assert snap.features["oi_dominance_score"] is not None
+    assert snap.features["oi_dominance_inputs"] == 2.0
+
+
+def test_eth_has_no_reserves_or_liquidations(rich):
+    _, full, _ = rich
+    snap = full["ETH"].snapshot(len(GRID) - 1)
+    assert snap.missing["elr"].startswith("exchange_reserves: no rows for ETH")
+    assert snap.missing["liq_total_usd_1h"].startswith("liquidations: no rows for ETH")
+    assert snap.features["elr_proxy_oi_supply"] is not None
+    assert snap.features["price_usd"] is not None
+
+
+def test_gap_and_zero_volume_bars_make_windows_nan(rich):
+    _, full, _ = rich
+    frame, reasons = full["BTC"].frame, full["BTC"].reasons
+    # Bitget gap of two bars at 2024-01-21 20:00-21:00 and a zero-volume bar at 2024-01-30 04:00
+    t = pd.Timestamp("2024-01-21T23:00Z")
+    snap = features_at(Store(rich[0]), "BTC", t)
+    assert snap.features["price_usd"] is not None
+    assert snap.features["rvol_24h"] is None
+    assert "21 of 24 hourly returns" in snap.missing["rvol_24h"]
+    # the zero-volume bar is one missing bar: tolerated by staleness and the 90% rule
+    assert (
+        features_at(Store(rich[0]), "BTC", pd.Timestamp("2024-01-30T06:00Z")).features["rvol_24h"]
+        is not None
+    )
+    t2 = pd.Timestamp("2024-01-21T22:30Z")
+    snap2 = features_at(Store(rich[0]), "BTC", t2)
+    assert snap2.features["price_usd"] is None
+    assert "stale since" in snap2.missing["price_usd"]
+    assert frame.shape[0] == reasons.shape[0]
+
+
+def test_naive_times_are_rejected(rich):
+    with pytest.raises(ConfigError, match="tz-aware"):
+        feature_frame(Store(rich[0]), "BTC", [pd.Timestamp("2024-03-01")])
+
+
+def test_register_refuses_a_second_spec_under_a_known_name():
+    spec = FeatureSpec("price_usd", "usd", "other", ("price",), lambda c: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ConfigError, match="must be unique"):
+        register(spec)
+
+
+def test_registry_specs_carry_unit_description_and_tables():
+    for spec in feature_specs():
+        assert spec.unit and spec.description
+        assert all(isinstance(t, str) for t in spec.required_tables)

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from levercast.features.errors import ConfigError
+from levercast.models.pricing import closed_form as cf
+from levercast.models.pricing.montecarlo import PathEvent, simulate_event, standardize_returns
+
+VOL = 0.55
+WEEK = 7 / 365
+MILLION = 1_000_000
+
+
+def _within(mc_prob: float, se: float, exact: float) -> None:
+    # The rule: agree within max(0.2 pp, 3 standard errors).
+    assert abs(mc_prob - exact) <= max(0.002, 3 * se), (mc_prob, se, exact)
+
+
+def test_touch_matches_closed_form_at_a_million_paths():
+    event = PathEvent(lower=math.log(60_000 / 66_000), path=True)
+    result = simulate_event(event, vol_annual=VOL, window_years=WEEK, n_steps=8, n_paths=MILLION)
+    prob, se = result.estimate(w_lower=1.0)
+    _within(prob, se, float(cf.prob_touch(66_000, 60_000, VOL, WEEK, up=False)))
+
+
+def test_first_of_matches_closed_form_at_a_million_paths():
+    event = PathEvent(lower=math.log(60 / 66), upper=math.log(70 / 66), path=True)
+    result = simulate_event(event, vol_annual=VOL, window_years=WEEK, n_steps=8, n_paths=MILLION)
+    p_up, p_down = cf.prob_double_barrier(66, 60, 70, VOL, WEEK)
+    _within(*result.estimate(w_upper=1.0), float(p_up))
+    _within(*result.estimate(w_lower=1.0), float(p_down))
+    # first_of with a 50-50 neither payoff
+    neither = 0.5
+    prob, se = result.estimate(const=neither, w_upper=1 - neither, w_lower=-neither)
+    _within(prob, se, float(p_up + neither * (1 - p_up - p_down)))
+
+
+@pytest.mark.parametrize(
+    ("event", "exact"),
+    [
+        (PathEvent(upper=math.log(1.05)), float(cf.prob_close_above(1.0, 1.05, VOL, WEEK))),
+        (
+            PathEvent(upper=math.log(1.05), lower=math.log(0.97)),
+            float(
+                cf.prob_close_above(1.0, 1.05, VOL, WEEK) + cf.prob_close_below(1, 0.97, VOL, WEEK)
+            ),
+        ),
+        (PathEvent(upper=0.0, relative=True), 0.5),
+    ],
+    ids=["close-above", "outside-range", "up-down"],
+)
+def test_terminal_events_match_closed_form(event, exact):
+    result = simulate_event(event, vol_annual=VOL, window_years=WEEK, n_steps=1, n_paths=200_000)
+    _within(*result.estimate(w_upper=1.0, w_lower=1.0), exact)
+
+
+def test_forward_start_touch_matches_quadrature():
+    from levercast.models.pricing.gbm import _QUAD_Z, gbm_probabilities
+
+    pre, window = 2 / 365, 5 / 365
+    grid = np.exp(VOL * math.sqrt(pre) * _QUAD_Z)
+    values = gbm_probabilities("touch", grid, VOL, window, strike_usd=1.08, direction="up")
+    density = np.exp(-0.5 * _QUAD_Z**2) / math.sqrt(2 * math.pi)
+    exact = float(np.trapezoid(values * density, _QUAD_Z))
+    event = PathEvent(upper=math.log(1.08), path=True)
+    result = simulate_event(
+        event,
+        vol_annual=VOL,
+        window_years=window,
+        pre_years=pre,
+        n_pre_steps=1,
+        n_steps=4,
+        n_paths=300_000,
+    )
+    _within(*result.estimate(w_upper=1.0), exact)
+    assert exact < float(cf.prob_touch(1.0, 1.08, VOL, pre + window, up=True))
+
+
+def test_bgk_discrete_barrier_matches_discretely_monitored_mc():
+    days = 30
+    event = PathEvent(upper=math.log(1.15), path=True, bridge=False)
+    result = simulate_event(
+        event, vol_annual=VOL, window_years=days / 365, n_steps=days, n_paths=400_000, seed=7
+    )
+    prob, se = result.estimate(w_upper=1.0)
+    shifted = cf.bgk_shift(1.15, VOL, 1 / 365, up=True)
+    bgk = float(cf.prob_touch(1.0, shifted, VOL, days / 365, up=True))
+    continuous = float(cf.prob_touch(1.0, 1.15, VOL, days / 365, up=True))
+    assert abs(prob - bgk) <= max(0.003, 3 * se)
+    assert abs(prob - continuous) > 5 * abs(prob - bgk)
+
+
+def test_seeded_runs_are_reproducible():
+    event = PathEvent(upper=math.log(1.03), path=True)
+    kwargs = {"vol_annual": VOL, "window_years": WEEK, "n_steps": 24, "n_paths": 5_000}
+    for innovations in ("normal", "garch"):
+        a = simulate_event(event, innovations=innovations, seed=11, **kwargs)
+        b = simulate_event(event, innovations=innovations, seed=11, **kwargs)
+        c = simulate_event(event, innovations=innovations, seed=12, **kwargs)
+        np.testing.assert_array_equal(a.upper, b.upper)
+        assert not np.array_equal(a.upper, c.upper)
+
+
+def test_bootstrap_of_normal_returns_agrees_with_gbm():
+    rng = np.random.default_rng(0)
+    returns = rng.normal(0, 0.01, 5000)
+    pool = standardize_returns(returns, np.full(returns.size, 1e-4))
+    assert pool.mean() == pytest.approx(0, abs=1e-12) and pool.std() == pytest.approx(1)
+    event = PathEvent(upper=math.log(1.04), path=True)
+    result = simulate_event(
+        event,
+        vol_annual=VOL,
+        window_years=WEEK,
+        n_steps=24,
+        n_paths=200_000,
+        innovations="bootstrap",
+        standardized_returns=pool,
+    )
+    exact = float(cf.prob_touch(1.0, 1.04, VOL, WEEK, up=True))
+    prob, se = result.estimate(w_upper=1.0)
+    assert abs(prob - exact) < max(0.005, 4 * se)
+
+
+def test_fat_tails_keep_probabilities_valid():
+    rng = np.random.default_rng(1)
+    pool = standardize_returns(rng.standard_t(3, 5000), np.ones(5000))
+    for innovations, extra in (("bootstrap", {"standardized_returns": pool}), ("garch", {})):
+        result = simulate_event(
+            PathEvent(lower=math.log(0.9), upper=math.log(1.1), path=True),
+            vol_annual=VOL,
+            window_years=WEEK,
+            n_steps=48,
+            n_paths=20_000,
+            innovations=innovations,
+            **extra,
+        )
+        both = result.upper + result.lower
+        assert np.all((result.upper >= 0) & (result.lower >= 0) & (both <= 1 + 1e-12))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"upper": None, "lower": None}, "needs upper or lower"),
+        ({"upper": -0.1, "lower": 0.1}, "lower must be below upper"),
+    ],
+    ids=["empty", "inverted"],
+)
+def test_path_event_validation(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        PathEvent(**kwargs)
+
+
+def test_simulate_validation():
+    event = PathEvent(upper=0.1)
+    with pytest.raises(ConfigError, match="innovations must be one of"):
+        simulate_event(event, vol_annual=VOL, window_years=WEEK, innovations="cauchy")
+    with pytest.raises(ConfigError, match="needs standardized_returns"):
+        simulate_event(event, vol_annual=VOL, window_years=WEEK, innovations="bootstrap")
+    with pytest.raises(ConfigError, match="n_pre_steps must be >= 1"):
+        simulate_event(event, vol_annual=VOL, window_years=WEEK, pre_years=0.01)
