@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from levercast.experiments.paths import levercast_home, to_jsonable
+from levercast.experiments.jsonable import to_jsonable
+from levercast.experiments.paths import levercast_home
 
 __all__ = ["RunLog", "RunRecord", "git_commit", "log_model", "log_run", "tracking_uri"]
 

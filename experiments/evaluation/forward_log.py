@@ -30,7 +30,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from levercast.experiments.paths import levercast_home, to_jsonable
+from levercast.experiments.jsonable import to_jsonable
+from levercast.experiments.paths import levercast_home
 from levercast.features.errors import ConfigError, DataError
 
 __all__ = [

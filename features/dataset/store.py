@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,15 +32,9 @@ import pandas as pd
 from levercast.features.dataset.schema import TABLES, validate_table
 from levercast.features.errors import ConfigError, DataError
 
-__all__ = ["LOCK_NAME", "Store", "StoreView", "StoreWriter", "default_data_dir"]
+__all__ = ["LOCK_NAME", "PointInTime", "Store", "StoreView", "StoreWriter"]
 
 LOCK_NAME: Final = ".levercast.lock"
-
-
-def default_data_dir() -> Path:
-    """``$LEVERCAST_DATA``, else ``./data`` (INTERFACE.md §2)."""
-    env = os.environ.get("LEVERCAST_DATA")
-    return Path(env) if env else Path("data")
 
 
 def _to_ns(t: datetime | pd.Timestamp, *, name: str) -> int:
@@ -388,8 +382,38 @@ def _atomic_write_parquet(frame: pd.DataFrame, target: Path) -> None:
         raise
 
 
+class PointInTime(Protocol):
+    """What point-in-time readers need: as-of reads by table (``Store`` and ``StoreView``)."""
+
+    def has(self, table: str) -> bool:
+        """Whether the dataset holds ``table``."""
+        ...
+
+    def as_of(
+        self,
+        table: str,
+        t: datetime | pd.Timestamp,
+        *,
+        since: datetime | pd.Timestamp | None = None,
+        **filters: str,
+    ) -> pd.DataFrame:
+        """Rows with ``since < available_at <= t``."""
+        ...
+
+    def fingerprint(self) -> str:
+        """The dataset's fingerprint."""
+        ...
+
+
 class StoreView:
-    """The store as known at a fixed decision time ``t``: every read is ``as_of(t)``."""
+    """The store as known at a fixed decision time ``t``: no read reaches past ``t``.
+
+    There is deliberately no way back to the underlying ``Store`` from a view: code that is
+    handed a view (every pricer) cannot read rows that became available after ``t``. Only the
+    label reader (``experiments/labels``) and the training-set assembly are given a ``Store``.
+    """
+
+    __slots__ = ("_store", "memo", "t")
 
     def __init__(self, store: Store, t: pd.Timestamp) -> None:
         if t.tzinfo is None:
@@ -400,10 +424,12 @@ class StoreView:
         # the code that derives them, e.g. the spot source or volatility of an asset.
         self.memo: dict[Any, Any] = {}
 
+    def __repr__(self) -> str:
+        return f"StoreView({self._store!r}, t={self.t.isoformat()})"
+
     @property
     def store(self) -> Store:
-        """The underlying dataset (for code that must read beyond ``t``: the outcome reader
-        and model fitting with their own cuts; forecasters read through ``table``)."""
+        """TEMPORARY (removed in the next relayout step)."""
         return self._store
 
     def has(self, table: str) -> bool:
@@ -415,6 +441,28 @@ class StoreView:
     ) -> pd.DataFrame:
         """Rows with ``since < available_at <= t`` (see ``Store.as_of``)."""
         return self._store.as_of(table, self.t, since=since, **filters)
+
+    def as_of(
+        self,
+        table: str,
+        t: datetime | pd.Timestamp,
+        *,
+        since: datetime | pd.Timestamp | None = None,
+        **filters: str,
+    ) -> pd.DataFrame:
+        """Rows known at an earlier time ``t <= self.t`` (``Store.as_of``); later ``t`` is refused.
+
+        Raises
+        ------
+        ConfigError
+            When ``t`` is after the view's decision time (a look-ahead).
+        """
+        if _to_ns(t, name="t") > self.t.value:
+            raise ConfigError(
+                f"t must be at or before the view's decision time {self.t.isoformat()}; "
+                f"found {pd.Timestamp(t).isoformat()} (a read past t is a look-ahead)"
+            )
+        return self._store.as_of(table, t, since=since, **filters)
 
     def markets(self) -> pd.DataFrame:
         """``markets`` as known at ``t`` (see ``Store.markets_as_of``)."""

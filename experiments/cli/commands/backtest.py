@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["plot_reliability", "run_backtest"]
 
@@ -140,7 +141,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         engine=args.engine,
         seed=args.seed,
     )
-    store = Store(resolve_data_dir(args))
+    store = Store(resolve_data_dir(args.data))
     result = run(store, config)
     doc = result.to_json_dict()
     emit(args, doc, _render)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["run_data"]
 
@@ -32,6 +33,6 @@ def run_data(args: argparse.Namespace) -> int:
     from levercast.features.dataset.quality import check_dataset
     from levercast.features.dataset.store import Store
 
-    report = check_dataset(Store(resolve_data_dir(args)))
+    report = check_dataset(Store(resolve_data_dir(args.data)))
     emit(args, report, _render)
     return 0 if report["ok"] else 2

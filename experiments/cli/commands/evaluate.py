@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from levercast.experiments.paths import emit, levercast_home, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import levercast_home, resolve_data_dir
 
 __all__ = ["run_evaluate"]
 
@@ -91,7 +92,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from levercast.features.dataset.store import Store
     from levercast.features.errors import ForecastError
 
-    store = Store(resolve_data_dir(args))
+    store = Store(resolve_data_dir(args.data))
     model = args.model or "default"
     if args.forecasts:
         result = score_forward_log(store, levercast_home(), seed=args.seed)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["run_features"]
 
 
 def _render(payload: dict[str, Any]) -> str:
-    from levercast.experiments.paths import to_jsonable
+    from levercast.experiments.jsonable import to_jsonable
 
     data = to_jsonable(payload)
     lines = [f"{data['asset']} features at {data['at']}"]
@@ -43,7 +44,7 @@ def run_features(args: argparse.Namespace) -> int:
     asset = str(args.asset).strip().upper()
     if not asset or "," in asset:
         raise ConfigError(f"--asset must be one symbol such as BTC; found {args.asset!r}")
-    root = resolve_data_dir(args)
+    root = resolve_data_dir(args.data)
     store = Store(root)
     if store.is_empty():
         raise DataError(f"--data {root} holds no dataset (expected candles.parquet and others)")

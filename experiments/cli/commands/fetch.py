@@ -10,7 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["run_fetch", "run_record"]
 
@@ -51,7 +52,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     assets = [a.upper() for a in _split(args.asset) or ["BTC", "ETH"]]
     since = parse_utc(args.since, name="--since") if args.since else None
     until = parse_utc(args.until, name="--until") if args.until else None
-    store = Store(resolve_data_dir(args))
+    store = Store(resolve_data_dir(args.data))
     result = fetch(
         store, args.what, assets=assets, venues=_split(args.venue), since=since, until=until
     )
@@ -64,7 +65,7 @@ def run_record(args: argparse.Namespace) -> int:
     from levercast.features.dataset.store import Store
 
     assets = [a.upper() for a in _split(args.asset) or ["BTC", "ETH"]]
-    store = Store(resolve_data_dir(args))
+    store = Store(resolve_data_dir(args.data))
     result = record(
         store,
         args.what,

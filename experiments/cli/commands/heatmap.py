@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any, Final
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["build_heatmap", "run_heatmap"]
 
@@ -103,7 +104,7 @@ def run_heatmap(args: argparse.Namespace) -> int:
     from levercast.features.timeutil import parse_utc
 
     payload = build_heatmap(
-        resolve_data_dir(args),
+        resolve_data_dir(args.data),
         str(args.asset).upper(),
         start=parse_utc(args.start, name="--start"),
         end=parse_utc(args.end, name="--end"),

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 from levercast.features.errors import ConfigError
 from levercast.features.timeutil import parse_utc
 
@@ -154,7 +155,7 @@ def run_parse(args: argparse.Namespace) -> int:
 
     title = getattr(args, "title", None)
     if title is None:
-        store = Store(resolve_data_dir(args))
+        store = Store(resolve_data_dir(args.data))
         if not store.has("markets"):
             raise ConfigError(
                 f"parse without a title reads the markets table of --data; found none in "

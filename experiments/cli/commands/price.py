@@ -8,7 +8,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["run_price"]
 
@@ -91,7 +92,7 @@ def run_price(args: argparse.Namespace) -> int:
 
     at = parse_utc(args.at, name="--at")
     contract, yes_outcome = contract_from_spec(args.spec, at)
-    view = Store(resolve_data_dir(args)).at(at)
+    view = Store(resolve_data_dir(args.data)).at(at)
     forecast = price_contract(
         contract, view, model=args.model or "gbm", seed=args.seed, paths=args.paths
     )

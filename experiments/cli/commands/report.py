@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from levercast.experiments.paths import emit, levercast_home, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import levercast_home, resolve_data_dir
 from levercast.experiments.shutdown import stop_on_signals
 
 __all__ = ["prune_reports", "run_report", "run_schedule"]
@@ -93,7 +94,7 @@ def _render(args: argparse.Namespace, out_dir: Path, at: datetime | None) -> dic
     from levercast.experiments.reporting.report import build_report, write_report
     from levercast.features.dataset.store import Store
 
-    store = Store(resolve_data_dir(args))
+    store = Store(resolve_data_dir(args.data))
     live = at is None
     when = at or datetime.now(UTC)
     assets = [a.strip().upper() for a in (args.asset or "BTC,ETH").split(",") if a.strip()]

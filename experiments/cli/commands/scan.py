@@ -15,7 +15,8 @@ import argparse
 import sys
 from typing import Any
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["render_scan", "run_scan"]
 
@@ -54,7 +55,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from levercast.features.timeutil import parse_utc
 
     at = None if args.at is None else parse_utc(args.at, name="--at")
-    store = Store(resolve_data_dir(args))
+    store = Store(resolve_data_dir(args.data))
     result = scan(
         store,
         at=at,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, Final
 
-from levercast.experiments.paths import emit, resolve_data_dir
+from levercast.experiments.cli.output import emit
+from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["JSON_KEYS", "run_validate_map"]
 
@@ -55,7 +56,7 @@ def run_validate_map(args: argparse.Namespace) -> int:
     start = pd.Timestamp(parse_utc(args.start, name="--start"))
     end = pd.Timestamp(parse_utc(args.end, name="--end"))
     scores = score_map(
-        Store(resolve_data_dir(args)), str(args.asset).upper(), start=start, end=end
+        Store(resolve_data_dir(args.data)), str(args.asset).upper(), start=start, end=end
     ).scores()
     emit(args, {key: scores[key] for key in JSON_KEYS}, _render)
     return 0
