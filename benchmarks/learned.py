@@ -28,7 +28,8 @@ from benchmarks._common import data_dir
 from levercast.experiments.learning.fitting import fit_default
 from levercast.experiments.learning.training_set import TrainingConfig, features_for
 from levercast.features.dataset.store import Store
-from levercast.models.learned.contract_grid import contract_grid, market_inputs
+from levercast.models.learned.contract_grid import contract_grid
+from levercast.models.pricing.market_state import market_inputs
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "lightgbm_classifier": "levercast.models.learned.estimators",
     "logistic_classifier": "levercast.models.learned.estimators",
     "contract_grid": "levercast.models.learned.contract_grid",
-    "market_inputs": "levercast.models.learned.contract_grid",
+    "market_inputs": "levercast.models.pricing.market_state",
     "to_contracts": "levercast.models.learned.contract_grid",
     "Z_GRID": "levercast.models.learned.contract_grid",
     "GRID_KINDS": "levercast.models.learned.contract_grid",

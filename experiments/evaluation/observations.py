@@ -31,10 +31,10 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from levercast.experiments.backtest.contracts import PriceSeries, load_price_series
 from levercast.experiments.cli.commands.parse import ath_lookup, venue_market_from_row
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError, UnsupportedContract
+from levercast.features.prices import HourlySeries, hourly_series
 from levercast.features.timeutil import SECONDS_PER_YEAR
 from levercast.markets.questions.parser import Parsed, parse_market
 from levercast.models.contracts import Contract, Kind, Monitoring
@@ -159,14 +159,18 @@ def _resolution_time(row: dict[str, Any], contract: Contract) -> pd.Timestamp:
 
 # -- the gbm forecast at each observation ------------------------------------------------------
 class _SeriesCache:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._cache: dict[tuple[str, str], PriceSeries | None] = {}
+    """Hourly series per (venue, asset) known by ``until`` (the last observation time); each is
+    read point in time at every observation by ``HourlySeries.vol_at``."""
 
-    def get(self, venue: str, asset: str) -> PriceSeries | None:
+    def __init__(self, store: Store, until: pd.Timestamp) -> None:
+        self.store = store
+        self.until = until
+        self._cache: dict[tuple[str, str], HourlySeries | None] = {}
+
+    def get(self, venue: str, asset: str) -> HourlySeries | None:
         key = (venue, asset)
         if key not in self._cache:
-            self._cache[key] = load_price_series(self.store, venue, asset)
+            self._cache[key] = hourly_series(self.store, venue, asset, until=self.until)
         return self._cache[key]
 
 
@@ -180,7 +184,8 @@ def _choose(cache: _SeriesCache, contract: Contract, t_ns: np.ndarray) -> tuple[
         series = cache.get(venue, contract.asset)
         if series is None:
             continue
-        spot, vol, ok = series.at(t_ns)
+        at = series.vol_at(t_ns)
+        spot, vol, ok = at.spot_usd, at.vol_annual, at.usable
         if best is None or ok.sum() > best[3].sum():
             best = (series, spot, vol, ok)
         if ok.all():
@@ -188,7 +193,7 @@ def _choose(cache: _SeriesCache, contract: Contract, t_ns: np.ndarray) -> tuple[
     return best
 
 
-def _path(series: PriceSeries, start_ns: int, t_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _path(series: HourlySeries, start_ns: int, t_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Highest high and lowest low of bars opened at/after start and closed by each t."""
     inside = series.open_ns >= start_ns
     avail = series.available_ns[inside]
@@ -202,7 +207,7 @@ def _path(series: PriceSeries, start_ns: int, t_ns: np.ndarray) -> tuple[np.ndar
     return np.where(i >= 0, hi[safe], np.nan), np.where(i >= 0, lo[safe], np.nan)
 
 
-def _start_price(series: PriceSeries, start_ns: int) -> float:
+def _start_price(series: HourlySeries, start_ns: int) -> float:
     exact = np.flatnonzero(series.open_ns == start_ns)
     if exact.size:
         return float(series.open[exact[0]])
@@ -222,7 +227,8 @@ def gbm_observation_probs(
     vols = np.full(n, np.nan)
     refs = np.full(n, np.nan)
     reasons: list[str | None] = [None] * n
-    cache = _SeriesCache(store)
+    until = pd.Timestamp(obs["t"].max()) if n else pd.Timestamp(0, tz="UTC")
+    cache = _SeriesCache(store, until)
     for market_id, idx in obs.groupby("market_id", sort=False).indices.items():
         contract = contracts[str(market_id)]
         t = obs["t"].iloc[idx]
@@ -267,7 +273,7 @@ def _slow_gbm(store: Store, contract: Contract, t: pd.Timestamp) -> tuple[float,
 
 
 def _market_probs(
-    series: PriceSeries,
+    series: HourlySeries,
     c: Contract,
     t_ns: np.ndarray,
     spot: np.ndarray,

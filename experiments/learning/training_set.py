@@ -38,10 +38,10 @@ from levercast.models.learned.contract_grid import (
     GRID_KINDS,
     Z_GRID,
     contract_grid,
-    market_inputs,
     to_contracts,
 )
 from levercast.models.pricing.gbm import gbm_probabilities
+from levercast.models.pricing.market_state import market_inputs
 
 __all__ = [
     "BASE_FEATURES",

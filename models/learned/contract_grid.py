@@ -2,15 +2,11 @@
 
 Two steps, so that the backtests reuse them:
 
-1. ``market_inputs(store, asset, times)`` reads, point in time, the spot and the ``gbm`` volatility
-   at each decision time ``t``: the close of the last 1h bar with ``available_at <= t`` (at most
-   2 h old) of the first venue among the resolution source (``binance-spot``) and the proxies of
-   ``models.pricing.market_state`` that is fresh at ``t``; the vol is the EWMA of hourly squared
-   log returns of
-   consecutive bars closed by ``t`` (half-life ``HALF_LIFE_HOURS``, at least ``MIN_RETURNS``
-   returns), annualised with ``HOURS_PER_YEAR``. The recursion runs once over the history
-   (``lfilter``) and is read with ``searchsorted`` on ``available_at``; ``estimate_vol`` truncates
-   the same recursion at 10 half-lives (weights beyond < 0.1 %).
+1. ``market_inputs(source, asset, times)`` (``models.pricing.market_state``) reads, point in
+   time, the spot and the ``gbm`` volatility at each decision time ``t`` from the one price
+   series of ``levercast.features.prices``: the resolution source (``binance-spot``) when usable
+   at ``t``, else the freshest proxy; the vol is the EWMA of hourly squared log returns exactly
+   as ``estimate_vol`` computes it for one ``T``.
 2. ``contract_grid(inputs)`` (pure) expands every usable decision into contracts: per horizon ``h``
    and kind, levels at ``spot * exp(z sigma sqrt(h))`` for ``z`` in ``Z_GRID``:
 
@@ -39,14 +35,10 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
-from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.features.timeutil import HOURS_PER_YEAR
 from levercast.models.contracts import DEFAULT_SOURCE, Contract, Kind, Monitoring, Resolution
-from levercast.models.pricing.market_state import PROXY_VENUES
-from levercast.models.pricing.volatility import HALF_LIFE_HOURS, MIN_RETURNS
 
 __all__ = [
     "DEFAULT_HORIZONS_HOURS",
@@ -54,7 +46,6 @@ __all__ = [
     "GRID_KINDS",
     "Z_GRID",
     "contract_grid",
-    "market_inputs",
     "to_contracts",
 ]
 
@@ -80,117 +71,6 @@ GRID_COLUMNS: Final = (
     "z",
     "spot_venue",
 )
-_HOUR_NS: Final = 3_600 * 10**9
-_MAX_AGE_NS: Final = 2 * _HOUR_NS
-
-
-def _venue_order(venue: str | None) -> list[str]:
-    if venue:
-        return [venue]
-    return [DEFAULT_SOURCE, *[v for v in PROXY_VENUES if v != DEFAULT_SOURCE]]
-
-
-def _bars(store: Store, venue: str, asset: str, interval: str, until: pd.Timestamp) -> pd.DataFrame:
-    if not store.has("candles"):
-        return pd.DataFrame()
-    return store.as_of("candles", until, venue=venue, asset=asset, interval=interval)
-
-
-def _spot_and_vol(bars: pd.DataFrame, t_ns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(spot, vol_annual, usable) at ``t_ns`` from hourly bars sorted by ``available_at``."""
-    n = len(t_ns)
-    if len(bars) < MIN_RETURNS + 2:
-        return np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
-    ts = bars["ts"].to_numpy("datetime64[ns]").view("int64")
-    avail = bars["available_at"].to_numpy("datetime64[ns]").view("int64")
-    close = bars["close"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ret = np.diff(np.log(close))
-    valid = (np.diff(ts) == _HOUR_NS) & np.isfinite(ret)
-    r2 = ret[valid] ** 2
-    lam = 0.5 ** (1.0 / HALF_LIFE_HOURS)
-    seed = float(np.mean(r2[: int(HALF_LIFE_HOURS)])) if r2.size else 0.0
-    post, _ = lfilter([1.0 - lam], [1.0, -lam], r2, zi=[lam * seed])
-    count = np.concatenate([[0], np.cumsum(valid)])  # returns known once bar k closed
-    var = np.full(len(close), np.nan)
-    enough = count >= MIN_RETURNS
-    var[enough] = post[count[enough] - 1]
-    i = np.searchsorted(avail, t_ns, side="right") - 1
-    safe = np.clip(i, 0, len(close) - 1)
-    usable = (i >= 0) & (t_ns - avail[safe] <= _MAX_AGE_NS) & np.isfinite(var[safe])
-    usable &= var[safe] > 0
-    vol = np.sqrt(np.where(usable, var[safe], np.nan) * HOURS_PER_YEAR)
-    return np.where(usable, close[safe], np.nan), vol, usable
-
-
-def _fresh_30m(bars: pd.DataFrame, t_ns: np.ndarray) -> np.ndarray:
-    if bars.empty:
-        return np.zeros(len(t_ns), bool)
-    avail = bars["available_at"].to_numpy("datetime64[ns]").view("int64")
-    i = np.searchsorted(avail, t_ns, side="right") - 1
-    safe = np.clip(i, 0, len(avail) - 1)
-    return np.asarray((i >= 0) & (t_ns - avail[safe] <= _HOUR_NS))
-
-
-def market_inputs(
-    store: Store,
-    asset: str,
-    times: Iterable[pd.Timestamp] | pd.DatetimeIndex,
-    *,
-    venue: str | None = None,
-) -> pd.DataFrame:
-    """Spot, ``gbm`` vol and venue of ``asset`` at each decision time (point in time).
-
-    Parameters
-    ----------
-    store
-        The dataset.
-    asset
-        Ticker, e.g. ``BTC``.
-    times
-        Tz-aware decision times.
-    venue
-        Force one candle venue; default: the resolution source, then the proxies.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``asset, t, spot_usd, vol_annual, spot_venue, has_30m`` in the order of ``times``;
-        ``spot_venue`` is ``""`` (and spot/vol NaN) where no venue is fresh.
-
-    Raises
-    ------
-    ConfigError
-        Naive times.
-    """
-    index = pd.DatetimeIndex(list(times) if not isinstance(times, pd.DatetimeIndex) else times)
-    if len(index) and index.tz is None:
-        raise ConfigError(f"times must be tz-aware UTC; found naive times (first {index[0]})")
-    index = index.tz_convert("UTC") if len(index) else pd.DatetimeIndex([], tz="UTC")
-    t_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
-    n = len(t_ns)
-    spot, vol = np.full(n, np.nan), np.full(n, np.nan)
-    chosen = np.full(n, "", dtype=object)
-    has_30m = np.zeros(n, bool)
-    until = index.max() if n else pd.Timestamp(0, tz="UTC")
-    for name in _venue_order(venue):
-        if not (chosen == "").any():
-            break
-        s, v, ok = _spot_and_vol(_bars(store, name, asset, "1h", until), t_ns)
-        take = ok & (chosen == "")
-        if take.any():
-            spot[take], vol[take], chosen[take] = s[take], v[take], name
-            has_30m[take] = _fresh_30m(_bars(store, name, asset, "30m", until), t_ns)[take]
-    return pd.DataFrame(
-        {
-            "asset": asset.upper(),
-            "t": index,
-            "spot_usd": spot,
-            "vol_annual": vol,
-            "spot_venue": chosen.astype(str),
-            "has_30m": has_30m,
-        }
-    )
 
 
 def _kind_specs(kinds: tuple[str, ...], z_grid: tuple[float, ...]) -> pd.DataFrame:

@@ -15,6 +15,7 @@ Path to date
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -22,16 +23,18 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from levercast.features.dataset.store import StoreView
+from levercast.features.dataset.store import PointInTime, StoreView
 from levercast.features.errors import DataError
+from levercast.features.prices import spot_and_vol
 from levercast.features.timeutil import format_utc
-from levercast.models.contracts import Contract, Kind, Monitoring
+from levercast.models.contracts import DEFAULT_SOURCE, Contract, Kind, Monitoring
 
 __all__ = [
     "PROXY_VENUES",
     "CandleSource",
     "MarketState",
     "find_candle_source",
+    "market_inputs",
     "resolve_market_state",
     "settled_prob",
 ]
@@ -39,6 +42,26 @@ __all__ = [
 PROXY_VENUES: Final = ("binance-usdm", "bitget-usdtm", "binance-spot", "deribit")
 INTERVALS: Final = {"30m": timedelta(minutes=30), "1h": timedelta(hours=1)}
 STALENESS_FACTOR: Final = 2.0  # max staleness = 2 x the native interval
+
+
+def market_inputs(
+    source: PointInTime,
+    asset: str,
+    times: Iterable[datetime | pd.Timestamp] | pd.DatetimeIndex,
+    *,
+    venue: str | None = None,
+) -> pd.DataFrame:
+    """Spot, ``gbm`` vol and venue of ``asset`` at many decision times (point in time).
+
+    ``levercast.features.prices.spot_and_vol`` with ``venue`` alone when given, else the default
+    resolution source (``binance-spot``) then ``PROXY_VENUES``: the inputs of the learned
+    model's contract grid and of the backtests, equal to what ``estimate_vol`` gives at one T.
+    """
+    if venue:
+        venues = [venue]
+    else:
+        venues = [DEFAULT_SOURCE, *[v for v in PROXY_VENUES if v != DEFAULT_SOURCE]]
+    return spot_and_vol(source, asset, times, venues=venues)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

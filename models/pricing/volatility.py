@@ -3,7 +3,10 @@
 All estimates are annualised for 24/7 trading (``HOURS_PER_YEAR = 8760`` hourly periods) and
 come from data with ``available_at <= T`` only. ``estimate_vol`` returns a ``VolEstimate`` that
 names the method and the source actually used; the ``gbm`` baseline uses the EWMA of hourly
-squared log returns with a 7-day half-life, never tuned on an evaluation window.
+squared log returns with a 7-day half-life, never tuned on an evaluation window, read from the
+one point-in-time series of ``levercast.features.prices`` (the same numbers the contract grid,
+the backtests and the evaluation use). ``ewma_vol`` and ``vol_rel_stderr`` are the plain
+array versions of that estimate (the Monte Carlo pricer and the tests use them).
 
 NaN policy: non-finite returns are dropped before estimation.
 """
@@ -23,8 +26,9 @@ from scipy.signal import lfilter
 from levercast.features._typing import FloatArray
 from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError, DataError
+from levercast.features.prices import HALF_LIFE_HOURS, LOOKBACK, MIN_RETURNS, spot_and_vol
 from levercast.features.timeutil import HOURS_PER_YEAR, format_utc
-from levercast.models.pricing.market_state import find_candle_source
+from levercast.models.pricing.market_state import PROXY_VENUES, find_candle_source
 
 __all__ = [
     "HALF_LIFE_HOURS",
@@ -37,9 +41,6 @@ __all__ = [
     "vol_rel_stderr",
 ]
 
-HALF_LIFE_HOURS: Final = 168.0  # 7 days
-EWMA_WINDOW_HALF_LIVES: Final = 10  # weights beyond are < 0.1 %
-MIN_RETURNS: Final = 168
 HAR_MIN_DAYS: Final = 60
 HAR_FIT_DAYS: Final = 365
 IMPLIED_SOURCE: Final = "deribit-dvol"
@@ -269,16 +270,37 @@ def estimate_vol(
     return cached
 
 
+def _ewma_estimate(view: StoreView, asset: str, preferred: str | None) -> VolEstimate:
+    venues = [preferred] if preferred else []
+    venues += [v for v in PROXY_VENUES if v != preferred]
+    row = spot_and_vol(view, asset, [view.t], venues=venues).iloc[0]
+    if not row["spot_venue"]:
+        raise DataError(
+            f"no fresh hourly candles of {asset} at {format_utc(view.t)} with a week of returns "
+            f"in the {LOOKBACK.days} days before (max staleness 2 h); tried {', '.join(venues)}"
+        )
+    warnings: tuple[str, ...] = ()
+    if preferred and row["spot_venue"] != preferred:
+        warnings = (
+            f"spot from proxy venue {row['spot_venue']}: resolution source {preferred} has no "
+            f"fresh {asset} candles at {format_utc(view.t)}",
+        )
+    last = pd.Timestamp(row["spot_available_at"]).to_pydatetime()
+    return VolEstimate(
+        float(row["vol_annual"]),
+        "ewma",
+        str(row["spot_venue"]),
+        last,
+        float(row["rel_stderr"]),
+        warnings,
+    )
+
+
 def _estimate_vol(
     view: StoreView, asset: str, method: VolMethod, horizon_hours: float, preferred: str | None
 ) -> VolEstimate:
-    days = HAR_FIT_DAYS + 31 if method == "har" else int(HALF_LIFE_HOURS * 10 / 24) + 1
-    returns, venue, last_ts, warnings = hourly_log_returns(
-        view, asset, days=days, preferred=preferred
-    )
-    recent = returns[-int(HALF_LIFE_HOURS * EWMA_WINDOW_HALF_LIVES) :]
-    rel = vol_rel_stderr(recent)
-    ewma = VolEstimate(ewma_vol(recent), "ewma", venue, last_ts, rel, tuple(warnings))
+    ewma = _ewma_estimate(view, asset, preferred)
+    venue, last_ts, rel, warnings = ewma.source, ewma.last_ts, ewma.rel_stderr, ewma.warnings
     if method == "implied":
         implied = implied_vol_at(view, asset)
         if implied is None:
@@ -288,11 +310,19 @@ def _estimate_vol(
             )
         return VolEstimate(implied[0], "implied", IMPLIED_SOURCE, implied[1], rel, ())
     if method == "har":
+        returns, venue, last_ts, har_warnings = hourly_log_returns(
+            view, asset, days=HAR_FIT_DAYS + 31, preferred=preferred
+        )
         try:
             value = har_vol(returns, horizon_hours=horizon_hours)
         except DataError as e:
             return VolEstimate(
-                ewma.vol_annual, "ewma", venue, last_ts, rel, (*warnings, f"{e}; used EWMA")
+                ewma.vol_annual,
+                "ewma",
+                ewma.source,
+                ewma.last_ts,
+                rel,
+                (*warnings, f"{e}; used EWMA"),
             )
-        return VolEstimate(value, "har", venue, last_ts, rel, tuple(warnings))
+        return VolEstimate(value, "har", venue, last_ts, rel, tuple(har_warnings))
     return ewma

@@ -81,30 +81,18 @@ def _number(value: Any) -> float | None:
 
 
 def ath_lookup(store: Store) -> AthLookup:
-    """``(asset, t) -> highest candle high of the asset known at t`` over every candle venue.
+    """``(asset, t) -> highest candle high of the asset known at t`` over every candle venue
+    (``levercast.features.prices.highest_high``).
 
     A proxy for the Binance spot all-time high that Polymarket's ATH rules use: the dataset has
     Binance spot only for BTC, and perpetual highs differ from spot by a few hundredths of a
     percent. None when the dataset has no candles of the asset before ``t``.
     """
+    from functools import partial
 
-    def lookup(asset: str, t: datetime) -> float | None:
-        if not store.has("candles"):
-            return None
-        candles = store.read("candles")
-        venues = candles.loc[candles["asset"] == asset, "venue"].unique()
-        best: float | None = None
-        for venue in venues:
-            for interval in candles.loc[
-                (candles["asset"] == asset) & (candles["venue"] == venue), "interval"
-            ].unique():
-                known = store.as_of("candles", t, venue=venue, asset=asset, interval=interval)
-                if len(known):
-                    high = float(known["high"].max())
-                    best = high if best is None else max(best, high)
-        return best
+    from levercast.features.prices import highest_high
 
-    return lookup
+    return partial(highest_high, store)
 
 
 def parse_dataset(store: Store) -> list[dict[str, Any]]:

@@ -24,7 +24,8 @@ import pandas as pd
 from levercast.experiments.learning.fitting import fit_default
 from levercast.experiments.learning.training_set import TrainingConfig, features_for, label_grid
 from levercast.features.dataset.store import Store
-from levercast.models.learned.contract_grid import contract_grid, market_inputs
+from levercast.models.learned.contract_grid import contract_grid
+from levercast.models.pricing.market_state import market_inputs
 from levercast.models.scoring import (
     block_bootstrap_skill,
     brier_loss,

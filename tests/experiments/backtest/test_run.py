@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levercast.experiments.backtest.contracts import load_price_series
 from levercast.experiments.backtest.run import BacktestConfig, run_backtest
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
+from levercast.features.prices import hourly_series, to_ns
 from levercast.models.pricing.gbm import gbm_vol_at
 from levercast.models.pricing.price import price_contract
 from tests.conftest import make_dataset
@@ -148,12 +148,12 @@ def result_contract(row):
 
 
 def test_price_series_is_point_in_time(data_dir):
-    series = load_price_series(Store(data_dir), "binance-usdm", "BTC")
-    t = pd.Timestamp("2024-01-12T05:00Z").value
-    spot, _vol, ok = series.at(np.array([t]))
+    t = pd.Timestamp("2024-01-12T05:00Z")
+    series = hourly_series(Store(data_dir), "binance-usdm", "BTC", until=t + pd.Timedelta(days=9))
+    at = series.vol_at(to_ns([t], name="t"))
     candles = pd.read_parquet(data_dir / "candles.parquet")
-    known = candles[candles["available_at"] <= pd.Timestamp(t, tz="UTC")]
-    assert ok[0] and spot[0] == known["close"].iloc[-1]
+    known = candles[candles["available_at"] <= t]
+    assert at.usable[0] and at.spot_usd[0] == known["close"].iloc[-1]
 
 
 def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):

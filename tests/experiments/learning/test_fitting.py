@@ -17,7 +17,8 @@ from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.models.consistency import consistency_violations
 from levercast.models.contracts import Contract, Kind, Resolution
-from levercast.models.learned.contract_grid import contract_grid, market_inputs
+from levercast.models.learned.contract_grid import contract_grid
+from levercast.models.pricing.market_state import market_inputs
 from tests.conftest import make_candles, make_dataset
 
 SMALL = TrainingConfig(

@@ -12,9 +12,9 @@ from levercast.models.contracts import Kind
 from levercast.models.learned.contract_grid import (
     GRID_COLUMNS,
     contract_grid,
-    market_inputs,
     to_contracts,
 )
+from levercast.models.pricing.market_state import market_inputs
 from levercast.models.pricing.volatility import estimate_vol
 from tests.conftest import make_dataset
 
