@@ -36,11 +36,18 @@ class MarketResolution:
         The winning outcome label (one of the market's ``outcomes``).
     resolved_at
         When the resolution became known (None when the venue does not say).
+    settled_value
+        The value the venue settled on when it says (Kalshi ``expiration_value``: for crypto
+        series the 60-s average of the CF Benchmarks index), else None.
+    source
+        Where the resolution was read (``gamma``, ``data-api``, ``kalshi``, ...), else None.
     """
 
     market_id: str
     winning_outcome: str
     resolved_at: datetime | None
+    settled_value: float | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.resolved_at is not None and self.resolved_at.utcoffset() is None:

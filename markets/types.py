@@ -1,7 +1,7 @@
 """Domain records of the markets layer: what a venue market says, its order book, its quote.
 
-Venue JSON is decoded into wire types inside each venue module (``markets/polymarket.py``,
-``markets/kalshi.py``) and converted by one ``parse_*`` function per payload into these records;
+Venue JSON is decoded into wire types inside each venue package (``markets/polymarket/wire.py``,
+``markets/kalshi/wire.py``) and converted by one ``parse_*`` function per payload into these records;
 nothing downstream sees a venue field name (STYLE G4). Prices are probabilities in [0, 1] (USD
 per share of a $1 payout); sizes are shares/contracts; times are tz-aware UTC.
 """
@@ -60,6 +60,19 @@ class VenueMarket:
         Polymarket ``v1``/``v2`` (Protocol V2 markets use position ids).
     fee_rate, fee_exponent, maker_rebate_rate
         Per-market taker fee parameters when the venue publishes them.
+    category
+        Fee category of the market (``crypto``, ``sports``, ...; ``markets.fees`` schedule key).
+    cadence
+        Recurrence of a recurring market (``5m``, ``15m``, ``hourly``, ``daily``) when known.
+    fees_enabled, fee_taker_only
+        Polymarket ``feesEnabled`` and ``feeSchedule.takerOnly``.
+    fee_category
+        The venue's own fee type: Polymarket ``feeType`` (``crypto_fees_v2``), Kalshi series
+        ``fee_type`` (``quadratic``, ``quadratic_with_maker_fees``).
+    fee_multiplier
+        Kalshi series ``fee_multiplier`` (or the event's override): 0 = fee-free, 0.5, 1.
+    fee_waiver_until
+        Kalshi ``fee_waiver_expiration_time``: no fee on trades before it.
     """
 
     venue: str
@@ -85,9 +98,16 @@ class VenueMarket:
     fee_rate: float | None = None
     fee_exponent: float | None = None
     maker_rebate_rate: float | None = None
+    category: str | None = None
+    cadence: str | None = None
+    fees_enabled: bool | None = None
+    fee_taker_only: bool | None = None
+    fee_category: str | None = None
+    fee_multiplier: float | None = None
+    fee_waiver_until: datetime | None = None
 
     def __post_init__(self) -> None:
-        for name in ("created_at", "end_date", "close_time"):
+        for name in ("created_at", "end_date", "close_time", "fee_waiver_until"):
             _check_time(name, getattr(self, name))
         if not self.market_id:
             raise ConfigError("market_id must be non-empty; found ''")
