@@ -10,31 +10,57 @@ Reading
 Writing
     ``with store.writer() as w: w.upsert(table, frame)``. Writes are idempotent upserts on the
     table's key, validated before anything touches disk, written to a temporary file and renamed
-    into place (atomic on POSIX), under ``DIR/.levercast.lock``: a second writer is refused.
-    A batch that fails validation leaves the store byte-identical.
+    into place (atomic on POSIX: a reader sees the old file or the new one, never a mix). The
+    block holds an exclusive ``flock`` on ``DIR/.levercast.lock`` (``filelock``), released by the
+    kernel when the process exits however it exits; the file itself may stay on disk and its
+    contents mean nothing. The lock is taken before any table is read for merging and held
+    through the merge and the rename, and entering the block drops every cached table, so an
+    upsert always merges into what is on disk now: every row an upsert reports written is there
+    afterwards, whatever other writers run beside it. A second writer waits up to
+    ``LEVERCAST_LOCK_TIMEOUT_SECS`` (default 60 s) and then fails with a ``DataError`` naming the
+    lock. The lock holder deletes temporary files left by a killed writer. A rewritten table keeps
+    its file mode. A batch that fails validation leaves the store byte-identical.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
-import tempfile
+import secrets
+import stat
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+import filelock
 import numpy as np
 import pandas as pd
 
 from levercast.features.dataset.schema import TABLES, validate_table
 from levercast.features.errors import ConfigError, DataError
 
-__all__ = ["LOCK_NAME", "PointInTime", "Store", "StoreView", "StoreWriter"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT_SECS",
+    "LOCK_NAME",
+    "LOCK_TIMEOUT_ENV",
+    "PointInTime",
+    "Store",
+    "StoreView",
+    "StoreWriter",
+]
 
 LOCK_NAME: Final = ".levercast.lock"
+LOCK_TIMEOUT_ENV: Final = "LEVERCAST_LOCK_TIMEOUT_SECS"
+DEFAULT_LOCK_TIMEOUT_SECS: Final = 60.0
+_TMP_SUFFIX: Final = ".tmp"
+# Write locks this thread holds, by lock path: a nested writer fails at once instead of waiting
+# for itself until the timeout.
+_HELD = threading.local()
 
 
 def _to_ns(t: datetime | pd.Timestamp, *, name: str) -> int:
@@ -234,57 +260,78 @@ class Store:
 
     # -- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def writer(self) -> Iterator[StoreWriter]:
-        """Hold the dataset's write lock for the duration of the block.
+    def writer(self, *, timeout_secs: float | None = None) -> Iterator[StoreWriter]:
+        """Hold the dataset's write lock for the duration of the block (see module docstring).
+
+        Parameters
+        ----------
+        timeout_secs
+            How long to wait for another writer to finish; default ``$LEVERCAST_LOCK_TIMEOUT_SECS``
+            or 60 s. ``0`` tries once.
 
         Raises
         ------
         DataError
-            If another live process holds ``DIR/.levercast.lock``.
+            If another writer still holds ``DIR/.levercast.lock`` after the wait, or this thread
+            already holds it (a nested writer).
+        ConfigError
+            If the timeout (argument or environment) is not a finite number >= 0.
         """
+        wait_secs = _lock_timeout(timeout_secs)
         self.root.mkdir(parents=True, exist_ok=True)
-        lock = self.root / LOCK_NAME
-        _acquire_lock(lock)
+        path = self.root / LOCK_NAME
+        key = str(path.resolve())
+        held: set[str] = _HELD.__dict__.setdefault("paths", set())
+        if key in held:
+            raise DataError(f"{path} is already held by this thread (nested writer)")
+        lock = filelock.FileLock(path, timeout=wait_secs)
         try:
-            yield StoreWriter(self)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _acquire_lock(lock: Path) -> None:
-    for _ in range(2):
+            lock.acquire()
+        except filelock.Timeout:
+            raise DataError(
+                f"another levercast writer holds {path}; waited {wait_secs:g} s for it "
+                f"(set {LOCK_TIMEOUT_ENV} to wait longer)"
+            ) from None
+        held.add(key)
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+            self.invalidate()  # merge into what is on disk now, not what was read before
+            _remove_orphan_temp_files(self.root)
+            writer = StoreWriter(self)
             try:
-                pid = int(lock.read_text().strip() or "0")
-            except (OSError, ValueError):
-                pid = 0
-            if pid and pid != os.getpid() and _pid_alive(pid):
-                raise DataError(
-                    f"another levercast writer holds {lock} (pid {pid}); wait for it to finish "
-                    f"or remove the lock file if that process is gone"
-                ) from None
-            if pid == os.getpid():
-                raise DataError(f"{lock} is already held by this process (nested writer)") from None
+                yield writer
+            finally:
+                writer._open = False
+        finally:
+            held.discard(key)
+            lock.release()
+
+
+def _lock_timeout(timeout_secs: float | None) -> float:
+    """The lock wait: the argument, else ``$LEVERCAST_LOCK_TIMEOUT_SECS``, else the default."""
+    if timeout_secs is not None:
+        return _check_seconds(timeout_secs, name="timeout_secs", shown=repr(timeout_secs))
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT_SECS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    return _check_seconds(value, name=LOCK_TIMEOUT_ENV, shown=repr(text))
+
+
+def _check_seconds(value: float, *, name: str, shown: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ConfigError(f"{name} must be a finite number of seconds >= 0; found {shown}")
+    return float(value)
+
+
+def _remove_orphan_temp_files(root: Path) -> None:
+    """Delete ``.<table>.*.tmp`` files: under the lock, only a killed writer can have left them."""
+    for table in TABLES:
+        for orphan in root.glob(f".{table}.*{_TMP_SUFFIX}"):
             with contextlib.suppress(FileNotFoundError):
-                lock.unlink()  # stale lock of a dead process
-            continue
-        with os.fdopen(fd, "w") as handle:
-            handle.write(str(os.getpid()))
-        return
-    raise DataError(f"cannot acquire the write lock {lock}")
+                orphan.unlink()
 
 
 def _empty_frame(table: str) -> pd.DataFrame:
@@ -303,10 +350,12 @@ def _empty_frame(table: str) -> pd.DataFrame:
 
 
 class StoreWriter:
-    """Idempotent, atomic upserts into a store; obtained from ``Store.writer()`` only."""
+    """Idempotent, atomic upserts into a store; obtained from ``Store.writer()`` only and usable
+    only inside that block (where the write lock is held)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._open = True
 
     def upsert(self, table: str, rows: pd.DataFrame) -> int:
         """Insert or replace ``rows`` on the table's key; return the number of rows that changed.
@@ -317,9 +366,15 @@ class StoreWriter:
         Raises
         ------
         DataError
-            Validation failure (of the batch or the merged table), or a table kept as a folder
-            of parts (levercast writes single-file tables only).
+            Validation failure (of the batch or the merged table), a table kept as a folder
+            of parts (levercast writes single-file tables only), or a writer used after its
+            ``with`` block ended (the lock is no longer held).
         """
+        if not self._open:
+            raise DataError(
+                f"{table}: this StoreWriter's block has ended and its lock is released; "
+                f"write inside `with store.writer() as w:`"
+            )
         spec = TABLES.get(table)
         if spec is None:
             raise DataError(f"table must be one of {sorted(TABLES)}; found {table!r}")
@@ -368,18 +423,36 @@ def _count_changed(before: pd.DataFrame, after: pd.DataFrame, key: list[str]) ->
 
 
 def _atomic_write_parquet(frame: pd.DataFrame, target: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+    """Write ``target`` through a temporary sibling, fsync it, rename it into place.
+
+    The new file keeps the mode of the file it replaces (a new table gets ``0o666`` less the
+    umask, as any file the user creates); the directory is fsynced so the rename survives a crash.
+    """
+    tmp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}{_TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     os.close(fd)
-    tmp = Path(tmp_name)
     try:
         frame.to_parquet(tmp, index=False, compression="snappy")
         with tmp.open("rb") as handle:
             os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(folder: Path) -> None:
+    # Some platforms and filesystems refuse directory fds or their fsync; the rename stands.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class PointInTime(Protocol):

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pandas as pd
 import pytest
 
 from levercast.features.dataset.schema import TABLES
-from levercast.features.dataset.store import LOCK_NAME, Store
+from levercast.features.dataset.store import LOCK_NAME, LOCK_TIMEOUT_ENV, Store
 from levercast.features.errors import ConfigError, DataError
 from tests.conftest import make_candles
 
@@ -127,7 +129,8 @@ def test_rejected_batch_leaves_store_unchanged(synthetic_data):
     with pytest.raises(DataError, match="volume_base must be >= 0"), store.writer() as w:
         w.upsert("candles", bad)
     assert _bytes(synthetic_data) == before
-    assert not (synthetic_data / LOCK_NAME).exists()
+    with store.writer(timeout_secs=0):  # the lock was released (its file may remain)
+        pass
 
 
 SLOW_WRITER = """
@@ -172,21 +175,145 @@ def test_write_killed_midway_leaves_previous_file(synthetic_data):
     assert _bytes(synthetic_data) == before  # the old file is intact and unchanged
     store = Store(synthetic_data)
     assert len(store.read("candles")) > 0
-    # the dead writer's stale lock does not block the next writer
-    with store.writer() as w:
+    # the kernel released the dead writer's lock: the next writer gets in at once
+    with store.writer(timeout_secs=0) as w:
         assert w.upsert("candles", store.read("candles")) == 0
+    assert not list(synthetic_data.glob(".*.tmp"))  # and its temp file is gone
 
 
-def test_second_concurrent_writer_is_refused(synthetic_data):
+def test_second_writer_waits_then_fails_naming_the_lock(synthetic_data):
     proc = _spawn(HOLD_LOCK, synthetic_data)
     try:
         assert proc.stdout.readline().strip() == "started"
-        with pytest.raises(DataError, match=r"another levercast writer holds .*\.levercast\.lock"):
-            with Store(synthetic_data).writer():
+        started = time.monotonic()
+        with pytest.raises(
+            DataError, match=r"another levercast writer holds .*\.levercast\.lock; waited 0\.5 s"
+        ):
+            with Store(synthetic_data).writer(timeout_secs=0.5):
+                pass
+        assert 0.5 <= time.monotonic() - started < 5
+    finally:
+        proc.communicate("\n", timeout=20)
+    with Store(synthetic_data).writer(timeout_secs=0):
+        pass
+
+
+def test_second_writer_enters_when_the_first_finishes_within_the_timeout(synthetic_data):
+    proc = _spawn(HOLD_LOCK, synthetic_data)
+    assert proc.stdout.readline().strip() == "started"
+
+    def finish():
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+
+    timer = threading.Timer(0.5, finish)
+    timer.start()
+    try:
+        started = time.monotonic()
+        with Store(synthetic_data).writer(timeout_secs=30):
+            waited = time.monotonic() - started
+    finally:
+        timer.cancel()
+        proc.communicate(timeout=20)
+    assert 0.3 < waited < 10
+
+
+@pytest.mark.parametrize("content", ["", "0", "999999999", "not a pid"], ids=repr)
+def test_a_leftover_lock_file_neither_blocks_nor_lets_two_writers_in(synthetic_data, content):
+    (synthetic_data / LOCK_NAME).write_text(content)  # e.g. left by a crash or an old version
+    with Store(synthetic_data).writer(timeout_secs=0):  # its mere existence does not block
+        pass
+    (synthetic_data / LOCK_NAME).write_text(content)
+    proc = _spawn(HOLD_LOCK, synthetic_data)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        with pytest.raises(DataError, match="another levercast writer holds"):
+            with Store(synthetic_data).writer(timeout_secs=0.2):
                 pass
     finally:
         proc.communicate("\n", timeout=20)
-    assert not (synthetic_data / LOCK_NAME).exists()
+
+
+def test_nested_writer_fails_at_once(synthetic_data):
+    store = Store(synthetic_data)
+    with store.writer():
+        started = time.monotonic()
+        with pytest.raises(DataError, match="already held by this thread"):
+            with Store(synthetic_data).writer(timeout_secs=30):
+                pass
+        assert time.monotonic() - started < 1
+
+
+def test_writer_is_unusable_after_its_block(synthetic_data):
+    store = Store(synthetic_data)
+    with store.writer() as w:
+        pass
+    with pytest.raises(DataError, match="block has ended"):
+        w.upsert("candles", store.read("candles"))
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [("-1", "found '-1'"), ("abc", "found 'abc'"), ("inf", "found 'inf'"), ("nan", "nan")],
+    ids=["negative", "text", "inf", "nan"],
+)
+def test_lock_timeout_from_env_is_validated(synthetic_data, monkeypatch, value, match):
+    monkeypatch.setenv(LOCK_TIMEOUT_ENV, value)
+    with pytest.raises(ConfigError, match=rf"{LOCK_TIMEOUT_ENV} must be a finite .*{match}"):
+        with Store(synthetic_data).writer():
+            pass
+
+
+def test_lock_timeout_argument_is_validated(synthetic_data):
+    with pytest.raises(ConfigError, match="timeout_secs must be a finite number"):
+        with Store(synthetic_data).writer(timeout_secs=-1):
+            pass
+
+
+def test_upsert_merges_into_the_table_on_disk_not_a_stale_read(synthetic_data):
+    """The lost-update repro: a table read before the network phase, another writer in between."""
+    mine = Store(synthetic_data)
+    stale = mine.read("candles")  # read (and cached) before "fetching"
+    end = stale["ts"].max()
+    theirs = make_candles(start=str(end + pd.Timedelta("1h")), hours=5, seed=1)
+    other = Store(synthetic_data)
+    with other.writer() as w:
+        assert w.upsert("candles", theirs) == 5
+    ours = make_candles(start=str(end + pd.Timedelta("6h")), hours=4, seed=2)
+    with mine.writer() as w:
+        assert w.upsert("candles", ours) == 4
+    after = Store(synthetic_data).read("candles")
+    assert len(after) == len(stale) + 9
+
+
+def test_orphan_temp_files_are_removed_by_the_next_writer(synthetic_data):
+    orphan = synthetic_data / ".candles.deadbeef.tmp"
+    orphan.write_bytes(b"half a parquet file")
+    unrelated = synthetic_data / "notes.tmp"
+    unrelated.write_text("not ours")
+    with Store(synthetic_data).writer():
+        pass
+    assert not orphan.exists()
+    assert unrelated.exists()
+
+
+def test_rewrite_keeps_the_file_mode(synthetic_data):
+    target = synthetic_data / "candles.parquet"
+    target.chmod(0o640)
+    store = Store(synthetic_data)
+    with store.writer() as w:
+        assert w.upsert("candles", store.read("candles").iloc[:1].assign(close=1.0)) == 1
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_new_table_file_honours_the_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        with Store(tmp_path).writer() as w:
+            w.upsert("candles", make_candles(hours=3))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "candles.parquet").stat().st_mode) == 0o640
 
 
 def test_folder_of_parts_is_read(tmp_path):
