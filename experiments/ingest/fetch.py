@@ -95,7 +95,7 @@ def default_clients(now: Callable[[], datetime] | None = None) -> dict[str, Any]
     clock = now or utc_now
     coinglass = None
     if os.environ.get("LEVERCAST_COINGLASS_KEY", "").strip():
-        from levercast.features.sources.liquidation_stream import CoinGlassLiquidations
+        from levercast.features.sources.coinglass import CoinGlassLiquidations
 
         coinglass = CoinGlassLiquidations()
     return {

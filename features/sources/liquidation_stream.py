@@ -1,5 +1,5 @@
-"""Liquidations: websocket message parsing and per-interval aggregation (pure functions), a
-websocket listener, and a CoinGlass history client used only when its key is set.
+"""Liquidation streams: websocket message parsing and per-interval aggregation (pure functions)
+and a websocket listener. (CoinGlass history, the ``aggregate`` venue, is ``coinglass``.)
 
 Streams (APIS.md §3.1, §3.3, §3.4): Binance ``!forceOrder@arr`` on
 ``wss://fstream.binance.com/market/ws/...`` (at most one order per symbol per second is pushed, a
@@ -26,13 +26,9 @@ from typing import Any, Final
 import pandas as pd
 
 from levercast.features.errors import ConfigError, DataError
-from levercast.features.http import HttpClient
 from levercast.features.sources.decode import (
-    check_envelope,
     field,
     frame,
-    http_from_env,
-    ms,
     number,
     number_field,
     rows_of,
@@ -42,7 +38,6 @@ from levercast.features.sources.decode import (
 __all__ = [
     "LIQUIDATION_COLUMNS",
     "STREAM_VENUES",
-    "CoinGlassLiquidations",
     "LiquidationEvent",
     "aggregate_liquidations",
     "listen",
@@ -64,7 +59,6 @@ LIQUIDATION_COLUMNS: Final = [
 ]
 STREAM_VENUES: Final = ("binance", "bybit", "okx")
 OKX_CONTRACT_BASE: Final = {"BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1}
-COINGLASS_URL: Final = "https://open-api-v4.coinglass.com"
 _WS_URLS: Final = {
     "binance": ("LEVERCAST_BINANCE_WS_URL", "wss://fstream.binance.com/market/ws/!forceOrder@arr"),
     "bybit": ("LEVERCAST_BYBIT_WS_URL", "wss://stream.bybit.com/v5/public/linear"),
@@ -290,67 +284,3 @@ def listen(
             on_connect(None)
         finally:
             ws.close(timeout=1)
-
-
-class CoinGlassLiquidations:
-    """CoinGlass v4 aggregated liquidation history (Binance, OKX, Bybit) as venue ``aggregate``.
-
-    The key comes only from ``LEVERCAST_COINGLASS_KEY`` and is sent in the ``CG-API-KEY`` header.
-    The path ``/api/futures/liquidation/aggregated-history`` and its fields ``time``,
-    ``aggregated_long_liquidation_usd``, ``aggregated_short_liquidation_usd`` are [UNVERIFIED].
-    """
-
-    venue: Final = "aggregate"
-
-    def __init__(self, http: HttpClient | None = None) -> None:
-        key = os.environ.get("LEVERCAST_COINGLASS_KEY", "").strip()
-        if not key:
-            raise ConfigError("LEVERCAST_COINGLASS_KEY must be set to use CoinGlass; found unset")
-        self.http = http or http_from_env(
-            "coinglass",
-            "LEVERCAST_COINGLASS_URL",
-            COINGLASS_URL,
-            headers={"CG-API-KEY": key},
-            min_interval_secs=2.0,  # the Hobbyist plan allows 30 requests per minute
-        )
-
-    def liquidations(
-        self, asset: str, *, interval: str, since: datetime, until: datetime
-    ) -> pd.DataFrame:
-        """Closed buckets starting in ``[since, until)``."""
-        path = "/api/futures/liquidation/aggregated-history"
-        source = f"coinglass {path}"
-        step = pd.Timedelta(interval)
-        params = {
-            "symbol": asset.upper(),
-            "interval": interval,
-            "exchange_list": "Binance,OKX,Bybit",
-            "start_time": ms(since),
-            "end_time": ms(until),
-            "limit": 1000,
-        }
-        payload = self.http.get_json(path, params)
-        check_envelope(payload, source=source, code_key="code", ok=["0", 0])
-        records = []
-        for row in rows_of(payload, "data", source=source):
-            ts = to_utc(field(row, "time", source=source), source=source, name="time")
-            if not since <= ts < until or ts + step > pd.Timestamp(until):
-                continue
-            records.append(
-                {
-                    "venue": self.venue,
-                    "asset": asset,
-                    "interval": interval,
-                    "ts": ts,
-                    "available_at": ts + step,
-                    "lower_bound": None,
-                    **{
-                        out: number_field(row, key, source=source, name=key)
-                        for out, key in [
-                            ("long_usd", "aggregated_long_liquidation_usd"),
-                            ("short_usd", "aggregated_short_liquidation_usd"),
-                        ]
-                    },
-                }
-            )
-        return frame(records, columns=LIQUIDATION_COLUMNS)
