@@ -1,12 +1,22 @@
 """Read-only Kalshi trade-API v2 client: crypto series, events, markets, books, candlesticks.
 
-Lists the crypto price series of each asset (``KXBTC`` ranges, ``KXBTCD`` thresholds, ``KXETH``,
-``KXETHD``, ...) through ``/events?with_nested_markets=true`` (open, and settled within
-``resolved_lookback_days``), with cursor pagination. Markets that settled before the rolling
-``/historical/cutoff`` are listed through ``/historical/markets`` and their candles read from
-``/historical/markets/{ticker}/candlesticks``. Requests go through the retrying
-``features.http.HttpClient``; public market data needs no key. Wire parsing lives in
-``markets.kalshi.wire``.
+Host ``https://external-api.kalshi.com/trade-api/v2`` (changelog 2026-05-07; the shared
+``api.elections.kalshi.com`` still answers). Lists the crypto price series of each asset
+(``KXBTC`` ranges, ``KXBTCD`` thresholds, ``KXETH``, ``KXETHD``, ...) through
+``/events?with_nested_markets=true`` (open, and settled within ``resolved_lookback_days``), with
+cursor pagination. Each listed series' fee fields are read once from ``/series/{ticker}``.
+
+Markets settled before ``/historical/cutoff``'s ``market_settled_ts`` are served only by
+``/historical/*`` (https://docs.kalshi.com/getting_started/historical_data): ``/events`` still
+lists their events, without the nested markets. Those events' markets are read from
+``/historical/markets?event_ticker=...``: that endpoint takes exactly one of ``tickers``,
+``event_ticker``, ``series_ticker`` (mutually exclusive) and no time filter, so asking per
+event bounds the pages read; their candles come from
+``/historical/markets/{ticker}/candlesticks``.
+
+Markets that are not plain $1 binaries are left out with a reason (``skipped``). Requests go
+through the retrying ``features.http.HttpClient`` (429 with or without ``Retry-After``: Kalshi
+sends none); public market data needs no key. Wire parsing lives in ``markets.kalshi.wire``.
 """
 
 from __future__ import annotations
@@ -16,15 +26,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from levercast.features.errors import ConfigError, DataError, MarketUnavailable
+from levercast.features.errors import ConfigError, MarketUnavailable
 from levercast.features.http import HttpClient
 from levercast.markets.client import MarketResolution, history_frame
 from levercast.markets.kalshi.wire import (
+    HistoricalCutoff,
+    KalshiEvent,
+    KalshiSeries,
     decode_page,
+    ineligible_reason,
     parse_candles,
+    parse_historical_cutoff,
+    parse_kalshi_event,
     parse_kalshi_market,
     parse_kalshi_orderbook,
     parse_kalshi_resolution,
+    parse_kalshi_series,
 )
 from levercast.markets.settings import VenueSettings
 from levercast.markets.types import OrderBook, Venue, VenueMarket
@@ -42,6 +59,7 @@ SERIES_BY_ASSET: Final[dict[str, tuple[str, ...]]] = {
     "DOGE": ("KXDOGE", "KXDOGED"),
 }
 _EVENTS_LIMIT: Final = 200
+_HISTORICAL_LIMIT: Final = 1000
 _CANDLE_MINUTES: Final = (1, 60, 1440)
 _CANDLE_CHUNK: Final = 1000  # candles per request
 
@@ -88,6 +106,9 @@ class KalshiClient:
         self._series = {k: tuple(v) for k, v in (series or SERIES_BY_ASSET).items()}
         self._resolutions: dict[str, MarketResolution | None] = {}
         self._historical: set[str] = set()
+        self._series_info: dict[str, KalshiSeries] = {}
+        self.skipped: dict[str, str] = {}
+        """Market ticker -> why the last listing left it out (not a plain $1 binary)."""
 
     def series_for(self, assets: Sequence[str]) -> list[str]:
         """Series tickers of ``assets``.
@@ -127,27 +148,41 @@ class KalshiClient:
             f"query or raise max_pages"
         )
 
+    def cutoffs(self) -> HistoricalCutoff:
+        """The four ``/historical/cutoff`` times (they advance independently)."""
+        return parse_historical_cutoff(self._http.get_json("/historical/cutoff"))
+
     def historical_cutoff(self) -> datetime | None:
         """``market_settled_ts`` of ``/historical/cutoff``: markets settled before it are served
         only by ``/historical/*`` (None when the venue does not say)."""
-        payload = self._http.get_json("/historical/cutoff")
-        value = payload.get("market_settled_ts") if isinstance(payload, Mapping) else None
-        if value in (None, ""):
-            return None
-        try:
-            if isinstance(value, int | float) or str(value).isdigit():
-                return datetime.fromtimestamp(int(value), tz=UTC)
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-        except (ValueError, OverflowError):
-            raise DataError(
-                f"kalshi /historical/cutoff: market_settled_ts must be a time; found {value!r}"
-            ) from None
+        return self.cutoffs().market_settled_ts
 
-    def _remember(self, raw: Mapping[str, Any], market: VenueMarket) -> VenueMarket:
+    def series(self, ticker: str) -> KalshiSeries:
+        """Fee fields of a series (``/series/{ticker}``), read once per client."""
+        if ticker not in self._series_info:
+            payload = self._http.get_json(f"/series/{ticker}")
+            self._series_info[ticker] = parse_kalshi_series(payload)
+        return self._series_info[ticker]
+
+    def _market(
+        self, raw: Any, series: str, event: KalshiEvent | None, *, historical: bool = False
+    ) -> VenueMarket | None:
+        reason = ineligible_reason(raw) if isinstance(raw, Mapping) else None
+        market = parse_kalshi_market(
+            raw, series_ticker=series, event=event, series=self.series(series)
+        )
+        if reason is not None:
+            self.skipped[market.market_id] = reason
+            return None
+        if historical:
+            self._historical.add(market.market_id)
         self._resolutions[market.market_id] = parse_kalshi_resolution(raw)
         return market
 
-    def _events(self, series: str, status: str, extra: Mapping[str, Any]) -> list[VenueMarket]:
+    def _events(
+        self, series: str, status: str, extra: Mapping[str, Any]
+    ) -> Iterator[tuple[KalshiEvent, list[VenueMarket], bool]]:
+        """``(event, its eligible markets, whether it came with nested markets)`` per event."""
         params = {
             "series_ticker": series,
             "status": status,
@@ -155,18 +190,24 @@ class KalshiClient:
             "limit": min(self.settings.page_limit, _EVENTS_LIMIT),
             **extra,
         }
-        out = []
-        for event in self.paged("/events", "events", params):
-            if not isinstance(event, Mapping):
-                raise DataError(f"kalshi /events: event must be an object; found {event!r}"[:200])
-            title = event.get("title") or None
-            for raw in event.get("markets") or []:
-                market = parse_kalshi_market(raw, series_ticker=series, event_title=title)
-                out.append(self._remember(raw, market))
-        return out
+        for raw_event in self.paged("/events", "events", params):
+            event = parse_kalshi_event(raw_event)
+            nested = raw_event.get("markets") or []
+            markets = [self._market(raw, series, event) for raw in nested]
+            yield event, [m for m in markets if m is not None], bool(nested)
+
+    def _historical_markets(self, series: str, event: KalshiEvent) -> Iterator[VenueMarket]:
+        params = {"event_ticker": event.ticker, "limit": _HISTORICAL_LIMIT}
+        for raw in self.paged("/historical/markets", "markets", params):
+            market = self._market(raw, series, event, historical=True)
+            if market is not None:
+                yield market
 
     def list_markets(self, assets: Sequence[str]) -> list[VenueMarket]:
         """Open and recently settled markets of the assets' crypto series.
+
+        Settled events whose nested markets are missing (settled before the historical cutoff)
+        are completed from ``/historical/markets?event_ticker=...``.
 
         Raises
         ------
@@ -178,23 +219,20 @@ class KalshiClient:
         series_list = self.series_for(assets)
         since = self._now() - timedelta(days=self.settings.resolved_lookback_days)
         cutoff = self.historical_cutoff()
+        self.skipped = {}
         found: dict[str, VenueMarket] = {}
         for series in series_list:
-            for market in self._events(series, "open", {}):
-                found[market.market_id] = market
-            for market in self._events(series, "settled", {"min_close_ts": _unix(since)}):
-                found[market.market_id] = market
-            if cutoff is not None and since < cutoff:
-                params = {
-                    "series_ticker": series,
-                    "min_close_ts": _unix(since),
-                    "limit": self.settings.page_limit,
-                }
-                for raw in self.paged("/historical/markets", "markets", params):
-                    market = parse_kalshi_market(raw, series_ticker=series)
-                    if market.market_id not in found:
-                        self._historical.add(market.market_id)
-                        found[market.market_id] = self._remember(raw, market)
+            for _, markets, _ in self._events(series, "open", {}):
+                found.update((m.market_id, m) for m in markets)
+            settled = self._events(series, "settled", {"min_close_ts": _unix(since)})
+            for event, markets, nested in settled:
+                found.update((m.market_id, m) for m in markets)
+                if nested or cutoff is None or since >= cutoff:
+                    continue
+                for market in self._historical_markets(series, event):
+                    close = market.close_time
+                    if market.market_id not in found and (close is None or close >= since):
+                        found[market.market_id] = market
         return list(found.values())
 
     def resolution(self, market: VenueMarket) -> MarketResolution | None:
@@ -238,6 +276,10 @@ class KalshiClient:
         return history_frame(self.venue, market.market_id, points)
 
     def order_book(self, market: VenueMarket) -> OrderBook:
-        """Current YES book (bids from YES bids; asks = 1 - NO bids)."""
+        """Current YES book (bids from YES bids; asks = 1 - NO bids).
+
+        The orderbook is public (getting_started/orderbook_responses) although one API-reference
+        page declares key headers; a 401 ends as ``MarketUnavailable`` like any other 4xx.
+        """
         payload = self._http.get_json(f"/markets/{market.market_id}/orderbook")
         return parse_kalshi_orderbook(payload, market, observed_at=self._now())

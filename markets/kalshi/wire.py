@@ -1,14 +1,32 @@
 """Kalshi trade-API v2 wire parsing and its one mapping into domain records (STYLE G4).
 
-Kalshi removed its integer-cent fields: prices are ``*_dollars`` fixed-point strings and counts
-``*_fp`` strings (APIS.md §0.5); both are parsed with ``Decimal``. The order book holds bids
-only (``orderbook_fp.yes_dollars`` / ``no_dollars``): a YES ask is ``1 - NO bid`` with the NO
-bid's size. Historical candles (``/historical/...``) use unsuffixed keys; both shapes are read.
+Checked against OpenAPI 3.31 (Sept 2026) and the 2026 changelog (issue 20, KALSHI-2026.md):
+
+- integer-cent prices and integer counts were removed on 2026-03-12: prices are ``*_dollars``
+  fixed-point strings (up to 6 decimals) and counts ``*_fp`` strings (2 decimals, fractional
+  contracts everywhere since 2026-04-17); both are parsed with ``Decimal``.
+  ``response_price_units``, ``fractional_trading_enabled`` (2026-07-09) and
+  ``liquidity_dollars`` (3.31) are gone and never read;
+- the market ``title`` is deprecated and optional, and the live one drops the fixing hour
+  ("Bitcoin price on Oct 6, 2026?"): the question is the event title (which has it) with the YES
+  subtitle, falling back to the market title, then the YES subtitle;
+- fees are per series (``Series.fee_type``/``fee_multiplier``), overridden per event
+  (``fee_type_override``/``fee_multiplier_override``), waived per market until
+  ``fee_waiver_expiration_time``;
+- ``expiration_time`` is deprecated: a resolution is dated by ``settlement_ts``, else
+  ``expected_expiration_time``, ``latest_expiration_time``, ``close_time``;
+- ``/historical/cutoff`` has four independent ISO times (``HistoricalCutoff``).
+
+The order book holds bids only (``orderbook_fp.yes_dollars`` / ``no_dollars``, ascending, best
+last; https://docs.kalshi.com/getting_started/orderbook_responses): a YES ask is ``1 - NO bid``
+with the NO bid's size. Historical candles (``/historical/...``) use unsuffixed keys; both shapes
+are read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -19,16 +37,60 @@ from levercast.markets.client import MarketResolution
 from levercast.markets.types import BookLevel, OrderBook, Venue, VenueMarket
 
 __all__ = [
+    "HistoricalCutoff",
+    "KalshiEvent",
+    "KalshiSeries",
     "decode_page",
+    "ineligible_reason",
     "parse_candles",
+    "parse_historical_cutoff",
+    "parse_kalshi_event",
     "parse_kalshi_market",
     "parse_kalshi_orderbook",
     "parse_kalshi_resolution",
+    "parse_kalshi_series",
     "to_decimal",
 ]
 
-RESOLVED_STATUSES: Final = frozenset({"determined", "finalized", "settled", "amended"})
+# Market ``status`` values that carry a final ``result`` (``disputed`` does not).
+RESOLVED_STATUSES: Final = frozenset({"determined", "finalized", "amended"})
 _ONE: Final = Decimal(1)
+_CADENCES: Final = {"fifteen_min": "15m", "hourly": "hourly", "daily": "daily", "weekly": "weekly"}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricalCutoff:
+    """``/historical/cutoff``: records older than these are served only by ``/historical/*``.
+
+    The four times advance independently (orders about two weeks behind since 2026-09-24).
+    """
+
+    market_settled_ts: datetime | None
+    trades_created_ts: datetime | None
+    orders_updated_ts: datetime | None
+    market_positions_last_updated_ts: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class KalshiSeries:
+    """The ``/series/{ticker}`` fields levercast uses (fees and settlement sources)."""
+
+    ticker: str
+    fee_type: str | None
+    fee_multiplier: float | None
+    settlement_sources: tuple[str, ...]
+    exchange_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class KalshiEvent:
+    """The event fields levercast uses (title, cadence, fee overrides)."""
+
+    ticker: str
+    title: str | None
+    cadence: str | None
+    fee_type_override: str | None
+    fee_multiplier_override: float | None
 
 
 def to_decimal(value: Any, field: str, where: str) -> Decimal | None:
@@ -62,6 +124,105 @@ def _time(raw: Mapping[str, Any], field: str, where: str) -> datetime | None:
         ) from None
 
 
+def _float(raw: Mapping[str, Any], field: str, where: str) -> float | None:
+    value = to_decimal(raw.get(field), field, where)
+    return None if value is None else float(value)
+
+
+def parse_historical_cutoff(payload: Any) -> HistoricalCutoff:
+    """The four cutoff times of ``/historical/cutoff`` (ISO-8601; unix seconds also accepted).
+
+    Raises
+    ------
+    DataError
+        The body is not an object, or a time is malformed.
+    """
+    where = "kalshi /historical/cutoff"
+    if not isinstance(payload, Mapping):
+        raise DataError(f"{where}: response must be an object; found {payload!r}"[:200])
+
+    def stamp(field: str) -> datetime | None:
+        value = payload.get(field)
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            try:
+                return datetime.fromtimestamp(int(value), tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                raise DataError(f"{where}: {field} must be a time; found {value!r}") from None
+        return _time(payload, field, where)
+
+    return HistoricalCutoff(
+        market_settled_ts=stamp("market_settled_ts"),
+        trades_created_ts=stamp("trades_created_ts"),
+        orders_updated_ts=stamp("orders_updated_ts"),
+        market_positions_last_updated_ts=stamp("market_positions_last_updated_ts"),
+    )
+
+
+def parse_kalshi_series(payload: Any) -> KalshiSeries:
+    """The fee fields of a ``/series/{ticker}`` response (``{"series": {...}}`` or the object).
+
+    Raises
+    ------
+    DataError
+        ``ticker`` missing or a malformed multiplier.
+    """
+    raw = payload.get("series", payload) if isinstance(payload, Mapping) else payload
+    where = "kalshi series"
+    ticker = str(_required(raw, "ticker", where))
+    where = f"kalshi series {ticker}"
+    sources = raw.get("settlement_sources") or []
+    index = raw.get("exchange_index")
+    return KalshiSeries(
+        ticker=ticker,
+        fee_type=str(raw["fee_type"]) if raw.get("fee_type") else None,
+        fee_multiplier=_float(raw, "fee_multiplier", where),
+        settlement_sources=tuple(
+            str(s.get("name")) for s in sources if isinstance(s, Mapping) and s.get("name")
+        ),
+        exchange_index=int(index) if isinstance(index, int) else None,
+    )
+
+
+def parse_kalshi_event(raw: Any) -> KalshiEvent:
+    """The fields levercast uses of one ``/events`` event object.
+
+    Raises
+    ------
+    DataError
+        ``event_ticker`` missing or a malformed fee override.
+    """
+    ticker = str(_required(raw, "event_ticker", "kalshi event"))
+    where = f"kalshi event {ticker}"
+    metadata = raw.get("product_metadata")
+    cadence = metadata.get("cadence") if isinstance(metadata, Mapping) else None
+    return KalshiEvent(
+        ticker=ticker,
+        title=str(raw["title"]) if raw.get("title") else None,
+        cadence=_CADENCES.get(str(cadence), str(cadence)) if cadence else None,
+        fee_type_override=(str(raw["fee_type_override"]) if raw.get("fee_type_override") else None),
+        fee_multiplier_override=_float(raw, "fee_multiplier_override", where),
+    )
+
+
+def ineligible_reason(raw: Mapping[str, Any]) -> str | None:
+    """Why a market object is not a plain $1 binary levercast can price, or None.
+
+    Multivariate legs, non-binary (scalar) markets, notional other than $1 and settlement
+    floors (``settlement_bounds_type`` other than ``default``) are left out.
+    """
+    if raw.get("mve_collection_ticker"):
+        return "multivariate (combo) market"
+    if raw.get("market_type", "binary") != "binary":
+        return f"market_type is {raw.get('market_type')!r}, not 'binary'"
+    notional = raw.get("notional_value_dollars")
+    if notional not in (None, "") and Decimal(str(notional)) != _ONE:
+        return f"notional_value_dollars is {notional!r}, not 1"
+    bounds = raw.get("settlement_bounds_type")
+    if bounds not in (None, "", "default"):
+        return f"settlement_bounds_type is {bounds!r}, not 'default'"
+    return None
+
+
 def decode_page(payload: Any, key: str, *, path: str) -> tuple[list[Any], str | None]:
     """Items and next cursor of a Kalshi list response (``{key: [...], "cursor": ""}``)."""
     if not isinstance(payload, Mapping) or not isinstance(payload.get(key), list):
@@ -81,21 +242,32 @@ def parse_kalshi_market(
     *,
     series_ticker: str | None = None,
     event_title: str | None = None,
+    event: KalshiEvent | None = None,
+    series: KalshiSeries | None = None,
 ) -> VenueMarket:
     """The domain record of one Kalshi market object (the one wire -> domain mapping).
 
-    ``question`` is the title with the YES subtitle (e.g. the strike ``$79,100 or above``)
-    appended in brackets when the title lacks it; ``rules`` joins the primary and secondary
-    rules; ``end_date`` and ``close_time`` are ``close_time``.
+    ``question`` is the event title (else the deprecated market title, else the YES subtitle)
+    with the YES subtitle (e.g. the strike ``$110,000 or above``) appended in brackets when the
+    title lacks it; ``rules`` joins the primary and secondary rules; ``end_date`` and
+    ``close_time`` are ``close_time``. Fee fields come from the series, the event's overrides
+    winning, and the market's fee waiver.
 
     Raises
     ------
     DataError
-        ``ticker`` or ``title`` missing, or a malformed time or strike.
+        ``ticker`` missing, no title of any kind, or a malformed time, strike or multiplier.
     """
     where = f"kalshi market {raw.get('ticker', '?') if isinstance(raw, Mapping) else '?'}"
     ticker = str(_required(raw, "ticker", where))
-    title = str(_required(raw, "title", where))
+    event_title = event_title or (event.title if event else None)
+    title = event_title or raw.get("title") or raw.get("yes_sub_title")
+    if not title:
+        raise DataError(
+            f"{where}: one of the event title, field 'title' or field 'yes_sub_title' is "
+            "required; found none"
+        )
+    title = str(title)
     rules = "\n\n".join(str(raw[k]) for k in ("rules_primary", "rules_secondary") if raw.get(k))
     floor = to_decimal(raw.get("floor_strike"), "floor_strike", where)
     cap = to_decimal(raw.get("cap_strike"), "cap_strike", where)
@@ -118,22 +290,55 @@ def parse_kalshi_market(
         slug=None,
         active=raw.get("status") == "active",
         closed=raw.get("status") not in (None, "initialized", "inactive", "active"),
+        category="crypto" if series_ticker and series_ticker.upper().startswith("KX") else None,
+        cadence=event.cadence if event else None,
+        fee_category=_fee_type(event, series),
+        fee_multiplier=_multiplier(event, series),
+        fee_waiver_until=_time(raw, "fee_waiver_expiration_time", where),
     )
 
 
-def parse_kalshi_resolution(raw: Mapping[str, Any]) -> MarketResolution | None:
-    """The winner of a determined/settled binary market (``result`` yes/no), else None.
+def _fee_type(event: KalshiEvent | None, series: KalshiSeries | None) -> str | None:
+    if event is not None and event.fee_type_override:
+        return event.fee_type_override
+    return series.fee_type if series is not None else None
 
-    ``resolved_at`` is ``settlement_ts``, else ``expiration_time``.
+
+def _multiplier(event: KalshiEvent | None, series: KalshiSeries | None) -> float | None:
+    if event is not None and event.fee_multiplier_override is not None:
+        return event.fee_multiplier_override
+    return series.fee_multiplier if series is not None else None
+
+
+_RESOLVED_AT: Final = (
+    "settlement_ts",
+    "expected_expiration_time",
+    "latest_expiration_time",
+    "close_time",
+)
+
+
+def parse_kalshi_resolution(raw: Mapping[str, Any]) -> MarketResolution | None:
+    """The winner of a determined/finalized binary market (``result`` yes/no), else None.
+
+    ``resolved_at`` is ``settlement_ts``, else ``expected_expiration_time``,
+    ``latest_expiration_time``, ``close_time`` (``expiration_time`` is deprecated);
+    ``settled_value`` is ``expiration_value`` (for crypto series the 60-s index average).
     """
     result = str(raw.get("result") or "")
     if result not in ("yes", "no") or raw.get("status") not in RESOLVED_STATUSES:
         return None
     where = f"kalshi market {raw.get('ticker', '?')}"
+    resolved_at = next(
+        (t for t in (_time(raw, f, where) for f in _RESOLVED_AT) if t is not None), None
+    )
+    value = to_decimal(raw.get("expiration_value"), "expiration_value", where)
     return MarketResolution(
         market_id=str(_required(raw, "ticker", where)),
         winning_outcome="Yes" if result == "yes" else "No",
-        resolved_at=_time(raw, "settlement_ts", where) or _time(raw, "expiration_time", where),
+        resolved_at=resolved_at,
+        settled_value=float(value) if value is not None else None,
+        source="kalshi",
     )
 
 

@@ -16,8 +16,18 @@ from werkzeug import Response
 
 from levercast.features.errors import ConfigError, DataError, MarketUnavailable
 from levercast.markets.client import HISTORY_COLUMNS, MarketClient
+from levercast.markets.fees import fee
 from levercast.markets.kalshi.client import KalshiClient
-from levercast.markets.kalshi.wire import parse_candles, parse_kalshi_market, parse_kalshi_orderbook
+from levercast.markets.kalshi.wire import (
+    ineligible_reason,
+    parse_candles,
+    parse_historical_cutoff,
+    parse_kalshi_event,
+    parse_kalshi_market,
+    parse_kalshi_orderbook,
+    parse_kalshi_resolution,
+    parse_kalshi_series,
+)
 from levercast.markets.settings import VenueSettings
 from levercast.markets.types import VenueMarket
 from tests.conftest import RESOURCES
@@ -45,12 +55,13 @@ def events_handler(request):
 
 
 def historical_markets_handler(request):
-    name = "historical_markets.json" if request.args["series_ticker"] == "KXBTCD" else None
+    name = "historical_markets.json" if request.args["event_ticker"] == "KXBTCD-26AUG1917" else None
     body = load(name) if name else {"markets": [], "cursor": ""}
     return Response(json.dumps(body), 200)
 
 
 def serve(httpserver) -> None:
+    httpserver.expect_request("/kalshi/series/KXBTCD").respond_with_json(load("series_KXBTCD.json"))
     httpserver.expect_request("/kalshi/events").respond_with_handler(events_handler)
     httpserver.expect_request("/kalshi/historical/cutoff").respond_with_json(
         load("historical_cutoff.json")
@@ -87,19 +98,45 @@ def test_list_markets_pages_events_settled_and_historical(httpserver):
     markets = listed(client)
     assert set(markets) == {OPEN1, OPEN2, SETTLED, HISTORICAL}
     m = markets[OPEN1]
-    assert m.question == "Bitcoin price on Aug 28, 2026 at 5pm EDT? [$109,999.99 or above]"
+    # The event title carries the fixing hour; the (deprecated) market title drops it.
+    assert m.question == "Bitcoin price on Aug 28, 2026 at 5pm EDT? [$110,000 or above]"
     assert m.strike_type == "greater" and m.floor_strike == 109999.99
     assert m.series_ticker == "KXBTCD" and m.event_ticker == "KXBTCD-26AUG2817"
     assert m.event_title == "Bitcoin price on Aug 28, 2026 at 5pm EDT?"
     assert m.close_time == datetime(2026, 8, 28, 21, tzinfo=UTC) == m.end_date
     assert m.active is True and m.closed is False
-    assert "If the price of Bitcoin is above" in m.rules
+    assert "simple average of the sixty seconds" in m.rules
+    assert (m.fee_category, m.fee_multiplier, m.cadence) == ("quadratic", 1.0, "hourly")
+    assert markets[OPEN2].question.startswith("Bitcoin price on Aug 28, 2026 at 5pm EDT?")
     events = [r for r, _ in httpserver.log if r.path == "/kalshi/events"]
     assert {r.args["series_ticker"] for r in events} == {"KXBTC", "KXBTCD"}
     assert any(r.args.get("cursor") == "page-2" for r in events)
     settled = [r for r in events if r.args["status"] == "settled"]
     assert settled[0].args["min_close_ts"] == str(int(NOW.timestamp()) - 3 * 86400)
+    series = [r for r, _ in httpserver.log if r.path.startswith("/kalshi/series/KXBTCD")]
+    assert [r.path for r in series if not r.path.endswith("candlesticks")] == [
+        "/kalshi/series/KXBTCD"
+    ]  # read once, and only for a series that has markets
     assert isinstance(client, MarketClient)
+
+
+def test_historical_markets_are_asked_per_event_without_time_filters(httpserver):
+    serve(httpserver)
+    client = make_client(httpserver)
+    markets = listed(client)
+    [call] = [r for r, _ in httpserver.log if r.path == "/kalshi/historical/markets"]
+    # The endpoint takes one of tickers / event_ticker / series_ticker and no min_close_ts.
+    assert dict(call.args) == {"event_ticker": "KXBTCD-26AUG1917", "limit": "1000"}
+    old = markets[HISTORICAL]
+    assert old.event_title == "Bitcoin price on Aug 19, 2026 at 5pm EDT?"
+    assert old.question == "Bitcoin price on Aug 19, 2026 at 5pm EDT? [$112,000 or above]"
+
+
+def test_no_historical_reads_inside_the_live_window(httpserver):
+    serve(httpserver)
+    client = make_client(httpserver, resolved_lookback_days=1.0)  # since > market_settled_ts
+    assert HISTORICAL not in listed(client)
+    assert not [r for r, _ in httpserver.log if r.path == "/kalshi/historical/markets"]
 
 
 def test_resolutions(httpserver):
@@ -109,8 +146,10 @@ def test_resolutions(httpserver):
     settled = client.resolution(markets[SETTLED])
     assert settled is not None and settled.winning_outcome == "Yes"
     assert settled.resolved_at == datetime(2026, 8, 21, 21, 5, 12, tzinfo=UTC)
+    assert settled.settled_value == 115230.12 and settled.source == "kalshi"
     historical = client.resolution(markets[HISTORICAL])
     assert historical is not None and historical.winning_outcome == "No"
+    assert historical.settled_value == 111630.40
     assert client.resolution(markets[OPEN1]) is None
 
 
@@ -175,6 +214,26 @@ def test_429_then_pages(httpserver):
     assert sleeps == [2.0]
 
 
+def test_429_without_retry_after_backs_off(httpserver):
+    # Kalshi's 429s carry no Retry-After (getting_started/rate_limits); the body varies.
+    httpserver.expect_oneshot_request("/kalshi/historical/cutoff").respond_with_data(
+        '{"error":{"code":"too_many_requests","message":"too many requests"}}', status=429
+    )
+    serve(httpserver)
+    sleeps: list[float] = []
+    assert len(listed(make_client(httpserver, sleeps))) == 4
+    assert len(sleeps) == 1 and 0.0 <= sleeps[0] <= 0.5  # full jitter under backoff_secs
+
+
+def test_orderbook_401_is_market_unavailable(httpserver):
+    httpserver.expect_request(re.compile(r"/kalshi/markets/.*/orderbook")).respond_with_data(
+        '{"error":"unauthorized"}', status=401
+    )
+    market = VenueMarket(venue="kalshi", market_id="KXBTCD-X", question="q")
+    with pytest.raises(MarketUnavailable, match=r"HTTP 401"):
+        make_client(httpserver).order_book(market)
+
+
 @pytest.mark.parametrize(
     ("status", "body", "message"),
     [
@@ -207,6 +266,105 @@ def test_timeout_is_retried_then_clear(httpserver):
 def test_market_missing_ticker_is_clear_error():
     with pytest.raises(DataError, match=r"field 'ticker' is required"):
         parse_kalshi_market({"title": "Bitcoin?"})
+    with pytest.raises(DataError, match=r"event title, field 'title' or field 'yes_sub_title'"):
+        parse_kalshi_market({"ticker": "KX-1"})
+
+
+def test_title_falls_back_to_event_then_market_then_subtitle():
+    raw = load("events_KXBTCD_open_page2.json")["events"][0]["markets"][0]
+    assert "title" not in raw  # the deprecated title is optional (OpenAPI 3.29+)
+    assert parse_kalshi_market(raw).question == "$120,000 or above"
+    with_title = dict(raw, title="Bitcoin price on Aug 28, 2026?")
+    assert parse_kalshi_market(with_title).question == (
+        "Bitcoin price on Aug 28, 2026? [$120,000 or above]"
+    )
+    assert parse_kalshi_market(with_title, event_title="E?").question == "E? [$120,000 or above]"
+
+
+def test_recorded_2026_shapes_parse():
+    """OpenAPI 3.31 shapes (tests/resources/kalshi/README.md): range ladder, 15-minute market,
+    a settled market with the empty-book sentinels, suffixed and historical candles."""
+    page = load("events_KXBTC_range_page.json")
+    event = parse_kalshi_event(page["events"][0])
+    assert event.cadence == "hourly" and event.title.startswith("Bitcoin price range")
+    ranges = [parse_kalshi_market(m, series_ticker="KXBTC", event=event) for m in
+              page["events"][0]["markets"]]  # fmt: skip
+    assert ranges[0].strike_type == "between"
+    assert (ranges[0].floor_strike, ranges[0].cap_strike) == (69750.0, 69999.99)
+    assert ranges[0].question.endswith("[$69,750 to 69,999.99]")
+    fifteen = load("market_KXBTC15M-26OCT061715-15.json")["market"]
+    assert parse_kalshi_market(fifteen).strike_type == "greater_or_equal"
+    settled = load("market_settled_KXBTCD-26OCT0517-T69999.99.json")["market"]
+    resolution = parse_kalshi_resolution(settled)
+    assert resolution is not None and resolution.winning_outcome == "Yes"
+    assert resolution.settled_value == 70213.58
+    assert resolution.resolved_at == datetime(2026, 10, 5, 21, 1, 3, 884000, tzinfo=UTC)
+    live = list(parse_candles(load("candlesticks_KXBTCD-26OCT0617-T69999.99.json"), ticker="T"))
+    assert [p for _, p in live] == pytest.approx([0.40, 0.43, 0.43])  # no trade: bid/ask mid
+    old = load("historical_candlesticks_KXBTCD-26JUN1517-T107999.99.json")
+    assert all(0 <= p <= 1 for _, p in parse_candles(old, ticker="T"))
+
+
+def test_cutoff_times_are_independent():
+    cutoff = parse_historical_cutoff(load("historical_cutoff.json"))
+    assert cutoff.market_settled_ts == datetime(2026, 8, 20, tzinfo=UTC)
+    assert cutoff.orders_updated_ts == datetime(2026, 8, 8, tzinfo=UTC)
+    assert parse_historical_cutoff({"market_settled_ts": 1787184000}).market_settled_ts == (
+        datetime(2026, 8, 20, tzinfo=UTC)
+    )
+    with pytest.raises(DataError, match=r"market_settled_ts.*ISO-8601"):
+        parse_historical_cutoff({"market_settled_ts": "yesterday"})
+
+
+def test_series_fees_flow_into_market_and_fee():
+    series = parse_kalshi_series(load("series_KXBTCD.json"))
+    assert (series.fee_type, series.fee_multiplier) == ("quadratic", 1.0)
+    raw = load("market_settled_KXBTCD-26OCT0517-T69999.99.json")["market"]
+    event = parse_kalshi_event(
+        {"event_ticker": "E", "title": "T?", "fee_multiplier_override": 0.5,
+         "fee_type_override": "quadratic_with_maker_fees"}
+    )  # fmt: skip
+    market = parse_kalshi_market(raw, series_ticker="KXBTCD", event=event, series=series)
+    assert (market.fee_category, market.fee_multiplier) == ("quadratic_with_maker_fees", 0.5)
+    at = datetime(2026, 10, 5, tzinfo=UTC)
+    # 0.5 x 0.07 x 100 x 0.43 x 0.57 = 0.857850 -> $0.8579 (direct member)
+    assert fee("kalshi", "crypto", at, 0.43, 100, market=market) == pytest.approx(0.8579)
+    waived = parse_kalshi_market(
+        dict(raw, fee_waiver_expiration_time="2026-12-01T00:00:00Z"), series=series
+    )
+    assert fee("kalshi", "crypto", at, 0.43, 100, market=waived) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"market_type": "scalar"}, "market_type is 'scalar'"),
+        ({"notional_value_dollars": "100.0000"}, "notional_value_dollars"),
+        ({"settlement_bounds_type": "floor"}, "settlement_bounds_type is 'floor'"),
+        ({"mve_collection_ticker": "KXMVE-1"}, "multivariate"),
+    ],
+)
+def test_ineligible_markets_are_skipped_with_a_reason(httpserver, change, reason):
+    raw = load("market_settled_KXBTCD-26OCT0517-T69999.99.json")["market"]
+    assert ineligible_reason(raw) is None
+    assert reason in ineligible_reason(dict(raw, **change))
+    page = load("events_KXBTCD_open_page1.json")
+    page["events"][0]["markets"][0].update(change)
+    page["cursor"] = ""
+    httpserver.expect_request("/kalshi/series/KXBTCD").respond_with_json(load("series_KXBTCD.json"))
+    httpserver.expect_request("/kalshi/historical/cutoff").respond_with_json(
+        load("historical_cutoff.json")
+    )
+
+    def events(request):
+        args = request.args
+        body = page if args["series_ticker"] == "KXBTCD" and args["status"] == "open" else None
+        return Response(json.dumps(body or load("events_empty.json")), 200)
+
+    httpserver.expect_request("/kalshi/events").respond_with_handler(events)
+    client = make_client(httpserver)
+    assert OPEN1 not in listed(client)
+    assert reason in client.skipped[OPEN1]
 
 
 @settings(max_examples=50, deadline=None)
