@@ -20,13 +20,15 @@ Recipe (each component is a score in [-1, 1], +1 = long-dominated)
     ``oi_long_share = 0.5 + 0.5 * DAMPING * score`` with ``DAMPING = 0.5``: in [0.25, 0.75], damped
     toward 0.5 because realised OI destruction is close to 50/50 even when ratios say 65/35.
 
+The specs are ``DOMINANCE_FEATURES`` (part of the catalogue ``features.frame.registry.FEATURES``).
+
 NaN policy: a component NaN with its reason when its input is missing or stale (the ``ratios``
 table is optional and often absent); the score is NaN only when no component is available.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import numpy as np
@@ -34,17 +36,16 @@ import pandas as pd
 
 from levercast.features._typing import FloatArray, IntArray
 from levercast.features.dataset.store import StoreView
-from levercast.features.frame.inputs import FrameContext, first_reason
-from levercast.features.frame.registry import (
-    Builder,
+from levercast.features.frame.inputs import FrameContext, context_for
+from levercast.features.frame.specs import (
     FeatureColumn,
     FeatureSpec,
     ReasonArray,
+    first_reason,
     reason_where,
-    register,
 )
 
-__all__ = ["DAMPING", "WEIGHTS", "long_share_series"]
+__all__ = ["DAMPING", "DOMINANCE_FEATURES", "WEIGHTS", "long_share_series"]
 
 HOUR_NS: Final = 3_600 * 10**9
 DAY_NS: Final = 24 * HOUR_NS
@@ -209,8 +210,6 @@ def long_share_series(
         other components are read at the bar's ``available_at``; combination and damping as in
         the module docstring. Bars whose components are all NaN are 0.5 (neutral).
     """
-    from levercast.features.frame.frame import context_for
-
     ctx = context_for(view_or_frames, asset, inputs=[*_INPUTS.values(), "price"])
     series = ctx.candidates("open_interest_flow")
     if not series:
@@ -239,7 +238,7 @@ def long_share_series(
     return pd.Series(share[keep], index=index, name="long_share")
 
 
-def _component_builder(name: str) -> Builder:
+def _component_builder(name: str) -> Callable[[FrameContext], FeatureColumn]:
     def build(ctx: FrameContext) -> FeatureColumn:
         return FeatureColumn.build(*_components(ctx)[name])
 
@@ -247,20 +246,18 @@ def _component_builder(name: str) -> Builder:
     return build
 
 
-for _spec in (
-    FeatureSpec(
-        f"dominance_{name}",
-        "score[-1,1]",
-        f"OI dominance component from {inp} (+1 long-dominated); recipe in "
-        "features.builders.dominance",
-        (inp,),
-        _component_builder(name),
-    )
-    for name, inp in _INPUTS.items()
-):
-    register(_spec)
-
-for _spec in (
+DOMINANCE_FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = (
+    *(
+        FeatureSpec(
+            f"dominance_{name}",
+            "score[-1,1]",
+            f"OI dominance component from {inp} (+1 long-dominated); recipe in "
+            "features.builders.dominance",
+            (inp,),
+            _component_builder(name),
+        )
+        for name, inp in _INPUTS.items()
+    ),
     FeatureSpec(
         "oi_dominance_score",
         "score[-1,1]",
@@ -286,5 +283,4 @@ for _spec in (
         _used,
         optional_inputs=tuple(_INPUTS.values()),
     ),
-):
-    register(_spec)
+)

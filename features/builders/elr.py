@@ -17,7 +17,8 @@ over 2023-2024), so ELR is close to a constant multiple of it; BTC supply follow
 schedule exactly (no look-ahead), ETH supply is taken constant (120.5 M, within 1% since 2022).
 
 Windowed ELR features (1-year z-score, 7/30-day change) are NaN when the chosen OI series switched
-inside the window. NaN policy: NaN with a reason, never an exception.
+inside the window. The specs are ``ELR_FEATURES`` (part of ``features.frame.registry.FEATURES``).
+NaN policy: NaN with a reason, never an exception.
 """
 
 from __future__ import annotations
@@ -28,17 +29,18 @@ import numpy as np
 import pandas as pd
 
 from levercast.features._typing import FloatArray, IntArray
-from levercast.features.frame.inputs import FrameContext, first_reason, format_span
-from levercast.features.frame.registry import (
+from levercast.features.frame.inputs import FrameContext
+from levercast.features.frame.specs import (
     FeatureColumn,
     FeatureSpec,
     ReasonArray,
+    first_reason,
+    format_span,
     reason_where,
-    register,
     windowed,
 )
 
-__all__ = ["ELR_ZSCORE_MIN_DAYS", "circulating_supply", "elr_at"]
+__all__ = ["ELR_FEATURES", "ELR_ZSCORE_MIN_DAYS", "circulating_supply", "elr_at"]
 
 DAY_NS: Final = 86_400 * 10**9
 YEAR_NS: Final = 365 * DAY_NS
@@ -157,7 +159,7 @@ def _proxy(ctx: FrameContext) -> FeatureColumn:
     return FeatureColumn.build(values, first_reason(oi.reasons, px.reasons, no_supply))
 
 
-for _spec in (
+ELR_FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = (
     FeatureSpec(
         "elr",
         "ratio",
@@ -193,5 +195,4 @@ for _spec in (
         ("open_interest", "price"),
         _proxy,
     ),
-):
-    register(_spec)
+)

@@ -11,7 +11,9 @@ Every feature is a point-in-time value at decision time ``t`` (see ``features.fr
   reads one venue only);
 - rolling sums read rows with ``t - W < available_at <= t`` and need 90 % of the expected rows.
 
-NaN policy: NaN with a reason (see ``features.frame.registry.FeatureColumn``); never an exception.
+The specs are ``SIGNAL_FEATURES`` (part of the catalogue ``features.frame.registry.FEATURES``).
+
+NaN policy: NaN with a reason (see ``features.frame.specs.FeatureColumn``); never an exception.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ import numpy as np
 import pandas as pd
 
 from levercast.features._typing import FloatArray
-from levercast.features.frame.inputs import FrameContext, first_reason, format_span
-from levercast.features.frame.registry import (
+from levercast.features.frame.inputs import FrameContext
+from levercast.features.frame.specs import (
     FeatureColumn,
     FeatureSpec,
     ReasonArray,
+    first_reason,
+    format_span,
     has_no_reason,
     reason_where,
-    register,
     windowed,
 )
 from levercast.features.timeutil import HOURS_PER_YEAR
 
-__all__ = ["LEVERAGE_RESET_DRAWDOWN", "oi_change", "price_change"]
+__all__ = ["LEVERAGE_RESET_DRAWDOWN", "SIGNAL_FEATURES", "oi_change", "price_change"]
 
 DAY_NS: Final = 86_400 * 10**9
 HOUR_NS: Final = 3_600 * 10**9
@@ -217,8 +220,8 @@ def _days(n: int) -> int:
     return n * DAY_NS
 
 
-def _register_all() -> None:
-    specs: list[FeatureSpec] = [
+def _signal_features() -> tuple[FeatureSpec[FrameContext], ...]:
+    specs: list[FeatureSpec[FrameContext]] = [
         FeatureSpec(
             "price_usd",
             "usd",
@@ -330,8 +333,7 @@ def _register_all() -> None:
                 windowed(_liq_skew, hours * HOUR_NS),
             )
         )
-    for spec in specs:
-        register(spec)
+    return tuple(specs)
 
 
-_register_all()
+SIGNAL_FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = _signal_features()

@@ -1,13 +1,15 @@
 """The point-in-time feature frame: one row per (asset, decision time t).
 
-Every registered feature (``features.frame.registry``) at ``t`` is computed only from rows with
-``available_at <= t``: the builders evaluate inputs by ``searchsorted`` on ``available_at`` and
-``features_at`` reads the store through ``Store.at(t)`` (nothing after ``t`` is even loaded), and
-must agree exactly with the frame row of ``t``; the truncation tests check both.
+Every feature of the catalogue (``features.frame.registry.FEATURES``) at ``t`` is computed only
+from rows with ``available_at <= t``: the source (a ``Store`` or a ``StoreView``) is read once per
+table up to the last decision time (``features.frame.inputs.context_for``), the builders evaluate
+inputs by ``searchsorted`` on ``available_at``, and ``features_at`` reads nothing after its ``t``,
+so it agrees exactly with the frame row of ``t``; the truncation tests check both. A view refuses
+decision times after its own ``t``.
 
 Frame contract (STYLE G3, features): columns ``asset``, ``ts`` (the decision time ``t``, UTC) and
-one float column per registered feature. Reasons for NaN and the sources used live in the
-``FeatureFrame`` result of ``compute_feature_frame``.
+one float column per feature. Reasons for NaN and the sources used live in the ``FeatureFrame``
+result of ``compute_feature_frame``.
 
 NaN policy: a feature is NaN with a reason when a required input is missing, stale beyond its
 maximum staleness ("<input> (<venue>) stale since <ts>"), or the builder cannot compute it.
@@ -15,7 +17,7 @@ maximum staleness ("<input> (<venue>) stale since <ts>"), or the builder cannot 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -24,22 +26,16 @@ import numpy as np
 import pandas as pd
 
 from levercast.features._typing import IntArray
-from levercast.features.dataset.store import Store, StoreView
+from levercast.features.dataset.store import PointInTime
 from levercast.features.errors import ConfigError
-from levercast.features.frame.inputs import CLUSTERS_MEMO, FrameContext, first_reason
-from levercast.features.frame.registry import (
-    INPUTS,
-    FeatureColumn,
-    FeatureSpec,
-    feature_specs,
-    has_no_reason,
-)
+from levercast.features.frame.inputs import CLUSTERS_MEMO, FrameContext, context_for
+from levercast.features.frame.registry import feature_specs, select_features
+from levercast.features.frame.specs import FeatureColumn, FeatureSpec, first_reason, has_no_reason
 
 __all__ = [
     "FeatureFrame",
     "FeatureSnapshot",
     "compute_feature_frame",
-    "context_for",
     "feature_frame",
     "features_at",
 ]
@@ -115,7 +111,7 @@ def _times_ns(times: Iterable[Any] | pd.DatetimeIndex) -> IntArray:
     return np.asarray(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
 
 
-def _inputs_of(specs: list[FeatureSpec]) -> list[str]:
+def _inputs_of(specs: list[FeatureSpec[FrameContext]]) -> list[str]:
     names: dict[str, None] = {}
     for spec in specs:
         for name in (*spec.inputs, *spec.optional_inputs):
@@ -123,52 +119,7 @@ def _inputs_of(specs: list[FeatureSpec]) -> list[str]:
     return list(names)
 
 
-def _load(
-    source: Store | StoreView, asset: str, times: IntArray, inputs: list[str]
-) -> FrameContext:
-    tables: dict[str, pd.DataFrame | None] = {}
-    for name in inputs:
-        table = INPUTS[name].table
-        if table in tables:
-            continue
-        if not source.has(table):
-            tables[table] = None
-        elif isinstance(source, StoreView):
-            tables[table] = source.table(table, asset=asset)
-        else:
-            horizon = int(times.max()) if len(times) else np.iinfo(np.int64).min + 1
-            tables[table] = source.as_of(table, pd.Timestamp(horizon, tz="UTC"), asset=asset)
-    return FrameContext.from_frames(tables, asset, times, inputs)
-
-
-def context_for(
-    source: Store | StoreView | Mapping[str, pd.DataFrame],
-    asset: str,
-    *,
-    inputs: list[str],
-    times: IntArray | None = None,
-) -> FrameContext:
-    """A ``FrameContext`` from a store, a view (rows known at its ``t``) or raw tables.
-
-    Without ``times`` the context's decision times are the view's ``t``; for a store the last
-    ``available_at`` of the dataset is not used: pass ``times``; for raw tables every row is used.
-    """
-    if isinstance(source, StoreView):
-        at = _times_ns([source.t]) if times is None else times
-        return _load(source, asset, at, inputs)
-    if isinstance(source, Store):
-        if times is None:
-            raise ConfigError("times must be given when source is a Store; found None")
-        return _load(source, asset, times, inputs)
-    if isinstance(source, Mapping):
-        at = np.zeros(0, dtype=np.int64) if times is None else times
-        return FrameContext.from_frames(dict(source), asset, at, inputs, horizon=None)
-    raise ConfigError(
-        f"source must be a Store, StoreView or mapping of tables; found {type(source).__name__}"
-    )
-
-
-def _masked(ctx: FrameContext, spec: FeatureSpec) -> FeatureColumn:
+def _masked(ctx: FrameContext, spec: FeatureSpec[FrameContext]) -> FeatureColumn:
     column = spec.builder(ctx)
     if column.values.shape != ctx.times.shape:
         raise ConfigError(
@@ -189,9 +140,9 @@ def _masked(ctx: FrameContext, spec: FeatureSpec) -> FeatureColumn:
     return FeatureColumn.build(values, reasons)
 
 
-def _compute(ctx: FrameContext, specs: list[FeatureSpec]) -> FeatureFrame:
+def _compute(ctx: FrameContext, specs: list[FeatureSpec[FrameContext]]) -> FeatureFrame:
     n = len(ctx.times)
-    stamps = pd.to_datetime(ctx.times, utc=True)
+    stamps = pd.to_datetime(ctx.times, unit="ns", utc=True)
     values: dict[str, Any] = {"asset": np.full(n, ctx.asset, dtype=object), "ts": stamps}
     reasons: dict[str, Any] = {}
     for spec in specs:
@@ -208,7 +159,7 @@ def _compute(ctx: FrameContext, specs: list[FeatureSpec]) -> FeatureFrame:
         )
         last = ctx.last_ts(sel)
         sources[f"{name}.last_ts"] = pd.to_datetime(
-            np.where(last >= 0, last, np.iinfo(np.int64).min), utc=True
+            np.where(last >= 0, last, np.iinfo(np.int64).min), unit="ns", utc=True
         )
     frame = pd.DataFrame(values)
     frame["asset"] = frame["asset"].astype("string")
@@ -217,8 +168,13 @@ def _compute(ctx: FrameContext, specs: list[FeatureSpec]) -> FeatureFrame:
     )
 
 
+def _check_asset(asset: str) -> None:
+    if not asset:
+        raise ConfigError(f"asset must be a non-empty symbol such as BTC; found {asset!r}")
+
+
 def compute_feature_frame(
-    store: Store,
+    source: PointInTime,
     asset: str,
     times: Iterable[Any] | pd.DatetimeIndex,
     *,
@@ -228,60 +184,59 @@ def compute_feature_frame(
 
     Parameters
     ----------
-    store
-        The dataset.
+    source
+        The dataset: a ``Store``, or a ``StoreView`` (then every time must be at or before the
+        view's ``t``).
     asset
         Asset symbol, e.g. ``BTC``.
     times
         Tz-aware decision times (any order; rows keep it).
     names
-        Only these registered features (default: all).
+        Only these features of the catalogue (default: all), in catalogue order.
 
     Raises
     ------
     ConfigError
-        Naive times, an empty asset or an unknown feature name.
+        Naive times, an empty asset, an unknown feature name, or a time after a view's ``t``.
     DataError
         A table the features read breaks a validation rule (e.g. duplicated bars).
     """
-    if not asset:
-        raise ConfigError(f"asset must be a non-empty symbol such as BTC; found {asset!r}")
+    _check_asset(asset)
     ns = _times_ns(times)
-    specs = feature_specs()
-    if names is not None:
-        wanted = list(names)
-        known = {s.name for s in specs}
-        unknown = [n for n in wanted if n not in known]
-        if unknown:
-            raise ConfigError(f"names must be registered features; found unknown {unknown}")
-        specs = [s for s in specs if s.name in set(wanted)]
-    ctx = _load(store, asset, ns, _inputs_of(specs))
+    specs = feature_specs() if names is None else select_features(names)
+    ctx = context_for(source, asset, inputs=_inputs_of(specs), times=ns)
     return _compute(ctx, specs)
 
 
 def feature_frame(
-    store: Store, asset: str, times: Iterable[Any] | pd.DatetimeIndex
+    source: PointInTime, asset: str, times: Iterable[Any] | pd.DatetimeIndex
 ) -> pd.DataFrame:
-    """One row per decision time: ``asset, ts`` + every registered feature (NaN when missing)."""
-    return compute_feature_frame(store, asset, times).frame
+    """One row per decision time: ``asset, ts`` + every feature (NaN when missing).
+
+    ``source`` is a ``Store`` or a ``StoreView`` (see ``compute_feature_frame``).
+    """
+    return compute_feature_frame(source, asset, times).frame
 
 
-def features_at(store: Store, asset: str, t: datetime | pd.Timestamp) -> FeatureSnapshot:
-    """Features of ``asset`` at ``t``, read through ``store.at(t)`` (rows known at ``t`` only).
+def features_at(source: PointInTime, asset: str, t: datetime | pd.Timestamp) -> FeatureSnapshot:
+    """Features of ``asset`` at ``t``, from the rows of ``source`` known at ``t`` only.
 
-    Agrees exactly with the row of ``t`` in ``feature_frame``. ``clusters`` are those a builder
-    left in the context (``features.frame.inputs.CLUSTERS_MEMO``: the liquidation map's, from
-    the same map as its distance features), else empty.
+    ``source`` is a ``Store`` or a ``StoreView`` whose ``t`` is not before this ``t``. Agrees
+    exactly with the row of ``t`` in ``feature_frame``. ``clusters`` are those a builder left in
+    the context (``features.frame.inputs.CLUSTERS_MEMO``: the liquidation map's, from the same
+    map as its distance features), else empty.
+
+    Raises
+    ------
+    ConfigError
+        A naive ``t``, an empty asset, or ``t`` after a view's ``t``.
     """
     stamp = pd.Timestamp(t)
     if stamp.tzinfo is None:
         raise ConfigError(f"t must be tz-aware UTC; found naive {stamp.isoformat()}")
-    if not asset:
-        raise ConfigError(f"asset must be a non-empty symbol such as BTC; found {asset!r}")
-    view = store.at(stamp)
+    _check_asset(asset)
     specs = feature_specs()
-    ns = _times_ns([stamp])
-    ctx = _load(view, asset, ns, _inputs_of(specs))
+    ctx = context_for(source, asset, inputs=_inputs_of(specs), times=_times_ns([stamp]))
     snapshot = _compute(ctx, specs).snapshot(0)
     clusters_of = ctx.memo.get(CLUSTERS_MEMO)
     if clusters_of is None:

@@ -1,9 +1,13 @@
-"""Point-in-time input series for the feature frame: selection, staleness and window guards.
+"""Point-in-time input series for the feature frame: loading, selection, staleness, windows.
 
 A ``FrameContext`` holds, for one asset, the rows of every candidate series known at the last
 decision time, as ``SourceSeries`` (integer-nanosecond ``available_at``/``ts`` arrays, rows in
 ``available_at`` order). Everything a builder asks for at decision times ``times`` is computed by
 ``searchsorted`` on ``available_at``, so a value at ``t`` depends only on rows known at ``t``.
+
+``context_for`` builds one from a point-in-time source (a ``Store`` or a ``StoreView``: each
+table is read once as ``source.as_of(table, max(times), asset=asset)``; a view refuses decision
+times after its own ``t``) or from raw tables.
 
 NaN policy: rows whose value column is NaN are dropped (treated as missing); a row whose ``ts`` is
 not after the previous row's (a late revision) is dropped; candle bars with zero volume are
@@ -12,7 +16,7 @@ placeholders and dropped. Missing and stale inputs yield NaN with a reason, neve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -20,38 +24,28 @@ import numpy as np
 import pandas as pd
 
 from levercast.features._typing import BoolArray, FloatArray, IntArray
-from levercast.features.frame.registry import INPUTS, InputSpec, ReasonArray, has_no_reason
-from levercast.features.timeutil import format_utc
+from levercast.features.dataset.store import PointInTime, StoreView
+from levercast.features.errors import ConfigError
+from levercast.features.frame.specs import (
+    INPUTS,
+    InputSpec,
+    ReasonArray,
+    format_ns,
+    format_span,
+    has_no_reason,
+)
 
 __all__ = [
     "CLUSTERS_MEMO",
     "FrameContext",
     "Selection",
     "SourceSeries",
-    "first_reason",
-    "format_ns",
-    "format_span",
+    "context_for",
 ]
 
 NONE: Final = -1
 CLUSTERS_MEMO: Final = "clusters"
-_NS_PER_HOUR: Final = 3_600_000_000_000
-
-
-def format_ns(ns: int) -> str:
-    """UTC ISO-8601 text of an integer-nanosecond time."""
-    whole = int(ns) - int(ns) % 10**9
-    return format_utc(pd.Timestamp(whole, tz="UTC").to_pydatetime())
-
-
-def format_span(ns: int) -> str:
-    """``30d``, ``24h``, ``90m`` for a span in nanoseconds."""
-    hours = ns / _NS_PER_HOUR
-    if hours >= 24 and hours % 24 == 0:
-        return f"{int(hours // 24)}d"
-    if hours >= 1 and hours == int(hours):
-        return f"{int(hours)}h"
-    return f"{ns / 60e9:g}m"
+_BEFORE_ANY_ROW: Final = np.iinfo(np.int64).min + 1  # horizon of a context without times
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -171,18 +165,13 @@ class FrameContext:
         tables: Mapping[str, pd.DataFrame | None],
         asset: str,
         times: IntArray,
-        inputs: list[str],
-        *,
-        horizon: int | str | None = "times",
+        inputs: Sequence[str],
     ) -> FrameContext:
-        """Build from whole tables.
+        """Build from tables in the dataset format (``None``: the table is absent).
 
-        Rows with ``available_at`` after ``horizon`` (integer ns; default: the last decision
-        time; ``None``: keep every row) are ignored.
+        Every row of ``asset`` is used: a point-in-time caller passes only rows known at the
+        last decision time (``context_for`` does).
         """
-        if horizon == "times":
-            horizon = int(np.max(times)) if len(times) else None
-        limit = None if horizon is None else pd.Timestamp(int(horizon), tz="UTC")
         series: dict[str, list[SourceSeries]] = {}
         absent: dict[str, str] = {}
         frames: dict[str, pd.DataFrame] = {}
@@ -193,8 +182,6 @@ class FrameContext:
                 absent[name] = f"{spec.table} table absent from the dataset"
                 continue
             rows = table[table["asset"] == asset]
-            if limit is not None:
-                rows = rows[rows["available_at"] <= limit]
             frames[spec.table] = rows
             cands = []
             for k, cand in enumerate(spec.candidates):
@@ -391,10 +378,67 @@ class FrameContext:
         return out
 
 
-def first_reason(*arrays: ReasonArray) -> ReasonArray:
-    """Element-wise first non-None reason among the arrays."""
-    out = np.full(len(arrays[0]), None, dtype=object)
-    for arr in arrays:
-        empty = has_no_reason(out)
-        out[empty] = arr[empty]
-    return out
+# -- loading ---------------------------------------------------------------------------------
+def _read_tables(
+    source: PointInTime, asset: str, times: IntArray, inputs: Sequence[str]
+) -> dict[str, pd.DataFrame | None]:
+    """The asset's rows known at the last decision time of every table the inputs read."""
+    latest = int(times.max()) if len(times) else _BEFORE_ANY_ROW
+    if isinstance(source, StoreView) and latest > source.t.value:
+        raise ConfigError(
+            f"times must be at or before the view's decision time {source.t.isoformat()}; "
+            f"found {pd.Timestamp(latest, tz='UTC').isoformat()} (a read past t is a look-ahead)"
+        )
+    horizon = pd.Timestamp(latest, tz="UTC")
+    tables: dict[str, pd.DataFrame | None] = {}
+    for name in inputs:
+        table = INPUTS[name].table
+        if table not in tables:
+            tables[table] = source.as_of(table, horizon, asset=asset) if source.has(table) else None
+    return tables
+
+
+def context_for(
+    source: PointInTime | Mapping[str, pd.DataFrame],
+    asset: str,
+    *,
+    inputs: Sequence[str],
+    times: IntArray | None = None,
+) -> FrameContext:
+    """A ``FrameContext`` of ``asset`` from a point-in-time source or from raw tables.
+
+    Parameters
+    ----------
+    source
+        A ``Store`` or a ``StoreView`` (any ``features.dataset.store.PointInTime``): only rows
+        known at the last decision time are read. Or a mapping table name -> DataFrame in the
+        dataset format, every row of which is used.
+    asset
+        Asset symbol (``BTC``).
+    inputs
+        Names of ``features.frame.specs.INPUTS`` to load.
+    times
+        Decision times as integer nanoseconds (UTC). Default: the view's ``t`` for a
+        ``StoreView``, no times for raw tables; required for a ``Store``.
+
+    Raises
+    ------
+    ConfigError
+        ``times`` missing for a source other than a view, a decision time after the view's
+        ``t``, or a source of another type.
+    """
+    if isinstance(source, Mapping):
+        at = np.zeros(0, dtype=np.int64) if times is None else np.asarray(times, dtype=np.int64)
+        return FrameContext.from_frames(dict(source), asset, at, inputs)
+    if not (callable(getattr(source, "as_of", None)) and callable(getattr(source, "has", None))):
+        raise ConfigError(
+            f"source must be a Store, StoreView or mapping of tables; found {type(source).__name__}"
+        )
+    if times is None:
+        if not isinstance(source, StoreView):
+            raise ConfigError(
+                f"times must be given when source is a {type(source).__name__}; found None"
+            )
+        times = np.array([source.t.value], dtype=np.int64)
+    at = np.asarray(times, dtype=np.int64)
+    return FrameContext.from_frames(_read_tables(source, asset, at, inputs), asset, at, inputs)

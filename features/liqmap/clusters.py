@@ -2,22 +2,22 @@
 
 The maths (binned maps, a vectorised one-dimensional DBSCAN, distances, mass near spot) lives in
 ``features.liqmap.snapshots`` and is the same for one map and for thousands; this module wires it to
-the store and the feature registry.
+the point-in-time inputs and declares the specs ``MAP_FEATURES`` (part of the catalogue
+``features.frame.registry.FEATURES``).
 
 Inputs at a decision time ``t`` (point in time: only rows with ``available_at <= t``)
-    * Bars: the 1h candles of the ``price`` input's venue chosen at ``t`` by the registry
+    * Bars: the 1h candles of the ``price`` input's venue chosen at ``t`` by the frame
       (``FrameContext.selection("price")``: the first venue whose last bar is fresh at ``t``),
       so the venue never depends on how far a series runs past ``t``.
     * Open interest: the ``OI_VENUE`` (Bybit) series of the ``open_interest_flow`` input, the
       venue the committed constants were fitted on (``features.liqmap.params``); bars its
       observations do not resolve at ``t`` use the volume fallback.
-    * Long share of new notional: ``features.builders.dominance.long_share_series`` (indexed by the
-    OI
-      bar's open ``ts``; a value is known at the bar's close, so the index is shifted by +1 h
-      before ``build_inputs`` forward-fills it onto bar closes).
+    * Long share of new notional: ``features.builders.dominance.long_share_series`` (indexed by
+      the OI bar's open ``ts``; a value is known at the bar's close, so the index is shifted by
+      +1 h before ``build_inputs`` forward-fills it onto bar closes).
 
 Features are NaN with a reason when the ``price`` or ``open_interest_flow`` input is missing or
-stale at ``t`` (the registry's reason), when no bar closes in the lookback window, and as listed in
+stale at ``t`` (the input's reason), when no bar closes in the lookback window, and as listed in
 ``features.liqmap.snapshots``. The clusters of the map at ``t`` are left in the context
 (``CLUSTERS_MEMO``) for ``features_at``.
 """
@@ -25,13 +25,16 @@ stale at ``t`` (the registry's reason), when no bar closes in the lookback windo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from levercast.features.builders.dominance import long_share_series
 from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError
+from levercast.features.frame.inputs import CLUSTERS_MEMO, FrameContext, SourceSeries, context_for
+from levercast.features.frame.specs import FeatureColumn, FeatureSpec, first_reason
 from levercast.features.liqmap import params as P
 from levercast.features.liqmap.map import LiqMap, LiqMapParams, MapInputs, build_inputs
 from levercast.features.liqmap.snapshots import (
@@ -48,11 +51,9 @@ from levercast.features.liqmap.snapshots import (
     map_features,
 )
 
-if TYPE_CHECKING:
-    from levercast.features.frame.inputs import FrameContext, SourceSeries
-
 __all__ = [
     "FEATURE_NAMES",
+    "MAP_FEATURES",
     "MAP_INPUTS",
     "MASS_BANDS_PCT",
     "SHARE_INPUTS",
@@ -64,7 +65,6 @@ __all__ = [
     "liqmap_features",
     "long_share_known_at",
     "mass_near_spot",
-    "register_features",
 ]
 
 MAP_INPUTS: Final = ("price", "open_interest_flow")
@@ -177,8 +177,6 @@ def long_share_known_at(
     Each value uses only rows known at its bar's close, so the series of a later view agrees
     with that of an earlier one on the earlier one's times.
     """
-    from levercast.features.builders.dominance import long_share_series
-
     series = long_share_series(view_or_frames, asset)
     series.index = series.index + _SHARE_DELAY
     return series
@@ -217,8 +215,6 @@ def context_map_features(
     if default and _MEMO in ctx.memo:
         cached: MapFeatures = ctx.memo[_MEMO]
         return cached
-    from levercast.features.frame.inputs import first_reason
-
     params = params or LiqMapParams.default()
     price = ctx.selection("price")
     flow = ctx.selection("open_interest_flow")
@@ -251,7 +247,7 @@ def liqmap_features(
 ) -> tuple[dict[str, float | None], dict[str, str], list[dict[str, Any]]]:
     """Liquidation-map features of ``asset`` as of ``view.t`` (INTERFACE.md §4 ``features``).
 
-    The same computation as the registered features (and ``features_at``) at ``view.t``.
+    The same computation as the catalogued features (and ``features_at``) at ``view.t``.
 
     Returns
     -------
@@ -269,8 +265,6 @@ def liqmap_features(
             f"horizon_hours must be > 0 and top_n >= 1; found horizon_hours={horizon_hours}, "
             f"top_n={top_n}"
         )
-    from levercast.features.frame.frame import context_for
-
     ctx = context_for(view, asset, inputs=[*MAP_INPUTS, *SHARE_INPUTS])
     result = context_map_features(
         ctx, params=params, horizon_hours=horizon_hours, top_n=top_n, long_share=long_share
@@ -286,42 +280,28 @@ def _unit(name: str) -> str:
     return "percent" if name.endswith("_pct") else "vol units"
 
 
-def register_features() -> None:
-    """Register every name of ``FEATURE_NAMES`` in ``features.frame.registry`` (required inputs
-    ``price`` and ``open_interest_flow``; the dominance inputs are optional)."""
-    from levercast.features.frame.inputs import CLUSTERS_MEMO
-    from levercast.features.frame.registry import FeatureColumn, FeatureSpec, register
-
-    def builder_for(name: str) -> Callable[[FrameContext], FeatureColumn]:
-        def build(ctx: FrameContext) -> FeatureColumn:
-            result = context_map_features(ctx)
-            ctx.memo[CLUSTERS_MEMO] = result.clusters.at
-            return FeatureColumn.build(
-                result.values[name], result.reasons[name], fallback="liquidation map unavailable"
-            )
-
-        build.__qualname__ = f"liqmap_builder_{name}"
-        return build
-
-    for name in FEATURE_NAMES:
-        register(
-            FeatureSpec(
-                name=name,
-                unit=_unit(name),
-                description=f"liquidation map (features.liqmap.map, "
-                f"features.liqmap.snapshots): {name}",
-                inputs=MAP_INPUTS,
-                builder=builder_for(name),
-                optional_inputs=SHARE_INPUTS,
-            )
+def _map_builder(name: str) -> Callable[[FrameContext], FeatureColumn]:
+    def build(ctx: FrameContext) -> FeatureColumn:
+        result = context_map_features(ctx)
+        ctx.memo[CLUSTERS_MEMO] = result.clusters.at
+        return FeatureColumn.build(
+            result.values[name], result.reasons[name], fallback="liquidation map unavailable"
         )
 
-
-def _register_if_available() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("levercast.features.frame.registry") is not None:
-        register_features()
+    build.__qualname__ = f"liqmap_builder_{name}"
+    return build
 
 
-_register_if_available()
+# Every name of FEATURE_NAMES: required inputs price and open_interest_flow, the dominance
+# inputs optional.
+MAP_FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = tuple(
+    FeatureSpec(
+        name=name,
+        unit=_unit(name),
+        description=f"liquidation map (features.liqmap.map, features.liqmap.snapshots): {name}",
+        inputs=MAP_INPUTS,
+        builder=_map_builder(name),
+        optional_inputs=SHARE_INPUTS,
+    )
+    for name in FEATURE_NAMES
+)

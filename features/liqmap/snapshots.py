@@ -53,6 +53,7 @@ import numpy.typing as npt
 
 from levercast.features._typing import BoolArray, FloatArray, IntArray
 from levercast.features.errors import ConfigError
+from levercast.features.frame.specs import format_ns
 from levercast.features.liqmap.map import (
     LiqMapParams,
     MapInputs,
@@ -438,8 +439,6 @@ def _chunk_features(
     values = {name: values[name] for name in FEATURE_NAMES}
     reasons = _reasons(values, scale)
     if not maps.has_map.all():
-        from levercast.features.frame.inputs import format_ns
-
         for i in np.flatnonzero(~maps.has_map):
             why = (
                 f"liquidation map unavailable: no bar closes within {params.lookback_hours:g} h "

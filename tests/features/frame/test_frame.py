@@ -1,5 +1,5 @@
-"""The point-in-time feature frame: truncation for every registered feature, agreement of
-``features_at`` with the frame, bad data yielding NaN with reasons."""
+"""The point-in-time feature frame: truncation for every feature of the catalogue, agreement of
+``features_at`` and of a ``StoreView`` with the frame, bad data yielding NaN with reasons."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError
 from levercast.features.frame.frame import compute_feature_frame, feature_frame, features_at
-from levercast.features.frame.registry import FeatureSpec, feature_specs, register
+from levercast.features.frame.registry import feature_specs
 from tests.conftest import make_candles
 
 START = pd.Timestamp("2024-01-01T00:00Z")
@@ -297,13 +297,51 @@ def test_naive_times_are_rejected(rich):
         feature_frame(Store(rich[0]), "BTC", [pd.Timestamp("2024-03-01")])
 
 
-def test_register_refuses_a_second_spec_under_a_known_name():
-    spec = FeatureSpec("price_usd", "usd", "other", ("price",), lambda c: None)  # type: ignore[arg-type,return-value]
-    with pytest.raises(ConfigError, match="must be unique"):
-        register(spec)
+VIEW_ROWS = [5, 200, 400, len(GRID) - 1]
 
 
-def test_registry_specs_carry_unit_description_and_tables():
-    for spec in feature_specs():
-        assert spec.unit and spec.description
-        assert all(isinstance(t, str) for t in spec.required_tables)
+@pytest.mark.parametrize("row", VIEW_ROWS, ids=[f"row{i}" for i in VIEW_ROWS])
+def test_frame_from_a_view_equals_the_store_frame_row(rich, row):
+    data, full, _ = rich
+    t = GRID[row]
+    from_view = compute_feature_frame(Store(data).at(t), "BTC", [t])
+    expected = full["BTC"]
+    pd.testing.assert_frame_equal(
+        from_view.frame, expected.frame.iloc[[row]].reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(
+        from_view.reasons, expected.reasons.iloc[[row]].reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(
+        from_view.sources, expected.sources.iloc[[row]].reset_index(drop=True)
+    )
+
+
+def test_frame_from_a_later_view_equals_the_store_frame(rich):
+    data, full, _ = rich
+    times = GRID[:300]
+    from_view = compute_feature_frame(Store(data).at(times.max()), "ETH", times)
+    pd.testing.assert_frame_equal(from_view.frame, full["ETH"].frame.iloc[:300])
+    pd.testing.assert_frame_equal(from_view.reasons, full["ETH"].reasons.iloc[:300])
+
+
+def test_features_at_from_a_view_equals_features_at_from_the_store(rich, snapshots):
+    store = Store(rich[0])
+    for snap, _ in snapshots:
+        assert features_at(store.at(snap.at), "BTC", snap.at) == snap
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda view, t: compute_feature_frame(view, "BTC", [view.t - D, t]),
+        lambda view, t: feature_frame(view, "BTC", [t]),
+        lambda view, t: features_at(view, "BTC", t),
+    ],
+    ids=["compute_feature_frame", "feature_frame", "features_at"],
+)
+def test_a_time_after_the_view_is_refused(rich, call):
+    view = Store(rich[0]).at(START + 300 * D)
+    later = START + 300 * D + pd.Timedelta("1ns")
+    with pytest.raises(ConfigError, match=r"times must be at or before the view's decision time"):
+        call(view, later)

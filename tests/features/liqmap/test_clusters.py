@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from levercast.features.builders.dominance import long_share_series
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
+from levercast.features.frame.frame import compute_feature_frame, features_at
+from levercast.features.frame.inputs import context_for
+from levercast.features.frame.registry import feature_specs
 from levercast.features.liqmap.clusters import (
     FEATURE_NAMES,
+    MAP_FEATURES,
     MAP_INPUTS,
     SHARE_INPUTS,
     find_clusters,
@@ -140,15 +145,12 @@ def test_truncation_features_and_clusters(synthetic_store, tmp_path, cut):
         assert full == part
 
 
-def test_registered_features_match_liqmap_features(synthetic_store):
-    pytest.importorskip("levercast.features.frame.registry")
-    frame = pytest.importorskip("levercast.features.frame.frame")
-    from levercast.features.frame.registry import feature_specs
-
+def test_catalogued_features_match_liqmap_features(synthetic_store):
     specs = {s.name: s for s in feature_specs() if s.name in FEATURE_NAMES}
     assert set(specs) == set(FEATURE_NAMES)
+    assert [s.name for s in MAP_FEATURES] == list(FEATURE_NAMES)
     view = synthetic_store.at(pd.Timestamp("2024-01-15T00:00Z"))
-    ctx = frame.context_for(view, "BTC", inputs=[*MAP_INPUTS, *SHARE_INPUTS])
+    ctx = context_for(view, "BTC", inputs=[*MAP_INPUTS, *SHARE_INPUTS])
     expected, _, _ = liqmap_features(view, "BTC")
     for name in FEATURE_NAMES:
         got = specs[name].builder(ctx).values[0]
@@ -157,8 +159,6 @@ def test_registered_features_match_liqmap_features(synthetic_store):
 
 
 def test_features_at_reports_the_clusters_of_the_distance_features(synthetic_store):
-    from levercast.features.frame.frame import features_at
-
     at = pd.Timestamp("2024-01-15T00:00Z")
     snap = features_at(synthetic_store, "BTC", at)
     features, _, clusters = liqmap_features(synthetic_store.at(at), "BTC")
@@ -174,15 +174,11 @@ def test_features_at_reports_the_clusters_of_the_distance_features(synthetic_sto
 
 
 def test_features_at_without_a_map_has_no_clusters(synthetic_store):
-    from levercast.features.frame.frame import features_at
-
     snap = features_at(synthetic_store, "BTC", pd.Timestamp("2020-01-01T00:00Z"))
     assert snap.clusters == []
 
 
 def test_long_share_is_the_dominance_series_known_from_the_oi_bar_close(synthetic_store):
-    from levercast.features.builders.dominance import long_share_series
-
     view = synthetic_store.at(pd.Timestamp("2024-01-15T00:00Z"))
     known = long_share_known_at(view, "BTC")
     raw = long_share_series(view, "BTC")
@@ -210,8 +206,6 @@ def two_venue_store(tmp_path_factory) -> Store:
 
 
 def test_price_venue_is_chosen_at_each_decision_time(two_venue_store, tmp_path):
-    from levercast.features.frame.frame import compute_feature_frame
-
     before, after = pd.Timestamp("2024-01-10T12:00Z"), pd.Timestamp("2024-01-14T00:00Z")
     full = compute_feature_frame(two_venue_store, "BTC", [before, after])
     assert full.sources["price.venue"].tolist() == ["bitget-usdtm", "binance-usdm"]
