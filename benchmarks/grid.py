@@ -18,7 +18,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 from benchmarks._common import data_dir
-from levercast.experiments.parallel import backtest_task, run_grid
+from levercast.experiments.backtest.run import backtest_task
+from levercast.experiments.parallel import run_grid
 
 
 def main() -> None:

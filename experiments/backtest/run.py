@@ -51,6 +51,7 @@ from levercast.models.pricing.gbm import gbm_probabilities
 __all__ = [
     "BacktestConfig",
     "BacktestResult",
+    "backtest_task",
     "gbm_frame_probabilities",
     "run_backtest",
 ]
@@ -276,12 +277,6 @@ def _learned_probabilities(
         seed=config.seed,
         engine=config.engine,
     )
-    if probs is None:
-        note = (
-            f"models {wanted} not scored: experiments.learning.fitting (fit_default, the "
-            "learned-models issue) is not available in this build"
-        )
-        return {}, [note]
     notes = [
         f"learned models refitted every {config.retrain_every} (expanding window), training cut "
         f"{config.purge} before the first decision each fit serves"
@@ -353,3 +348,16 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
     return BacktestResult(
         frame, scores, config, dict(sorted(dropped.items())), venues, fallbacks, tuple(notes)
     )
+
+
+def backtest_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One cell of a backtest grid: ``{"data": dir, **BacktestConfig fields}`` -> JSON result.
+
+    Module-level (picklable by reference) so that every engine can run it; the result carries
+    everything needed to compare runs across engines.
+    """
+    fields = dict(task)
+    store = Store(fields.pop("data"))
+    config = BacktestConfig(**fields)
+    doc: dict[str, Any] = run_backtest(store, config).to_json_dict()
+    return doc

@@ -1,7 +1,8 @@
 """Walk-forward fits of the learned forecaster (``experiments.learning.fitting``) for backtests.
 
-Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a fit
-whose training cut is ``first + k every - purge`` (expanding window): every training contract was
+The segments come from ``models.learned.splits.walk_forward_splits``: rows with
+``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a fit whose
+training cut is ``first + k every - purge`` (expanding window): every training contract was
 decided before the cut and, its window being at most ``purge`` long, resolved before the first
 decision the fit serves. When the fit reports a longer purge of its own it is refitted earlier,
 never later. A segment with nothing labelled before its cut, and a row the forecaster marks
@@ -11,27 +12,21 @@ never later. A segment with nothing labelled before its cut, and a row the forec
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from levercast.experiments.learning import fitting
+from levercast.experiments.learning.training_set import features_for
+from levercast.experiments.parallel import run_grid
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
+from levercast.models.learned.forecaster import FittedForecaster
+from levercast.models.learned.splits import walk_forward_splits
 
 __all__ = ["walk_forward_predict"]
-
-
-def _load_forecaster() -> Any | None:
-    try:
-        return importlib.import_module("levercast.experiments.learning.fitting")
-    except ModuleNotFoundError as e:
-        if e.name in ("levercast.experiments.learning.fitting", "experiments"):
-            return None
-        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,33 +38,31 @@ class _Segment:
     rows: pd.DataFrame
 
 
-_FIT_OPTIONS: Final = {"logistic": False, "liquidations": False}  # not scored by backtests
-
-
-def _fit(module: Any, task: _Segment, cut: datetime) -> Any:
-    return module.fit_default(
-        task.store, assets=task.assets, cut=cut, seed=task.seed, **_FIT_OPTIONS
+def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
+    # Neither the logistic variant nor the liquidation model is scored by backtests.
+    return fitting.fit_default(
+        task.store,
+        assets=task.assets,
+        cut=pd.Timestamp(cut),
+        seed=task.seed,
+        logistic=False,
+        liquidations=False,
     )
 
 
 def _fit_predict(task: _Segment) -> pd.DataFrame:
-    module = _load_forecaster()
-    assert module is not None
     try:
-        fitted = _fit(module, task, task.cut)
+        fitted = _fit(task, task.cut)
     except DataError:  # nothing labelled before the cut yet: these rows fall back to gbm
         return pd.DataFrame(index=task.rows.index)
     first = pd.Timestamp(task.rows["t"].min())
-    purge = getattr(fitted, "purge", None)
-    if purge is not None and first < pd.Timestamp(task.cut) + purge:
+    if first < pd.Timestamp(task.cut) + fitted.purge:
         # The fit's own purge is longer than the configured one: refit earlier, never later.
-        cut = (first - purge).to_pydatetime()
-        fitted = _fit(module, task, cut)
-    # ``start`` is left out: the grid's windows start at ``t`` (the forecaster's default), and
-    # its ``_domain`` check of a ``start`` column fails (reported to the learned-models issue).
+        fitted = _fit(task, (first - fitted.purge).to_pydatetime())
+    # ``start`` is left out: the grid's windows start at ``t`` (the forecaster's default).
     rows = task.rows.drop(columns=["start"], errors="ignore")
-    out: pd.DataFrame = fitted.predict_frame(task.store, rows)
-    return out
+    features = features_for(task.store, rows[["asset", "t"]], fitted.features)
+    return fitted.predict(rows, features)
 
 
 def walk_forward_predict(
@@ -83,30 +76,23 @@ def walk_forward_predict(
     purge: timedelta,
     seed: int,
     engine: str = "serial",
-) -> dict[str, np.ndarray] | None:
+) -> dict[str, np.ndarray]:
     """``prob_<model>`` of the learned forecaster, refitted every ``every`` (expanding window).
 
     Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a
     fit with training cut ``first + k every - purge``. NaN where the forecaster gives none.
-    None when ``experiments.learning.fitting`` is not available.
     """
-    from levercast.experiments.parallel import run_grid
-
-    if _load_forecaster() is None:
-        return None
-    t = frame["decision_time"]
-    origin = pd.Timestamp(first)
-    segment = ((t - origin) // every).to_numpy(dtype=np.int64)
-    tasks = []
-    for k in np.unique(segment):
-        rows = frame[segment == k]
-        cut = (origin + int(k) * every - purge).to_pydatetime()
-        tasks.append(_Segment(store, assets, cut, seed, rows))
+    splits = walk_forward_splits(
+        frame["decision_time"], origin=pd.Timestamp(first), every=every, purge=purge
+    )
+    tasks = [
+        _Segment(store, assets, split.cut.to_pydatetime(), seed, frame.iloc[split.rows])
+        for split in splits
+    ]
     results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
     out = {m: np.full(len(frame), np.nan) for m in wanted}
-    position = pd.Series(np.arange(len(frame)), index=frame.index)
-    for task, predicted in zip(tasks, results, strict=True):
-        where = position.loc[task.rows.index].to_numpy()
+    for split, predicted in zip(splits, results, strict=True):
+        where = split.rows
         # Outside its domain the forecaster answers with prob_gbm: count that as a fallback.
         domain = np.ones(len(where), bool)
         if "in_domain" in predicted.columns:

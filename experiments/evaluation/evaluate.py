@@ -108,28 +108,24 @@ def _model_probs(
             purge=_PURGE,
             seed=seed,
         )
-        if probs is None:
-            note = (
-                f"model {model} unavailable (experiments.learning.fitting, the learned-models "
-                "issue, is not in this build): gbm used"
-            )
-            return gbm, "gbm", [note], len(obs)
         p = np.full(len(obs), np.nan)
         p[frame.index.to_numpy()] = probs[model]
         missing = ~np.isfinite(p)
         return np.where(missing, gbm, p), model, [], int(missing.sum())
-    from levercast.models.pricing.price import MODELS, price_contract
+    from levercast.models.pricing.price import price_contract
+    from levercast.models.pricing.pricers import BUILTIN_PRICERS
 
-    if model not in MODELS:
+    if model not in BUILTIN_PRICERS:
         raise ConfigError(
-            f"model must be gbm, learned, default or one of {sorted(MODELS)}; found {model!r}"
+            f"model must be learned, default or one of {list(BUILTIN_PRICERS)}; found {model!r}"
         )
+    pricer = BUILTIN_PRICERS[model]
     out = gbm.copy()
     fallbacks = 0
     for i, (market_id, t) in enumerate(zip(obs["market_id"], obs["t"], strict=True)):
         try:
             out[i] = price_contract(
-                sets.contracts[market_id], store.at(t), model=model, seed=seed
+                sets.contracts[market_id], store.at(t), pricer=pricer, seed=seed
             ).prob
         except (DataError, ConfigError, UnsupportedContract):
             fallbacks += 1

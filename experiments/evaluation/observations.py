@@ -265,9 +265,10 @@ def gbm_observation_probs(
 
 def _slow_gbm(store: Store, contract: Contract, t: pd.Timestamp) -> tuple[float, str | None]:
     from levercast.models.pricing.price import price_contract
+    from levercast.models.pricing.pricers import GBM
 
     try:
-        return price_contract(contract, store.at(t), model="gbm").prob, None
+        return price_contract(contract, store.at(t), pricer=GBM).prob, None
     except (DataError, ConfigError, UnsupportedContract) as e:
         return float("nan"), f"gbm could not price it: {type(e).__name__}"
 

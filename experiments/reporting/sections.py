@@ -222,10 +222,12 @@ def _strike_step(spot: float) -> float:
 
 
 def _ladder(ctx: ReportContext, asset: str, end: pd.Timestamp, spot: float) -> pd.DataFrame:
+    from levercast.experiments.learning.pricers import pricer_for
     from levercast.models.contracts import Contract
     from levercast.models.pricing.price import price_contract
 
     view = ctx.store.at(ctx.at)
+    pricer = pricer_for(ctx.model, ctx.store, asset=asset, at=pd.Timestamp(ctx.at))
     step = _strike_step(spot)
     center = round(spot / step) * step
     strikes = [center + k * step for k in range(-LADDER_STEPS, LADDER_STEPS + 1)]
@@ -234,8 +236,8 @@ def _ladder(ctx: ReportContext, asset: str, end: pd.Timestamp, spot: float) -> p
         base = {"asset": asset, "strike_usd": strike, "start": ctx.at, "end": end}
         touch = Contract.from_json({**base, "kind": "touch"})
         above = Contract.from_json({**base, "kind": "close_above"})
-        p_touch = price_contract(touch, view, model=ctx.model).prob
-        p_above = price_contract(above, view, model=ctx.model).prob
+        p_touch = price_contract(touch, view, pricer=pricer).prob
+        p_above = price_contract(above, view, pricer=pricer).prob
         rows.append({"strike_usd": strike, "touch": p_touch, "close_above": p_above})
     return pd.DataFrame(rows)
 

@@ -25,13 +25,16 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from levercast.experiments.scanning.candidates import Candidate, event_quote, open_markets_at
 from levercast.experiments.scanning.rows import KellyCaps, ScanResult, ScanRow, describe_row
 from levercast.features.dataset.store import Store, StoreView
 from levercast.features.errors import ConfigError, ForecastError, UnsupportedContract
 from levercast.features.timeutil import parse_duration
+
+if TYPE_CHECKING:
+    from levercast.models.pricing.price import Pricer
 
 __all__ = [
     "KellyCaps",
@@ -47,22 +50,15 @@ DEFAULT_SIZE_SHARES: Final = 100.0
 
 
 def choose_model(requested: str | None = None) -> str:
-    """``requested``, else the ``default`` forecaster (registered from
-    ``experiments.learning.pricer``; it falls back to gbm by itself when a cold fit overruns)."""
-    from levercast.models.pricing.price import MODELS
+    """``requested``, else the ``default`` forecaster (it falls back to gbm by itself, with a
+    named warning, when no fit can be made in the cold budget)."""
+    from levercast.experiments.learning.pricers import MODEL_NAMES
 
     if requested:
-        if requested in ("default", "learned"):
-            from levercast.experiments.learning.pricer import register_forecast_models
-
-            register_forecast_models()
-        if requested not in MODELS:
-            raise ConfigError(f"model must be one of {sorted(MODELS)}; found {requested!r}")
+        if requested not in MODEL_NAMES:
+            raise ConfigError(f"model must be one of {list(MODEL_NAMES)}; found {requested!r}")
         return requested
-    from levercast.experiments.learning.pricer import register_forecast_models
-
-    register_forecast_models()
-    return "default" if "default" in MODELS else "gbm"
+    return "default"
 
 
 # -- live candidates ---------------------------------------------------------------------------
@@ -121,7 +117,7 @@ def _price_row(
     cand: Candidate,
     parsed: Any,
     view: StoreView,
-    model: str,
+    pricer: Pricer,
     *,
     at: datetime,
     min_edge: float,
@@ -135,9 +131,10 @@ def _price_row(
     from levercast.models.pricing.price import price_contract
 
     market, contract = cand.market, parsed.contract
+    model = pricer.name
     key = (contract, model)
     if key not in cache:
-        cache[key] = price_contract(contract, view, model=model)
+        cache[key] = price_contract(contract, view, pricer=pricer)
     forecast = cache[key]
     prob = min(max(forecast.prob, 0.0), 1.0)
     lo, hi = min(max(forecast.prob_lo, 0.0), prob), max(min(forecast.prob_hi, 1.0), prob)
@@ -362,6 +359,7 @@ def _price_all(
     size_shares: float,
 ) -> tuple[list[ScanRow], dict[str, int]]:
     from levercast.experiments.cli.commands.parse import ath_lookup
+    from levercast.experiments.learning.pricers import pricer_for
     from levercast.markets.questions.parser import Unsupported, parse_market
 
     view = store.at(t)
@@ -369,6 +367,7 @@ def _price_all(
     unsupported: dict[str, int] = {}
     rows: list[ScanRow] = []
     cache: dict[Any, Any] = {}
+    pricers: dict[str, Pricer] = {}
 
     def count(reason: str) -> None:
         key = _reason_key(reason)
@@ -386,13 +385,15 @@ def _price_all(
         if contract.end is not None and contract.end <= t:
             count("contract ended before the scan time")
             continue
+        if contract.asset not in pricers:
+            pricers[contract.asset] = pricer_for(model, store, asset=contract.asset, at=t)
         try:
             rows.append(
                 _price_row(
                     cand,
                     parsed,
                     view,
-                    model,
+                    pricers[contract.asset],
                     at=t,
                     min_edge=min_edge,
                     max_age_secs=age.total_seconds(),

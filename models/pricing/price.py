@@ -1,37 +1,34 @@
-"""Price a contract at a decision time: the model registry and the ``Forecast`` result.
+"""Price a contract at a decision time: the ``Pricer`` protocol and the ``Forecast`` result.
 
-``price_contract(contract, view, model=...)`` resolves what every model shares (the touch
-direction of a partial spec, spot and path-to-date from ``models.pricing.market_state``, outcomes
-already
-decided by the path), then calls the registered model. Models are registered by name in
-``MODELS`` (``register_model``); an entry may name its function lazily as ``"module:function"``
-so that registering costs no import. Built in: ``gbm`` (closed forms, EWMA vol), ``gbm-har``,
-``gbm-iv`` (HAR / implied-vol inputs), ``mc`` (filtered-bootstrap Monte Carlo), ``mc-garch``.
-Later issues add ``learned`` and ``default`` the same way.
+``price_contract(contract, view, pricer=...)`` resolves what every pricer shares (the touch
+direction of a partial spec, spot and path-to-date from ``models.pricing.market_state``,
+outcomes already decided by the path), then asks the ``pricer`` it is given. There is no
+registry and no wiring by strings: the built-in pricers are the immutable mapping
+``models.pricing.pricers.BUILTIN_PRICERS`` (``gbm``, ``gbm-har``, ``gbm-iv``, ``mc``,
+``mc-garch``); the learned ones (``models.learned.pricer.LearnedPricer``) are built by the code
+that holds a fit and passed in the same way.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError, UnsupportedContract
 from levercast.features.timeutil import format_utc
-from levercast.models.contracts import PRICE_KINDS, Contract, Kind
+from levercast.models.contracts import Contract, Kind
 from levercast.models.pricing.market_state import MarketState, resolve_market_state, settled_prob
 
 __all__ = [
-    "MODELS",
     "Forecast",
-    "PricingModel",
+    "FunctionPricer",
+    "Pricer",
     "PricingRequest",
     "price_contract",
-    "register_model",
 ]
 
 _PROB_TOL: Final = 1e-9
@@ -106,7 +103,7 @@ class Forecast:
 
 @dataclass(frozen=True, slots=True)
 class PricingRequest:
-    """Everything a registered model receives.
+    """Everything a pricer receives.
 
     Attributes
     ----------
@@ -121,7 +118,7 @@ class PricingRequest:
     paths
         Monte Carlo paths (None: the model's default).
     model
-        The registry name the request was made under.
+        The name of the pricer asked (``gbm-har`` and ``gbm-iv`` choose their vol by it).
     """
 
     contract: Contract
@@ -140,51 +137,46 @@ class PricingRequest:
 PriceFunction = Callable[[PricingRequest], Forecast]
 
 
-@dataclass(frozen=True, slots=True)
-class PricingModel:
-    """A registry entry: a pricing function (or ``"module:function"``) and the kinds it prices.
+class Pricer(Protocol):
+    """Anything that prices a contract at a decision time.
 
-    ``unsupported`` maps a kind this model refuses to the reason given to the user.
+    ``name`` is what the answer reports as its ``model``; ``refusal(kind)`` says why a kind is
+    not priced (None when it is); ``price`` answers from the request's view only.
     """
 
+    @property
+    def name(self) -> str:
+        """The model name reported in the forecast."""
+        ...
+
+    def refusal(self, kind: Kind) -> str | None:
+        """Why ``kind`` is not priced, or None."""
+        ...
+
+    def price(self, request: PricingRequest) -> Forecast:
+        """The forecast of ``request.contract`` at ``request.view.t``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionPricer:
+    """A pricer made of a pricing function and the kinds it refuses (with the reason)."""
+
     name: str
-    price: PriceFunction | str
-    kinds: frozenset[Kind] = PRICE_KINDS
+    function: PriceFunction
     unsupported: Mapping[Kind, str] = field(default_factory=dict)
 
-    def function(self) -> PriceFunction:
-        """The pricing function (imported on first use when given as a string)."""
-        if not isinstance(self.price, str):
-            return self.price
-        module, _, attr = self.price.partition(":")
-        fn: PriceFunction = getattr(importlib.import_module(module), attr)
-        return fn
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError("name must be a non-empty model name; found ''")
 
+    def refusal(self, kind: Kind) -> str | None:
+        """The reason ``kind`` is refused, or None."""
+        return self.unsupported.get(kind)
 
-_LIQUIDATIONS: Final = (
-    "liquidations_above is priced by the liquidation-volume model, not by the price-path models "
-    "gbm/mc (they model prices, not liquidation volume)"
-)
-_NO_LIQ: Final = {Kind.LIQUIDATIONS_ABOVE: _LIQUIDATIONS}
-
-MODELS: dict[str, PricingModel] = {}
-
-
-def register_model(model: PricingModel) -> None:
-    """Add (or replace) a model in the registry under ``model.name``."""
-    if not model.name:
-        raise ConfigError("model.name must be a non-empty string; found ''")
-    MODELS[model.name] = model
-
-
-for _name, _target in (
-    ("gbm", "levercast.models.pricing.gbm:price_gbm"),
-    ("gbm-har", "levercast.models.pricing.gbm:price_gbm"),
-    ("gbm-iv", "levercast.models.pricing.gbm:price_gbm"),
-    ("mc", "levercast.models.pricing.montecarlo:price_mc"),
-    ("mc-garch", "levercast.models.pricing.montecarlo:price_mc"),
-):
-    register_model(PricingModel(_name, _target, unsupported=_NO_LIQ))
+    def price(self, request: PricingRequest) -> Forecast:
+        """Call the pricing function."""
+        return self.function(request)
 
 
 def _resolve_direction(contract: Contract, state: MarketState) -> Contract:
@@ -200,11 +192,11 @@ def price_contract(
     contract: Contract,
     view: StoreView,
     *,
-    model: str = "gbm",
+    pricer: Pricer,
     seed: int = 0,
     paths: int | None = None,
 ) -> Forecast:
-    """Probability of ``contract``'s event at ``view.t`` by the registered ``model``.
+    """Probability of ``contract``'s event at ``view.t`` by ``pricer``.
 
     Parameters
     ----------
@@ -213,27 +205,23 @@ def price_contract(
         spot at T, or above the start price when the window began earlier).
     view
         The store fixed at the decision time.
-    model
-        A name in ``MODELS``.
+    pricer
+        The pricer (``BUILTIN_PRICERS[name]``, or a ``LearnedPricer`` around a fit).
     seed, paths
         Passed to stochastic models.
 
     Raises
     ------
     ConfigError
-        Unknown model, ``paths`` not positive, or a decision time at or after the contract end.
+        ``paths`` not positive, or a decision time at or after the contract end.
     UnsupportedContract
-        The model cannot price this kind (e.g. ``liquidations_above`` for gbm/mc).
+        The pricer refuses this kind (e.g. ``liquidations_above`` for gbm/mc).
     DataError
         No fresh spot source at T.
     """
-    entry = MODELS.get(model)
-    if entry is None:
-        raise ConfigError(f"model must be one of {sorted(MODELS)}; found {model!r}")
-    if contract.kind in entry.unsupported:
-        raise UnsupportedContract(entry.unsupported[contract.kind])
-    if contract.kind not in entry.kinds:
-        raise UnsupportedContract(f"model {model} does not price kind {contract.kind.value}")
+    refused = pricer.refusal(contract.kind)
+    if refused is not None:
+        raise UnsupportedContract(refused)
     if paths is not None and paths <= 0:
         raise ConfigError(f"paths must be a positive number of Monte Carlo paths; found {paths}")
     at = view.t.to_pydatetime()
@@ -252,10 +240,10 @@ def price_contract(
             prob=settled,
             prob_lo=settled,
             prob_hi=settled,
-            model=model,
+            model=pricer.name,
             components={"path_to_date": settled},
             inputs=state.inputs(),
             warnings=(*state.warnings, "outcome already decided by the path to date"),
         )
-    request = PricingRequest(contract, view, state, seed=seed, paths=paths, model=model)
-    return entry.function()(request)
+    request = PricingRequest(contract, view, state, seed=seed, paths=paths, model=pricer.name)
+    return pricer.price(request)

@@ -42,7 +42,7 @@ def test_unknown_engine_is_named():
 def test_backtest_grid_identical_serial_joblib_and_dask(synthetic_data):
     """A grid of real backtests gives the same results whichever engine runs it."""
     pytest.importorskip("dask.distributed")
-    from levercast.experiments.parallel import backtest_task
+    from levercast.experiments.backtest.run import backtest_task
 
     tasks = [
         {"data": str(synthetic_data), "asset": "BTC", "start": "2024-01-03T00:00Z",
@@ -58,7 +58,7 @@ def test_backtest_grid_identical_serial_joblib_and_dask(synthetic_data):
 
 def test_map_sweep_grid_identical_serial_and_joblib(synthetic_data):
     """A liquidation-map parameter sweep runs as grid tasks with identical results."""
-    from levercast.experiments.parallel import map_sweep_task
+    from levercast.experiments.studies.liquidation_map.fit import map_sweep_task
     from levercast.features.liqmap.map import LiqMapParams
 
     base = LiqMapParams.default()

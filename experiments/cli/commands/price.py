@@ -83,18 +83,17 @@ def _render(doc: dict[str, Any]) -> str:
 
 def run_price(args: argparse.Namespace) -> int:
     """Price one contract at ``--at`` and print the §4 ``price`` object."""
-    from levercast.experiments.learning.pricer import register_forecast_models
+    from levercast.experiments.learning.pricers import pricer_for
     from levercast.features.dataset.store import Store
     from levercast.features.timeutil import parse_utc
     from levercast.models.pricing.price import price_contract
 
-    register_forecast_models()  # ``learned`` and ``default`` (lazy targets: no import cost)
-
     at = parse_utc(args.at, name="--at")
     contract, yes_outcome = contract_from_spec(args.spec, at)
-    view = Store(resolve_data_dir(args.data)).at(at)
+    store = Store(resolve_data_dir(args.data))
+    pricer = pricer_for(args.model or "gbm", store, asset=contract.asset, at=at)
     forecast = price_contract(
-        contract, view, model=args.model or "gbm", seed=args.seed, paths=args.paths
+        contract, store.at(at), pricer=pricer, seed=args.seed, paths=args.paths
     )
     doc = forecast.to_json_dict()
     if yes_outcome is not None:

@@ -73,11 +73,9 @@ def run_study(
             liquidations=False,
         )
         features = features_for(store, grid[["asset", "t"]])
-        pred = default.predict_frame(store, grid, features=features)
+        pred = default.predict(grid, features)
         grid = pd.concat([grid, pred], axis=1)
-        grid["prob_default_leverage"] = leverage.predict_frame(store, grid, features=features)[
-            "prob_default"
-        ]
+        grid["prob_default_leverage"] = leverage.predict(grid, features)["prob_default"]
         print(
             f"fold {begin.date()}..{stop.date()}: {len(grid)} rows, fits "
             f"{time.perf_counter() - clock:.0f} s, features {len(default.features)} vs "

@@ -25,7 +25,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from levercast.features.errors import ConfigError, DataError
 from levercast.features.liqmap import params as P
 from levercast.features.liqmap.map import LiqMapParams, build_inputs, crossed_mass, tier_mmr_rates
 
-__all__ = ["MapValidation", "fit_params", "score_map", "top_decile_hit"]
+__all__ = ["MapValidation", "fit_params", "map_sweep_task", "score_map", "top_decile_hit"]
 
 # (leverages, weights, half-lives hours): mindoozer, pcdogyu, and a flat ladder.
 LADDERS: Final = {
@@ -228,6 +228,25 @@ def fit_params(
         raise DataError("fit_params: no candidate could be scored")
     table.sort(key=lambda row: -float(row["score"]))  # type: ignore[arg-type]
     return best[1], best[2], table
+
+
+def map_sweep_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One point of a liquidation-map parameter sweep, scored like ``features validate-map``.
+
+    ``task``: ``{"data", "asset", "start", "end", "params": {field: value}}`` where ``params``
+    are ``LiqMapParams`` fields to change from the committed constants (e.g. ``lookback_hours``,
+    ``half_lives_hours``). Returns the params and the validate-map scores.
+    """
+    changes = dict(task.get("params", {}))
+    params = LiqMapParams.default().replace(**changes)
+    validation = score_map(
+        Store(task["data"]),
+        task["asset"],
+        start=pd.Timestamp(task["start"]),
+        end=pd.Timestamp(task["end"]),
+        params=params,
+    )
+    return {"params": changes, **validation.scores()}
 
 
 def main(argv: list[str] | None = None) -> int:

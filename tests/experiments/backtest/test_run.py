@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 
 from levercast.experiments.backtest.run import BacktestConfig, run_backtest
+from levercast.experiments.learning import fitting
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.features.prices import hourly_series, to_ns
 from levercast.models.pricing.gbm import gbm_vol_at
 from levercast.models.pricing.price import price_contract
+from levercast.models.pricing.pricers import GBM
 from tests.conftest import make_dataset
 
 START = "2024-01-10T00:00Z"
@@ -126,7 +128,9 @@ def test_vectorised_vol_and_gbm_match_the_pricer(data_dir):
         # the grid's seeded recursion vs estimate_vol's 10-half-life window
         assert row.vol_annual == pytest.approx(vol, rel=0.03)
         contract = result_contract(row)
-        assert price_contract(contract, view).prob == pytest.approx(row.prob_gbm, abs=0.01)
+        assert price_contract(contract, view, pricer=GBM).prob == pytest.approx(
+            row.prob_gbm, abs=0.01
+        )
 
 
 def result_contract(row):
@@ -162,18 +166,15 @@ def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
     def fit_default(store, *, assets, cut, seed, logistic, liquidations):
         fits.append(cut)
 
-        def predict_frame(store, rows):
+        def predict(rows, features):
             assert (rows["t"] >= pd.Timestamp(cut) + pd.Timedelta("2D")).all()
             prob = np.full(len(rows), 0.5)
             prob[rows["kind"].to_numpy() == "move"] = np.nan  # cannot forecast: falls back
             return pd.DataFrame({"prob_default": prob}, index=rows.index)
 
-        return types.SimpleNamespace(predict_frame=predict_frame)
+        return types.SimpleNamespace(predict=predict, purge=pd.Timedelta("2D"), features=())
 
-    stub = types.SimpleNamespace(fit_default=fit_default)
-    monkeypatch.setattr(
-        "levercast.experiments.backtest.walk_forward._load_forecaster", lambda: stub
-    )
+    monkeypatch.setattr(fitting, "fit_default", fit_default)
     config = _config(models=("gbm", "default"), retrain_every="4d", purge="2d")
     result = run_backtest(Store(data_dir), config)
     doc = result.to_json_dict()
@@ -184,15 +185,6 @@ def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
     assert doc["fallbacks"]["default"] == int(moves.sum())
     np.testing.assert_allclose(frame.loc[moves, "prob_default"], frame.loc[moves, "prob_gbm"])
     assert (frame.loc[~moves, "prob_default"] == 0.5).all()
-
-
-def test_missing_forecaster_is_reported_not_faked(data_dir, monkeypatch):
-    monkeypatch.setattr(
-        "levercast.experiments.backtest.walk_forward._load_forecaster", lambda: None
-    )
-    doc = run_backtest(Store(data_dir), _config(models=("gbm", "default"))).to_json_dict()
-    assert set(doc["models"]) == {"gbm"}
-    assert any("not available" in n for n in doc["notes"])
 
 
 def test_shared_data_week(shared_store):
@@ -211,18 +203,15 @@ def test_shared_data_week(shared_store):
 
 def test_out_of_domain_rows_count_as_fallbacks(data_dir, monkeypatch):
     def fit_default(store, *, assets, cut, seed, logistic, liquidations):
-        def predict_frame(store, rows):
+        def predict(rows, features):
             touch = rows["kind"].to_numpy() == "touch"
             return pd.DataFrame(
                 {"prob_default": np.full(len(rows), 0.4), "in_domain": touch}, index=rows.index
             )
 
-        return types.SimpleNamespace(predict_frame=predict_frame)
+        return types.SimpleNamespace(predict=predict, purge=pd.Timedelta("2D"), features=())
 
-    stub = types.SimpleNamespace(fit_default=fit_default)
-    monkeypatch.setattr(
-        "levercast.experiments.backtest.walk_forward._load_forecaster", lambda: stub
-    )
+    monkeypatch.setattr(fitting, "fit_default", fit_default)
     result = run_backtest(Store(data_dir), _config(models=("gbm", "default")))
     frame = result.to_frame()
     touch = frame["kind"] == "touch"

@@ -298,20 +298,19 @@ def test_shared_data_evaluation(shared_store):
 def test_learned_model_walk_forward_with_gbm_fallback(eval_dir, monkeypatch):
     import types
 
+    from levercast.experiments.learning import fitting
+
     seen = []
 
     def fit_default(store, *, assets, cut, seed, logistic, liquidations):
-        def predict_frame(store, rows):
+        def predict(rows, features):
             seen.append((cut, rows["t"].min()))
             assert "start" not in rows.columns
             return pd.DataFrame({"prob_default": np.full(len(rows), 0.3)}, index=rows.index)
 
-        return types.SimpleNamespace(predict_frame=predict_frame, purge=pd.Timedelta("1D"))
+        return types.SimpleNamespace(predict=predict, purge=pd.Timedelta("1D"), features=())
 
-    stub = types.SimpleNamespace(fit_default=fit_default)
-    monkeypatch.setattr(
-        "levercast.experiments.backtest.walk_forward._load_forecaster", lambda: stub
-    )
+    monkeypatch.setattr(fitting, "fit_default", fit_default)
     result = run_evaluate(Store(eval_dir), model="default", seed=1)
     doc = result.to_json_dict()
     obs = result.to_frame()

@@ -9,15 +9,16 @@ import pytest
 
 import levercast.experiments.learning.fitting as forecaster
 from levercast.experiments.cli.main import main
+from levercast.experiments.labels.liquidations import liquidation_sums
 from levercast.experiments.labels.outcomes import label_contracts
 from levercast.experiments.learning.fitting import fit_default, fit_with_budget, load_or_fit
-from levercast.experiments.learning.liquidation_volume import liquidation_sums
-from levercast.experiments.learning.training_set import TrainingConfig
+from levercast.experiments.learning.training_set import features_for
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.models.consistency import consistency_violations
 from levercast.models.contracts import Contract, Kind, Resolution
 from levercast.models.learned.contract_grid import contract_grid
+from levercast.models.learned.design import TrainingConfig
 from levercast.models.pricing.market_state import market_inputs
 from tests.conftest import make_candles, make_dataset
 
@@ -61,7 +62,7 @@ def test_fit_records_its_cut_purge_and_data(fitted, store):
 
 def test_predict_frame_is_coherent_and_in_range(fitted, store):
     grid = _grid(store, pd.date_range(CUT + pd.Timedelta(days=1), periods=3, freq="12h"))
-    pred = fitted.predict_frame(store, grid)
+    pred = fitted.predict(grid, features_for(store, grid[["asset", "t"]], fitted.features))
     assert list(pred.columns) == [
         "prob_gbm",
         "prob_learned",
@@ -83,7 +84,7 @@ def test_predict_frame_is_coherent_and_in_range(fitted, store):
 def test_refit_rule_refuses_look_ahead(fitted, store):
     early = _grid(store, pd.DatetimeIndex([CUT + pd.Timedelta(hours=12)]))
     with pytest.raises(ConfigError, match=r"t must be at or after cut \+ purge"):
-        fitted.predict_frame(store, early)
+        fitted.predict(early, features_for(store, early[["asset", "t"]], fitted.features))
 
 
 def test_load_or_fit_caches_and_refits_before_an_earlier_time(store, tmp_path, monkeypatch):
@@ -113,7 +114,7 @@ def test_nan_features_and_out_of_domain_rows(fitted, store):
     features = pd.DataFrame({"asset": ["BTC"], "ts": times})
     for name in fitted.features:
         features[name] = np.nan
-    pred = fitted.predict_frame(store, grid, features=features)
+    pred = fitted.predict(grid, features)
     assert np.isfinite(pred["prob_default"]).all()
     outside = grid["horizon_hours"] == 48.0
     assert not pred.loc[outside, "in_domain"].any() and pred.loc[~outside, "in_domain"].all()
@@ -136,7 +137,7 @@ def test_run_where_funding_dvol_and_one_venue_stop_partway(tmp_path):
     inputs = market_inputs(store, "BTC", times)
     assert (inputs["spot_venue"] == "bitget-usdtm").all()
     grid = contract_grid(inputs, horizons_hours=SMALL.horizons_hours)
-    pred = fit.predict_frame(store, grid)
+    pred = fit.predict(grid, features_for(store, grid[["asset", "t"]], fit.features))
     assert np.isfinite(pred.drop(columns="in_domain").to_numpy(float)).all()
 
 

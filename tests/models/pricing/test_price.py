@@ -13,13 +13,8 @@ from levercast.features.timeutil import parse_utc
 from levercast.models.contracts import Contract
 from levercast.models.pricing import closed_form as cf
 from levercast.models.pricing.gbm import gbm_probabilities, gbm_vol_at
-from levercast.models.pricing.price import (
-    MODELS,
-    Forecast,
-    PricingModel,
-    price_contract,
-    register_model,
-)
+from levercast.models.pricing.price import Forecast, FunctionPricer, price_contract
+from levercast.models.pricing.pricers import BUILTIN_PRICERS, GBM
 from tests.conftest import make_dataset
 
 AT = parse_utc("2024-01-25T00:00Z")
@@ -42,8 +37,9 @@ def store(tmp_path_factory):
     return Store(make_dataset(tmp_path_factory.mktemp("pricing") / "data", hours=24 * 30))
 
 
-def _price(store, spec, *, at=AT, **kwargs):
-    return price_contract(Contract.from_json(spec, at=at), store.at(at), **kwargs)
+def _price(store, spec, *, at=AT, model="gbm", **kwargs):
+    pricer = BUILTIN_PRICERS[model]
+    return price_contract(Contract.from_json(spec, at=at), store.at(at), pricer=pricer, **kwargs)
 
 
 def _spot(store) -> float:
@@ -126,7 +122,6 @@ def test_liquidations_are_unsupported_with_a_reason(store):
 ABOVE_1 = {"kind": "close_above", "asset": "BTC", "strike_usd": 1, "end": END}
 ENDED = {**ABOVE_1, "start": "2024-01-20T00:00Z", "end": "2024-01-24T00:00Z"}
 BAD_REQUESTS = {
-    "model": (ABOVE_1, {"model": "nope"}, ConfigError, "model must be one of"),
     "paths": (ABOVE_1, {"paths": 0}, ConfigError, "paths must be a positive"),
     "after-end": (ENDED, {}, ConfigError, "at must be before the contract end"),
 }
@@ -217,20 +212,20 @@ def test_mc_is_seeded_and_close_to_gbm(store):
     assert garch.inputs["innovations"] == "garch" and 0 <= garch.prob <= 1
 
 
-def test_registry_accepts_new_models(store):
+def test_any_pricer_object_is_used_as_given(store):
     def constant(request):
         return Forecast(request.contract, request.at, 0.3, 0.2, 0.4, request.model)
 
-    register_model(PricingModel("stub-constant", constant))
-    try:
-        fc = _price(
-            store,
-            {"kind": "close_above", "asset": "BTC", "strike_usd": 1e5, "end": END},
-            model="stub-constant",
-        )
-        assert fc.prob == 0.3 and fc.model == "stub-constant"
-    finally:
-        MODELS.pop("stub-constant")
+    stub = FunctionPricer("stub-constant", constant)
+    spec = {"kind": "close_above", "asset": "BTC", "strike_usd": 1e5, "end": END}
+    fc = price_contract(Contract.from_json(spec, at=AT), store.at(AT), pricer=stub)
+    assert fc.prob == 0.3 and fc.model == "stub-constant"
+
+
+def test_builtin_pricers_are_immutable():
+    with pytest.raises(TypeError):
+        BUILTIN_PRICERS["gbm"] = GBM  # type: ignore[index]
+    assert list(BUILTIN_PRICERS) == ["gbm", "gbm-har", "gbm-iv", "mc", "mc-garch"]
 
 
 @pytest.mark.parametrize(
@@ -291,7 +286,7 @@ def test_shared_dataset_worked_case(shared_store):
         "direction": "down",
         "end": "2025-06-08T00:00Z",
     }
-    fc = price_contract(Contract.from_json(spec, at=at), shared_store.at(at))
+    fc = price_contract(Contract.from_json(spec, at=at), shared_store.at(at), pricer=GBM)
     assert fc.inputs["spot_venue"] == "binance-spot" and fc.warnings == ()
     assert 0.05 < fc.prob < 0.9
     assert fc.prob == pytest.approx(2 * fc.components["close_beyond"], rel=1e-9)

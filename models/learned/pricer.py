@@ -1,71 +1,51 @@
-"""The registered pricers ``learned`` and ``default`` (``levercast price --model default``).
+"""The ``learned`` and ``default`` pricers: a fitted forecaster answering at a decision time.
 
-Both price one contract at ``T`` through ``experiments.learning.fitting``: a fit usable at ``T``
-(cached, or fitted now on data before ``T`` within the cold budget), the contract as a one-row
-contract frame, and ``FittedForecaster.predict_frame``. ``default`` reports ``prob_default``
-(coherent by construction: see ``experiments.learning.fitting``), ``learned`` the raw learned model
-of
-the contract's kind. Components: ``gbm``, ``learned``, ``learned_logistic``, ``default``.
+``LearnedPricer(name, fitted)`` prices one contract from the view it is given: spot and the
+``gbm`` answer from ``models.pricing.gbm``, the contract as a one-row contract frame, its
+point-in-time features computed from the view (never the store), and
+``FittedForecaster.predict``. It never fits and never logs: ``experiments.learning.fitting``
+finds or makes a fit usable at ``T`` and builds the pricer. ``default`` reports
+``prob_default`` (coherent by construction: see ``models.learned.forecaster``), ``learned`` the
+raw learned model of the contract's kind. Components: ``gbm``, ``learned``,
+``learned_logistic``, ``default``.
 
 ``prob_lo``/``prob_hi``: the ``gbm`` vol band shifted by the learned correction in logit space
 (``logit(prob) - logit(prob_gbm)``), widened to include the logistic variant.
 
-Fallbacks (``model`` is then ``gbm``; the reason is in ``warnings``): a cold fit over budget
-(``learned-model-timeout``), a failed fit (``learned-model-unavailable``), or a contract outside
-the learned domain (``outside-learned-domain``).
+Fallbacks (``model`` is then ``gbm``; the reason is in ``warnings``): no fit (the reason given by
+the fitting code, e.g. ``learned-model-timeout``), or a contract outside the learned domain
+(``outside-learned-domain``).
 
 ``liquidations_above``: the liquidation-volume model on the remaining window (what was already
 liquidated since ``start`` and known at ``T`` is subtracted from the threshold); the band spans
-the model and the 90-day climatology of window sums of the same length and side.
+the model and the 90-day climatology of window sums of the same length and side, computed from
+the liquidation rows known at ``T`` (``features.liquidation_windows``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
-from levercast.experiments.learning.fitting import FittedForecaster, fit_with_budget
-from levercast.experiments.learning.liquidation_volume import (
-    LIQ_FEATURES,
-    LIQ_HORIZONS_HOURS,
-    liquidation_sums,
-)
-from levercast.experiments.learning.training_set import features_for
-from levercast.features.dataset.store import Store, StoreView
-from levercast.features.errors import UnsupportedContract
+from levercast.features.dataset.store import StoreView
+from levercast.features.errors import ConfigError, UnsupportedContract
+from levercast.features.frame.frame import compute_feature_frame
+from levercast.features.liquidation_windows import liquidation_buckets, window_sums
 from levercast.models.contracts import Contract, Kind
+from levercast.models.learned.forecaster import FittedForecaster
+from levercast.models.learned.liquidation_volume import LIQ_FEATURES, LIQ_HORIZONS_HOURS
 from levercast.models.pricing.gbm import price_gbm
-from levercast.models.pricing.price import Forecast, PricingModel, PricingRequest, register_model
+from levercast.models.pricing.price import Forecast, PricingRequest
+from levercast.models.probability import logit, shift_logit
 
-__all__ = ["price_default", "price_learned", "register_forecast_models"]
+__all__ = ["LEARNED_NAMES", "LearnedPricer"]
 
+LEARNED_NAMES: Final = ("learned", "default")
 _EPS: Final = 1e-6
-
-
-def register_forecast_models() -> None:
-    """Register ``learned`` and ``default`` in ``models.pricing.price.MODELS`` (every kind)."""
-    for name, target in (
-        ("learned", "levercast.experiments.learning.pricer:price_learned"),
-        ("default", "levercast.experiments.learning.pricer:price_default"),
-    ):
-        register_model(PricingModel(name, target, kinds=frozenset(Kind)))
-
-
-def _store(view: StoreView) -> Store:
-    return view.store  # the view's dataset: labels and the fit need the Store itself
-
-
-def _logit(p: float) -> float:
-    q = min(max(p, _EPS), 1 - _EPS)
-    return math.log(q / (1 - q))
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 def _contract_row(contract: Contract, request: PricingRequest, vol: float) -> pd.DataFrame:
@@ -109,12 +89,19 @@ def _fallback(gbm: Forecast, reason: str) -> Forecast:
     return replace(gbm, model="gbm", warnings=(*gbm.warnings, reason))
 
 
-def _price(request: PricingRequest, name: str) -> Forecast:
+def _features(
+    request: PricingRequest, asset: str, names: tuple[str, ...] | list[str]
+) -> pd.DataFrame:
+    """Feature-frame rows of ``asset`` at the decision time, read through the view only."""
+    return compute_feature_frame(request.view, asset, [request.view.t], names=list(names)).frame
+
+
+def _price(
+    request: PricingRequest, name: str, fitted: FittedForecaster | None, reason: str | None
+) -> Forecast:
     contract = request.contract
-    store = _store(request.view)
     at = pd.Timestamp(request.at)
     if contract.kind is Kind.LIQUIDATIONS_ABOVE:
-        fitted, reason = fit_with_budget(store, assets=(contract.asset,), at=at)
         if fitted is None or fitted.liquidations is None:
             raise UnsupportedContract(
                 f"liquidations_above needs the liquidation-volume model, unavailable at "
@@ -122,12 +109,11 @@ def _price(request: PricingRequest, name: str) -> Forecast:
             )
         return _price_liquidations(request, fitted, name)
     gbm = price_gbm(replace(request, model="gbm"))
-    fitted, reason = fit_with_budget(store, assets=(contract.asset,), at=at)
     if fitted is None:
         return _fallback(gbm, f"{name} fell back to gbm: {reason}")
     vol = float(gbm.inputs["vol_annual"])
     row = _contract_row(contract, request, vol)
-    pred = fitted.predict_frame(store, row).iloc[0]
+    pred = fitted.predict(row, _features(request, contract.asset, fitted.features)).iloc[0]
     if not bool(pred["in_domain"]):
         return _fallback(
             gbm,
@@ -136,8 +122,8 @@ def _price(request: PricingRequest, name: str) -> Forecast:
             "continuous touches, terminal or one-way moves)",
         )
     prob = float(pred["prob_default"] if name == "default" else pred["prob_learned"])
-    shift = _logit(prob) - _logit(float(pred["prob_gbm"]))
-    band = [_sigmoid(_logit(p) + shift) for p in (gbm.prob_lo, gbm.prob_hi)]
+    shift = logit(prob, eps=_EPS) - logit(float(pred["prob_gbm"]), eps=_EPS)
+    band = [float(v) for v in shift_logit([gbm.prob_lo, gbm.prob_hi], shift, eps=_EPS)]
     logistic = float(pred["prob_learned_logistic"])
     components = {
         "gbm": gbm.prob,
@@ -173,8 +159,7 @@ def _price_liquidations(request: PricingRequest, fitted: FittedForecaster, name:
         so_far = float(inside[columns].to_numpy(float).sum())
     hours = (end - max(start, at)) / pd.Timedelta(hours=1)
     remaining = contract.threshold - so_far
-    keys = pd.DataFrame({"asset": [contract.asset], "t": [at]})
-    features = features_for(_store(view), keys, LIQ_FEATURES)
+    features = _features(request, contract.asset, LIQ_FEATURES)
     quantiles = model.quantiles_usd(features, np.array([hours]), np.array([side]))[0]
     if remaining <= 0:
         prob = clim = 1.0
@@ -184,7 +169,7 @@ def _price_liquidations(request: PricingRequest, fitted: FittedForecaster, name:
                 0
             ]
         )
-        clim = _climatology(_store(view), contract.asset, at, hours, side, remaining)
+        clim = _climatology(view, contract.asset, hours, side, remaining)
     lo, hi = min(prob, clim), max(prob, clim)
     warnings = [w for w in request.state.warnings if "resolution source" not in w]
     if hours > max(LIQ_HORIZONS_HOURS):
@@ -213,24 +198,55 @@ def _price_liquidations(request: PricingRequest, fitted: FittedForecaster, name:
     )
 
 
-def _climatology(
-    store: Store, asset: str, at: pd.Timestamp, hours: float, side: str, thr: float
-) -> float:
-    """Share of windows of the same length ending by ``at`` in the last 90 days above ``thr``."""
+def _climatology(view: StoreView, asset: str, hours: float, side: str, thr: float) -> float:
+    """Share of windows of the same length ending in the 90 days before ``view.t`` whose
+    liquidations exceed ``thr``, from the rows known at ``view.t`` only (a window that is not
+    fully known at ``view.t`` is not counted)."""
+    at = view.t
     ends = pd.date_range(at - pd.Timedelta(days=90), at, freq="1h")
     starts = ends - pd.Timedelta(hours=hours)
-    sums = liquidation_sums(store, asset, starts, ends, np.full(len(ends), side))
+    rows = view.table("liquidations") if view.has("liquidations") else pd.DataFrame()
+    buckets = liquidation_buckets(rows, asset)
+    sums = window_sums(buckets, starts, ends, np.full(len(ends), side))
     sums = sums[np.isfinite(sums)]
     if sums.size == 0:
         return 0.5
     return float((sums > thr).mean())
 
 
-def price_default(request: PricingRequest) -> Forecast:
-    """Registered pricer ``default`` (module docstring)."""
-    return _price(request, "default")
+@dataclass(frozen=True, slots=True, eq=False)
+class LearnedPricer:
+    """The ``learned`` / ``default`` pricer around a fit (module docstring).
 
+    Attributes
+    ----------
+    name
+        ``learned`` (the raw learned model of the contract's kind) or ``default``.
+    fitted
+        A fit usable at the decision time, or None when none could be made.
+    unavailable
+        Why ``fitted`` is None (named in the ``gbm`` fallback's warnings).
+    """
 
-def price_learned(request: PricingRequest) -> Forecast:
-    """Registered pricer ``learned`` (module docstring)."""
-    return _price(request, "learned")
+    name: str
+    fitted: FittedForecaster | None
+    unavailable: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in LEARNED_NAMES:
+            raise ConfigError(f"name must be one of {LEARNED_NAMES}; found {self.name!r}")
+        if self.fitted is None and not self.unavailable:
+            raise ConfigError("unavailable must say why when fitted is None; found no reason")
+
+    def refusal(self, kind: Kind) -> str | None:
+        """Every kind is accepted (gbm answers outside the learned domain)."""
+        return None
+
+    def price(self, request: PricingRequest) -> Forecast:
+        """Price ``request.contract`` at ``request.view.t`` (reads the view only)."""
+        if self.fitted is not None and not self.fitted.usable_at(pd.Timestamp(request.at)):
+            raise ConfigError(
+                f"the fit (cut {self.fitted.cut.isoformat()}, purge {self.fitted.purge}) is not "
+                f"usable at {pd.Timestamp(request.at).isoformat()}: its labels resolve later"
+            )
+        return _price(request, self.name, self.fitted, self.unavailable)

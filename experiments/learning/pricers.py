@@ -1,0 +1,38 @@
+"""The pricer a command asks for by name: built in, or learned around a usable fit.
+
+Light on purpose: choosing ``gbm`` imports no scikit-learn or LightGBM; the fitting code is
+imported only when a learned model is asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pandas as pd
+
+from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError
+from levercast.models.pricing.price import Pricer
+from levercast.models.pricing.pricers import BUILTIN_PRICERS
+
+__all__ = ["LEARNED_MODELS", "MODEL_NAMES", "pricer_for"]
+
+LEARNED_MODELS: Final = ("learned", "default")
+MODEL_NAMES: Final = (*BUILTIN_PRICERS, *LEARNED_MODELS)
+
+
+def pricer_for(name: str, store: Store, *, asset: str, at: pd.Timestamp) -> Pricer:
+    """The pricer called ``name``; a learned one is fitted (or loaded) for ``asset`` at ``at``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown model name.
+    """
+    if name in BUILTIN_PRICERS:
+        return BUILTIN_PRICERS[name]
+    if name in LEARNED_MODELS:
+        from levercast.experiments.learning.fitting import learned_pricer
+
+        return learned_pricer(name, store, asset=asset, at=pd.Timestamp(at))
+    raise ConfigError(f"model must be one of {list(MODEL_NAMES)}; found {name!r}")

@@ -1,0 +1,92 @@
+"""Window sums of liquidation buckets: one pure function for labels and for climatology.
+
+A window ``[start, end)`` sums the buckets of one asset whose *start* (``ts``) lies inside it;
+buckets missing inside the table's span count as zero; a window not inside the span of the rows
+given (``first ts <= start`` and ``end <= last available_at``) is unknown (NaN). The label reader
+(``experiments/labels/liquidations.py``) passes the whole table; a pricer passes the rows known
+at its decision time (``StoreView.table``), so a window it sums is fully known at that time.
+
+Bucket frame contract: ``ts``, ``available_at``, ``long_usd``, ``short_usd`` (one asset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from levercast.features._typing import FloatArray
+from levercast.features.errors import ConfigError
+
+__all__ = ["SIDES", "liquidation_buckets", "window_sums"]
+
+SIDES: Final = ("long", "short", "total")
+_COLUMNS: Final = {
+    "long": ("long_usd",),
+    "short": ("short_usd",),
+    "total": ("long_usd", "short_usd"),
+}
+
+
+def liquidation_buckets(rows: pd.DataFrame, asset: str) -> pd.DataFrame:
+    """The asset's hourly buckets of ``liquidations`` rows (any interval when it has no 1h rows),
+    sorted by ``ts``."""
+    if rows.empty:
+        return pd.DataFrame(columns=["ts", "available_at", "long_usd", "short_usd"])
+    sub = rows[rows["asset"] == asset]
+    hourly = sub[sub["interval"] == "1h"] if "interval" in sub.columns else sub
+    return (hourly if not hourly.empty else sub).sort_values("ts", kind="stable")
+
+
+def window_sums(
+    buckets: pd.DataFrame,
+    start: pd.DatetimeIndex,
+    end: pd.DatetimeIndex,
+    side: Sequence[str] | np.ndarray,
+) -> FloatArray:
+    """USD liquidated of ``side`` in each window ``[start, end)`` (NaN outside the rows' span).
+
+    Parameters
+    ----------
+    buckets
+        ``liquidation_buckets`` rows.
+    start, end
+        Window bounds (tz-aware), aligned arrays.
+    side
+        ``long``, ``short`` or ``total`` per window.
+
+    Raises
+    ------
+    ConfigError
+        A side outside ``SIDES`` or misaligned arrays.
+    """
+    n = len(start)
+    sides = np.asarray(side, dtype=str)
+    if len(end) != n or len(sides) != n:
+        raise ConfigError(
+            f"start, end and side must be aligned; found lengths {n}, {len(end)}, {len(sides)}"
+        )
+    unknown = sorted(set(sides.tolist()) - set(SIDES))
+    if unknown:
+        raise ConfigError(f"side must be one of {SIDES}; found {unknown}")
+    if buckets.empty or n == 0:
+        return np.full(n, np.nan)
+    ts = buckets["ts"].to_numpy("datetime64[ns]").view("int64")
+    first = ts.min()
+    last = buckets["available_at"].to_numpy("datetime64[ns]").view("int64").max()
+    s_ns = np.asarray(pd.DatetimeIndex(start).as_unit("ns").asi8)
+    e_ns = np.asarray(pd.DatetimeIndex(end).as_unit("ns").asi8)
+    lo = np.searchsorted(ts, s_ns, side="left")
+    hi = np.searchsorted(ts, e_ns, side="left")
+    out = np.full(n, np.nan)
+    for name, columns in _COLUMNS.items():
+        sel = sides == name
+        if not sel.any():
+            continue
+        values = buckets[list(columns)].to_numpy(float).sum(axis=1)
+        cum = np.concatenate([[0.0], np.cumsum(values)])
+        out[sel] = cum[hi[sel]] - cum[lo[sel]]
+    covered = (s_ns >= first) & (e_ns <= last)
+    return np.where(covered, out, np.nan)
