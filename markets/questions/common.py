@@ -69,14 +69,34 @@ SCALES: Final[dict[str, Decimal]] = {
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """A parsed market: its contract and the outcome label of the event the contract names."""
+    """A parsed question or market.
+
+    Attributes
+    ----------
+    contract
+        The contract (INTERFACE.md §3).
+    yes_outcome
+        The outcome label of the event the contract names ("Yes", "Up", "150k").
+    assumptions
+        Each convention the parser chose because the question did not state it, in words
+        (e.g. "a week runs Monday 00:00 ET to Sunday 23:59:59 ET"); empty for a venue market
+        read by its own rules.
+    """
 
     contract: Contract
     yes_outcome: str | None
+    assumptions: tuple[str, ...] = ()
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """INTERFACE.md §4 ``parse`` object."""
-        return {"contract": self.contract.to_json_dict(), "yes_outcome": self.yes_outcome}
+    def to_json_dict(self, *, include_assumptions: bool = False) -> dict[str, Any]:
+        """INTERFACE.md §4 ``parse`` object; ``"assumptions": [...]`` added on request (a
+        fixed set of keys per call, so scripts see a stable shape)."""
+        out: dict[str, Any] = {
+            "contract": self.contract.to_json_dict(),
+            "yes_outcome": self.yes_outcome,
+        }
+        if include_assumptions:
+            out["assumptions"] = list(self.assumptions)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +109,9 @@ class Unsupported:
         if not self.reason:
             raise ConfigError("reason must be a non-empty string; found ''")
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """INTERFACE.md §4 ``parse`` object."""
+    def to_json_dict(self, *, include_assumptions: bool = False) -> dict[str, Any]:
+        """INTERFACE.md §4 ``parse`` object (``include_assumptions`` is accepted so that a
+        caller treats both results alike; an unsupported question has none)."""
         return {"unsupported": self.reason}
 
 

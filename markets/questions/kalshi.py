@@ -24,7 +24,7 @@ from typing import Final
 from levercast.markets.types import VenueMarket
 from levercast.models.contracts import Contract, Kind, Resolution
 
-__all__ = ["KALSHI_SERIES", "parse_kalshi_market"]
+__all__ = ["KALSHI_SERIES", "TICK_USD", "kalshi_resolution", "parse_kalshi_market"]
 
 # Series ticker -> asset. These are the terminal price series; Kalshi's max/min ("before 2027")
 # and 15-minute series have other settlement rules and are left unsupported.
@@ -40,10 +40,13 @@ KALSHI_SERIES: Final[dict[str, str]] = {
     "KXDOGE": "DOGE",
     "KXDOGED": "DOGE",
 }
-_TICK_USD: Final = 0.01
+TICK_USD: Final = 0.01
+"""The CF Benchmarks indices' one-cent tick: a bracket "to $X.99" ends below X.99 + 0.01."""
 
 
-def _resolution(asset: str) -> Resolution:
+def kalshi_resolution(asset: str) -> Resolution:
+    """Kalshi crypto settlement: the 60-second simple average of CF Benchmarks' real-time index
+    (BRTI for BTC, ``<ASSET>USD_RTI`` otherwise) before the fixing."""
     if asset == "BTC":
         return Resolution(
             source="cf-brti", price="average", symbol="BRTI", interval="1s", average_secs=60
@@ -96,8 +99,9 @@ def parse_kalshi_market(market: VenueMarket, *, start: datetime | None) -> Contr
         kind_fields = {
             "kind": Kind.RANGE,
             "lower_usd": float(floor),
-            "upper_usd": round(float(cap) + _TICK_USD, 2),
+            "upper_usd": round(float(cap) + TICK_USD, 2),
         }
     else:
         return f"Kalshi strike_type {strike_type!r} is not supported (greater, less, between)"
-    return Contract(asset=asset, start=start, end=end, resolution=_resolution(asset), **kind_fields)  # type: ignore[arg-type]
+    resolution = kalshi_resolution(asset)
+    return Contract(asset=asset, start=start, end=end, resolution=resolution, **kind_fields)  # type: ignore[arg-type]

@@ -42,6 +42,8 @@ Times
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -66,8 +68,12 @@ from levercast.markets.questions.dates import (
     parse_when,
 )
 from levercast.markets.questions.kalshi import parse_kalshi_market
+from levercast.markets.questions.kalshi_titles import parse_kalshi_title
 from levercast.markets.questions.reasons import non_price_reason
+from levercast.markets.questions.title_notes import title_assumptions
+from levercast.markets.questions.typed import parse_typed
 from levercast.markets.questions.updown import first_of, up_down
+from levercast.markets.questions.wording import TypedContext, asset_aliases
 from levercast.markets.types import Venue, VenueMarket
 from levercast.models.contracts import Kind
 
@@ -127,35 +133,86 @@ def parse_question(
     at: datetime | None = None,
     outcomes: tuple[str, ...] | None = None,
     ath_usd: AthLookup | None = None,
+    subtitle: str | None = None,
+    assets: Iterable[str] | None = None,
 ) -> Parsed | Unsupported:
-    """Parse a market title (and its rules text) into a contract.
+    """Parse a question (a venue title, a Kalshi title with its subtitle, or words a trader
+    typed) into a contract.
 
     Parameters
     ----------
     title
-        The question, e.g. ``"Will Bitcoin dip to $80,000 in January?"``.
+        The question, e.g. ``"Will Bitcoin dip to $80,000 in January?"``, ``"Will BTC touch
+        $60k this week?"``, ``"Bitcoin price on Aug 28, 2026 at 5pm EDT?"``.
     rules
         The market's rules text, when known (it wins over the title on times and symbols).
     created_at, end_date
         The market's listing time and scheduled end (tz-aware), when known.
     at
-        Decision time: the reference for dates without a year when neither ``created_at`` nor
-        ``end_date`` is given, and the window start when ``created_at`` is unknown.
+        The time the question is asked: relative dates ("this week", "tomorrow", "in the next
+        24 hours") are read against it; it is also the reference for dates without a year when
+        neither ``created_at`` nor ``end_date`` is given, and the window start of a deadline
+        when ``created_at`` is unknown. The wall clock is never read.
     outcomes
         The venue's outcome labels (e.g. ``("90k", "100k")``); None for a bare title.
     ath_usd
         All-time-high lookup, needed only by all-time-high questions.
+    subtitle
+        A Kalshi market's subtitle, which holds its strike: ``"$97,250 or above"``,
+        ``"$97,000 to 97,249.99"``, ``"$96,999.99 or below"``.
+    assets
+        Tickers beyond the built-in names (BTC/Bitcoin/XBT, ETH/Ethereum/Ether, SOL, XRP,
+        DOGE, ...), typically the store's assets.
 
     Returns
     -------
     Parsed or Unsupported
-        Never raises on bad text; an impossible window (end before start) is Unsupported.
+        ``Parsed.assumptions`` names each convention used for what the question did not state.
+        Never raises on any question text: what is not understood is ``Unsupported`` with a
+        reason naming the words.
+
+    Raises
+    ------
+    ConfigError
+        A naive ``at``/``created_at``/``end_date``, or ``assets`` holding a non-ticker.
     """
+    for name, value in (("at", at), ("created_at", created_at), ("end_date", end_date)):
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ConfigError(f"{name} must be tz-aware (UTC); found naive {value.isoformat()!r}")
+    aliases = asset_aliases(assets)
     ctx = ParseContext(rules or "", outcomes, created_at, end_date, at, ath_usd)
     try:
-        return _parse_text(title, ctx)
+        return _parse_any(title, ctx, subtitle, aliases)
     except (ConfigError, ValueError, OverflowError) as e:
         return Unsupported(f"invalid contract: {e}")
+
+
+def _parse_any(
+    title: str, ctx: ParseContext, subtitle: str | None, aliases: dict[str, str]
+) -> Parsed | Unsupported:
+    """Kalshi title, else the venue-title grammar, else the typed grammar (whose reason wins
+    once it has recognised the question's shape)."""
+    if not isinstance(title, str) or not title.strip():
+        return Unsupported("empty question")
+    tctx = TypedContext(ctx.reference or ctx.created_at, aliases, ctx)
+    kalshi = parse_kalshi_title(title, subtitle, tctx)
+    if kalshi is not None:
+        return kalshi
+    venue = _parse_text(title, ctx)
+    if isinstance(venue, Parsed):
+        notes = title_assumptions(venue.contract, title, ctx)
+        if subtitle:
+            notes += (f"subtitle {subtitle!r} ignored: the title states its own level",)
+        return replace(venue, assumptions=notes)
+    typed = parse_typed(title, tctx)
+    if typed is None:
+        return venue
+    if tctx.now is None and not venue.reason.startswith(_GENERIC_REASONS):
+        return venue  # no time asked: the venue grammar's own reason is as specific
+    if isinstance(typed, Parsed) and subtitle:
+        note = f"subtitle {subtitle!r} ignored: the question states its own level"
+        return replace(typed, assumptions=(*typed.assumptions, note))
+    return typed
 
 
 def parse_market(
@@ -196,6 +253,9 @@ def parse_market(
         return Unsupported(f"invalid contract: {e}")
 
 
+_GENERIC_REASONS: Final = ("not a price question", "unrecognised price question")
+
+
 # -- grammar ----------------------------------------------------------------------------------
 def _normalise(title: str) -> str:
     text = title.replace("’", "'").replace("–", "-").replace("—", "-").replace("\u00a0", " ")
@@ -230,7 +290,8 @@ def _touch(m: re.Match[str], ctx: ParseContext) -> Parsed | Unsupported:
     window = _touch_window(m["when"], ctx)
     if isinstance(window, Unsupported):
         return window
-    direction = "down" if m["verb"] in _DOWN_VERBS else "up"
+    # "touch" names no side (the pricer picks one from the spot); venue titles say reach/dip.
+    direction = None if m["verb"] == "touch" else "down" if m["verb"] in _DOWN_VERBS else "up"
     return finish(
         {
             "kind": Kind.TOUCH,

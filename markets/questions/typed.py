@@ -1,0 +1,449 @@
+"""Price questions as traders type them: touch, above/below at a time, between, first-of.
+
+``parse_typed(text, tctx)`` reads questions such as "Will Bitcoin's price touch $60,000 before
+the end of the week?", "BTC above $100k on Friday?", "Will ETH drop below $2,000 in the next 3
+days?", "Will BTC hit $150k before $80k this year?" and hands percent moves and liquidation
+questions to ``markets.questions.moves``. It returns None when the text is not shaped like a
+typed question (the caller then gives the venue grammar's reason).
+
+Readings (each one used is listed in ``Parsed.assumptions``)
+    - touch ("touch/hit/reach/tag/cross/see $X", "rise to/break above/exceed $X" up, "dip to/fall
+      to/drop below $X" down): any Binance ``<ASSET>USDT`` 1-minute high (up) or low (down)
+      reaching the level in the window, continuous monitoring. A verb that names no side
+      ("touch", "hit", "reach") leaves ``direction`` null: the pricer takes up when the level is
+      above the price at the window start, down when below (INTERFACE.md §3). A question in a
+      Polymarket title form is read by ``markets.questions.parser`` first, where reach/hit is up.
+    - terminal ("above/below/over/under $X", "close/settle/finish above $X"): the Binance 1-minute
+      close at the fixing; "between $A and $B" is ``lower <= price < upper``. A span ("this week")
+      is refused for these: at its end, or at any time in it? "trade above $X this week" and
+      "be above $X at any point this week" are touches.
+    - "$A or $B first": ``first_of`` (YES = the upper barrier, 50-50 when neither by the end, as
+      Polymarket rules); "hit $A before $B" with A above B: ``first_of`` whose YES is "Yes" and
+      worth 0 when neither is hit; with A below B it asks for the lower barrier first, which no
+      contract kind names, so it is unsupported.
+    - "stay/remain/hold above $X" (never below) and "between ... all week" are the complement of
+      a touch: unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Final
+
+from levercast.markets.questions.common import Parsed, Unsupported, binance_resolution
+from levercast.markets.questions.moves import parse_liquidations, parse_move
+from levercast.markets.questions.numbers import MONEY, PERCENT, read_price
+from levercast.markets.questions.periods import When
+from levercast.markets.questions.wording import (
+    TypedContext,
+    contract_or_reason,
+    normalise_typed,
+    split_subject,
+    strip_modifiers,
+    when_of,
+)
+from levercast.models.contracts import Kind
+
+__all__ = ["parse_typed"]
+
+
+def _money(group: str) -> str:
+    return f"(?P<{group}>" + MONEY + ")"
+
+
+_UP_VERBS: Final = (
+    "rise to|rise above|rise over|climb to|climb above|climb past|go above|go over|go up to|"
+    "get above|get over|break above|break through|break past|push above|push past|surge to|"
+    "surge past|surge above|rally to|rally above|pump to|pump above|spike to|spike above|"
+    "soar to|soar above|soar past|jump to|jump above|surpass|exceed|top|breach|trade above|"
+    "trade over|print above|move above|run to|rise past"
+)
+_DOWN_VERBS: Final = (
+    "dip to|dip below|dip under|fall to|fall below|fall under|drop to|drop below|drop under|"
+    "sink to|sink below|crash to|crash below|go below|go under|go down to|get below|get under|"
+    "break below|slip below|slip to|slide to|slide below|tumble to|tumble below|plunge to|"
+    "plunge below|decline to|dump to|dump below|trade below|trade under|print below|move below|"
+    "retrace to|fall back to|drop back to|dip back to"
+)
+_NEUTRAL_VERBS: Final = "touch|hit|reach|tag|cross|get to|trade at|revisit|retest|see|test|go to"
+_TOUCH_VERBS = f"{_UP_VERBS}|{_DOWN_VERBS}|{_NEUTRAL_VERBS}"
+_TOUCH = re.compile(
+    r"^(?:be\s+able\s+to\s+|finally\s+|even\s+|ever\s+|first\s+)?(?P<verb>"
+    + _TOUCH_VERBS
+    + r")\s+(?:a\s+(?:price|level)\s+of\s+|the\s+|a\s+)?"
+    + _money("a")
+    + r"(?:\s+(?P<side>or\s+(?:higher|above|more|lower|below|less)))?"
+    + r"(?:\s+(?:mark|level|handle|price\s+level))?(?P<rest>.*)$"
+)
+_FIRST_OF = re.compile(
+    r"^(?:(?:first\s+)?(?:"
+    + _TOUCH_VERBS
+    + r")\s+)?(?:either\s+)?"
+    + _money("a")
+    + r"\s+or\s+"
+    + _money("b")
+    + r"\s+first(?P<rest>.*)$"
+)
+_BEFORE = re.compile(
+    r"^(?P<verb>" + _TOUCH_VERBS + r")\s+" + _money("a") + r"\s+before\s+(?:(?:it\s+)?"
+    r"(?:hits?|reach(?:es)?|touch(?:es)?|falls?\s+to|drops?\s+to|dips?\s+to|gets?\s+to|"
+    r"rises?\s+to|hitting|reaching|touching|falling\s+to|dropping\s+to|dipping\s+to|"
+    r"rising\s+to)\s+)?" + _money("b") + r"(?P<rest>.*)$"
+)
+_TERMINAL_VERBS: Final = (
+    "be trading|be priced|be worth|be|close|settle|finish|end|trade|print|stay|remain|hold|sit"
+)
+_ABOVE: Final = "at or above|at least|above|over|greater than|higher than|more than|north of|beyond"
+_BELOW: Final = "at or below|at most|below|under|less than|lower than|south of|beneath"
+_TERMINAL = re.compile(
+    r"^(?:(?P<verb>"
+    + _TERMINAL_VERBS
+    + r")\s+)?(?P<cmp>"
+    + _ABOVE
+    + "|"
+    + _BELOW
+    + r")\s+"
+    + _money("a")
+    + r"(?P<rest>.*)$"
+)
+_OR_MORE = re.compile(
+    r"^(?:(?P<verb>"
+    + _TERMINAL_VERBS
+    + r")\s+)?(?:at\s+)?"
+    + _money("a")
+    + r"\s+or\s+(?P<cmp>higher|above|more|lower|below|less)(?P<rest>.*)$"
+)
+_PERIOD_CLOSE = re.compile(
+    r"^(?P<verb>close|end|finish|settle)\s+(?P<period>(?:the|this)\s+(?:day|week|month|quarter|"
+    r"year))\s+(?P<cmp>" + _ABOVE + "|" + _BELOW + r")\s+" + _money("a") + r"$"
+)
+_RANGE = re.compile(
+    r"^(?:(?P<verb>" + _TERMINAL_VERBS + r")\s+)?(?:between|in\s+the\s+range(?:\s+of)?|"
+    r"within\s+the\s+range(?:\s+of)?|in\s+a\s+range\s+of|in\s+the\s+\$?)\s*"
+    + _money("a")
+    + r"\s*(?:and|to|-)\s*"
+    + _money("b")
+    + r"(?:\s+range)?(?P<rest>.*)$"
+)
+_STAY_VERBS: Final = frozenset({"stay", "remain", "hold", "sit"})
+_PATH_VERBS: Final = frozenset({"trade", "print"})
+_ATH = re.compile(r"\ball[\s-]time[\s-]highs?\b|\bath\b")
+_ATH_PREDICATE = re.compile(
+    r"^(?:(?:hit|reach|set|make|print|see|post|record|break|touch|have)\s+)?(?:an?\s+)?"
+    r"(?:new\s+)?(?:all[\s-]time[\s-]highs?|ath)(?:\s+\(ath\))?(?P<rest>.*)$"
+)
+_UP_OR_DOWN = re.compile(
+    r"^(?:go|be|close|end|finish|trade|move)\s+(?:up|down|higher|lower)\b|^(?:rise|fall|pump|"
+    r"dump|gain|increase|decrease|drop|crash|rally|moon|tank)\b"
+)
+_LIQUIDATION = re.compile(r"\bliquidations?\b|\bliquidated\b|\bliqs\b")
+
+
+def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
+    """Read a typed question; None when it is not shaped like one (no number, or no subject
+    followed by a known predicate).
+
+    Parameters
+    ----------
+    text
+        The question as typed.
+    tctx
+        The time asked, the asset names and the venue context.
+    """
+    norm = normalise_typed(text)
+    if _ATH.search(norm):
+        return _all_time_high(norm, tctx)
+    if not re.search(r"[0-9]", norm):
+        return _without_number(norm, tctx)
+    if _LIQUIDATION.search(norm):
+        return parse_liquidations(norm, tctx)
+    split = split_subject(norm)
+    if split is None:
+        return None
+    word, predicate = split
+    predicate, any_time = strip_modifiers(predicate)
+    if re.search(PERCENT, predicate):
+        return parse_move(word, predicate, any_time, tctx)
+    for pattern, read in (
+        (_FIRST_OF, _first_of),
+        (_BEFORE, _before),
+        (_PERIOD_CLOSE, _period_close),
+        (_RANGE, _range),
+        (_OR_MORE, _terminal),
+        (_TERMINAL, _terminal),
+        (_TOUCH, _touch),
+    ):
+        m = pattern.match(predicate)
+        if m is not None:
+            asset = tctx.asset(word)
+            if asset is None:
+                return tctx.unknown_asset(word)
+            return read(m, asset, any_time, tctx)
+    return None
+
+
+def _without_number(norm: str, tctx: TypedContext) -> Unsupported | None:
+    """A reason for "Will Bitcoin go up tomorrow?" (no level, no percent), else None."""
+    split = split_subject(norm)
+    if split is None or tctx.asset(split[0]) is None:
+        return None
+    if _UP_OR_DOWN.match(split[1]):
+        return Unsupported(
+            f"{split[1]!r} names no price level or percent: up from which price, and when? "
+            "(ask 'Bitcoin Up or Down on <date>' for a daily market, or a percent: 'rise 5% "
+            "tomorrow')"
+        )
+    return None
+
+
+def _all_time_high(norm: str, tctx: TypedContext) -> Parsed | Unsupported | None:
+    """ "Will BTC hit a new all-time high this week?": a touch up at the running maximum known
+    at the window start (needs the caller's ``ath_usd`` lookup)."""
+    split = split_subject(norm)
+    if split is None:
+        return None
+    word, predicate = split
+    m = _ATH_PREDICATE.match(strip_modifiers(predicate)[0])
+    if m is None:
+        return None
+    asset = tctx.asset(word)
+    if asset is None:
+        return tctx.unknown_asset(word)
+    when = when_of(m["rest"], "window", tctx)
+    if isinstance(when, Unsupported):
+        return when
+    lookup = tctx.ctx.ath_usd
+    strike = lookup(asset, when.start) if lookup is not None else None
+    if strike is None or not strike > 0:
+        return Unsupported(
+            f"all-time-high question: the level is {asset}'s running maximum before the window, "
+            "which the question does not state (needs price history: parse --data)"
+        )
+    fields, notes = _touch_fields(asset, float(strike), "up", when, tctx)
+    notes.append(f"the all-time high known at the window start: ${float(strike):,.2f}")
+    return contract_or_reason(fields, "Yes", notes)
+
+
+# -- readings -----------------------------------------------------------------------------------
+def _is_above(cmp: str) -> bool:
+    return cmp in _ABOVE.split("|") or cmp in ("higher", "above", "more")
+
+
+def _direction(verb: str, side: str | None) -> str | None:
+    if side is not None:
+        return "up" if side.split()[-1] in ("higher", "above", "more") else "down"
+    if re.fullmatch(_UP_VERBS, verb):
+        return "up"
+    if re.fullmatch(_DOWN_VERBS, verb):
+        return "down"
+    return None
+
+
+def _touch_fields(
+    asset: str, strike: float, direction: str | None, when: When, tctx: TypedContext
+) -> tuple[dict[str, object], list[str]]:
+    price = "low" if direction == "down" else "high"
+    symbol = f"{asset}USDT"
+    notes = list(when.assumptions)
+    level = f"${strike:,.2f}".replace(".00", "")
+    if direction is None:
+        notes.append(
+            f"the wording names no side: direction is left null; the pricer takes up when {level} "
+            "is above the price at the window start, down when below"
+        )
+        notes.append(
+            f"a touch is any Binance {symbol} 1-minute high (up) or low (down) reaching {level} "
+            "in the window (continuous)"
+        )
+    else:
+        notes.append(
+            f"a touch is any Binance {symbol} 1-minute {price} at or "
+            f"{'above' if direction == 'up' else 'below'} {level} in the window (continuous), "
+            "as Polymarket's hit/dip rules"
+        )
+    fields: dict[str, object] = {
+        "kind": Kind.TOUCH,
+        "asset": asset,
+        "start": when.start,
+        "end": when.end,
+        "direction": direction,
+        "strike_usd": strike,
+        "resolution": binance_resolution(asset, price, tctx.ctx),
+    }
+    return fields, notes
+
+
+def _touch(
+    m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
+) -> Parsed | Unsupported:
+    strike = read_price(m["a"])
+    if strike is None:
+        return Unsupported(f"unreadable price {m['a']!r}")
+    when = when_of(m["rest"], "window", tctx)
+    if isinstance(when, Unsupported):
+        return when
+    fields, notes = _touch_fields(asset, strike, _direction(m["verb"], m["side"]), when, tctx)
+    return contract_or_reason(fields, "Yes", notes)
+
+
+def _terminal(
+    m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
+) -> Parsed | Unsupported:
+    verb, cmp = m["verb"] or "", m["cmp"]
+    strike = read_price(m["a"])
+    if strike is None:
+        return Unsupported(f"unreadable price {m['a']!r}")
+    above = _is_above(cmp)
+    if verb in _STAY_VERBS:
+        return Unsupported(
+            f"'{verb} {cmp}' asks that the price never crosses the level: the complement of a "
+            "touch, which no contract kind names (ask whether it will touch the level instead)"
+        )
+    if any_time or verb in _PATH_VERBS:
+        when = when_of(m["rest"], "fixing", tctx) if not any_time else None
+        if isinstance(when, When):  # "trade above $X on Friday": a price at that fixing
+            return _terminal_contract(asset, strike, above, when, tctx)
+        window = when_of(m["rest"], "window", tctx)
+        if isinstance(window, Unsupported):
+            return window
+        fields, notes = _touch_fields(asset, strike, "up" if above else "down", window, tctx)
+        notes.append(f"'{(verb + ' ' + cmp).strip()}' over a span is read as a touch")
+        return contract_or_reason(fields, "Yes", notes)
+    when = when_of(m["rest"], "fixing", tctx)
+    if isinstance(when, Unsupported):
+        return when
+    return _terminal_contract(asset, strike, above, when, tctx)
+
+
+def _terminal_contract(
+    asset: str, strike: float, above: bool, when: When, tctx: TypedContext
+) -> Parsed | Unsupported:
+    fields: dict[str, object] = {
+        "kind": Kind.CLOSE_ABOVE if above else Kind.CLOSE_BELOW,
+        "asset": asset,
+        "start": when.start,
+        "end": when.end,
+        "strike_usd": strike,
+        "resolution": binance_resolution(asset, "close", tctx.ctx),
+    }
+    notes = [
+        *when.assumptions,
+        f"the price is the Binance {asset}USDT 1-minute candle close at the fixing "
+        "(as Polymarket's 'above ___ on <date>' markets)",
+    ]
+    return contract_or_reason(fields, "Yes", notes)
+
+
+def _period_close(
+    m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
+) -> Parsed | Unsupported:
+    """ "close the week above $X": the price at the end of that period."""
+    strike = read_price(m["a"])
+    if strike is None:
+        return Unsupported(f"unreadable price {m['a']!r}")
+    period = m["period"].split()[-1]
+    when = when_of(f"at the end of the {period}", "fixing", tctx)
+    if isinstance(when, Unsupported):
+        return when
+    return _terminal_contract(asset, strike, _is_above(m["cmp"]), when, tctx)
+
+
+def _range(
+    m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
+) -> Parsed | Unsupported:
+    verb = m["verb"] or ""
+    a, b = read_price(m["a"]), read_price(m["b"])
+    if a is None or b is None or a == b:
+        return Unsupported(f"a range needs two distinct prices; found {m['a']!r} and {m['b']!r}")
+    if verb in _STAY_VERBS or verb in _PATH_VERBS or any_time:
+        return Unsupported(
+            f"'{verb or 'be'} between' over a span asks that the price never leaves the range "
+            "(or enters it at some time), which no contract kind names; ask for the price at one "
+            "time ('on Friday', 'at the end of the week')"
+        )
+    when = when_of(m["rest"], "fixing", tctx)
+    if isinstance(when, Unsupported):
+        return when
+    lower, upper = sorted((a, b))
+    fields: dict[str, object] = {
+        "kind": Kind.RANGE,
+        "asset": asset,
+        "start": when.start,
+        "end": when.end,
+        "lower_usd": lower,
+        "upper_usd": upper,
+        "resolution": binance_resolution(asset, "close", tctx.ctx),
+    }
+    notes = [
+        *when.assumptions,
+        f"the price is the Binance {asset}USDT 1-minute candle close at the fixing",
+        "a range includes its lower bound and excludes its upper bound (lower <= price < upper)",
+    ]
+    return contract_or_reason(fields, "Yes", notes)
+
+
+def _first_of(
+    m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
+) -> Parsed | Unsupported:
+    return _race(m, asset, tctx, upper_first=None)
+
+
+def _before(
+    m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
+) -> Parsed | Unsupported:
+    a, b = read_price(m["a"]), read_price(m["b"])
+    if a is not None and b is not None and a < b:
+        return Unsupported(
+            f"'{m['a']} before {m['b']}' asks for the lower barrier first; a first-of contract "
+            f"names the upper one (ask '{m['b']} before {m['a']}' and take 1 - p only when a "
+            "barrier is sure to be hit)"
+        )
+    return _race(m, asset, tctx, upper_first=True)
+
+
+def _race(
+    m: re.Match[str], asset: str, tctx: TypedContext, *, upper_first: bool | None
+) -> Parsed | Unsupported:
+    a, b = read_price(m["a"]), read_price(m["b"])
+    if a is None or b is None or a == b:
+        return Unsupported(f"a race needs two distinct prices; found {m['a']!r} and {m['b']!r}")
+    (lower, _), (upper, upper_text) = sorted([(a, m["a"]), (b, m["b"])])
+    rest = m["rest"].strip(" ,")
+    notes: list[str] = []
+    end = None
+    start = tctx.now
+    if rest:
+        when = when_of(rest, "window", tctx)
+        if isinstance(when, Unsupported):
+            return when
+        start, end = when.start, when.end
+        notes.extend(when.assumptions)
+    elif start is None:
+        return Unsupported("a race without a deadline starts at the time asked: pass at")
+    else:
+        notes.append("no deadline: the race runs until one barrier is hit")
+    resolution = binance_resolution(asset, "close", tctx.ctx)
+    if upper_first is None:  # "$A or $B first": Polymarket's rule, 50-50 when neither
+        resolution = replace(resolution, neither_value=0.5)
+        yes = upper_text.replace("$", "").strip()
+        if end is not None:
+            notes.append("neither barrier hit by the end resolves 50-50 (Polymarket's rule)")
+    else:
+        resolution = replace(resolution, neither_value=0.0)
+        yes = "Yes"
+        if end is not None:
+            notes.append("neither barrier hit by the end is No")
+    notes.append(
+        f"the barriers are watched on Binance {asset}USDT 1-minute highs and lows (continuous)"
+    )
+    fields: dict[str, object] = {
+        "kind": Kind.FIRST_OF,
+        "asset": asset,
+        "start": start,
+        "end": end,
+        "lower_usd": lower,
+        "upper_usd": upper,
+        "resolution": resolution,
+    }
+    return contract_or_reason(fields, yes, notes)
