@@ -1,9 +1,17 @@
 """Shared fixtures: the shared dataset (skips cleanly when absent) and one seeded generator of
-synthetic point-in-time tables (STYLE G18)."""
+synthetic point-in-time tables (STYLE G18).
+
+It also refuses, for the whole test session, to load ``features``, ``models``, ``markets`` or
+``experiments`` as top-level modules: the code lives in ``levercast.<layer>``, and run from the
+repository root a bare ``import features`` would load a second copy of a layer (with its own
+module state) beside the installed one.
+"""
 
 from __future__ import annotations
 
+import importlib.abc
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +22,23 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 REPO = Path(__file__).resolve().parents[1]
 RESOURCES = REPO / "tests" / "resources"
+BARE_LAYERS = frozenset({"features", "models", "markets", "experiments"})
+
+
+class BareLayerImport(importlib.abc.MetaPathFinder):
+    """Fails any import of a layer as a top-level module (see the module docstring)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if path is None and fullname in BARE_LAYERS:
+            raise ImportError(
+                f"{fullname!r} imported as a top-level module: import levercast.{fullname} "
+                "instead (a bare layer would be a second copy of the package)"
+            )
+        return None
+
+
+if not any(isinstance(f, BareLayerImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, BareLayerImport())
 
 
 def shared_data_dir() -> Path | None:

@@ -7,7 +7,16 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["features", "models", "markets", "experiments"])
+@pytest.mark.parametrize(
+    "package",
+    [
+        "levercast",
+        "levercast.features",
+        "levercast.models",
+        "levercast.markets",
+        "levercast.experiments",
+    ],
+)
 def test_lazy_exports_resolve(package):
     module = importlib.import_module(package)
     for name in module.__all__:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from datetime import datetime
 from typing import Any
@@ -15,24 +14,14 @@ __all__ = ["run_price"]
 
 
 def _parse_question(text: str, at: datetime) -> tuple[Any, str | None]:
-    """A question in words through ``markets.questions.parser.parse_question`` (when that module
-    exists)."""
-    from levercast.features.errors import ConfigError, UnsupportedContract
+    """A question in words through ``markets.questions.parser.parse_question``."""
+    from levercast.features.errors import UnsupportedContract
+    from levercast.markets.questions.parser import Unsupported, parse_question
 
-    try:
-        parser = importlib.import_module("levercast.markets.questions.parser")
-    except ModuleNotFoundError as e:
-        if e.name not in ("levercast.markets.questions.parser", "markets"):
-            raise
-        raise ConfigError(
-            f"spec must be a contract JSON object (questions in words need the parser, not in "
-            f"this build); found {text!r}"
-        ) from e
-    result = parser.parse_question(text, at=at)
-    reason = getattr(result, "reason", None)
-    if getattr(result, "contract", None) is None:
-        raise UnsupportedContract(str(reason or "the question could not be parsed"))
-    return result.contract, getattr(result, "yes_outcome", None)
+    result = parse_question(text, at=at)
+    if isinstance(result, Unsupported):
+        raise UnsupportedContract(str(result.reason or "the question could not be parsed"))
+    return result.contract, result.yes_outcome
 
 
 def contract_from_spec(spec: str, at: datetime) -> tuple[Any, str | None]:

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 import json
-import types
 
 import pytest
 
 from levercast.experiments.cli.commands.price import contract_from_spec
 from levercast.experiments.cli.main import main
-from levercast.features.errors import ConfigError, UnsupportedContract
+from levercast.features.errors import UnsupportedContract
 from levercast.features.timeutil import parse_utc
-from levercast.models.contracts import Contract
 from tests.conftest import make_dataset
 
 TOUCH = (
@@ -81,29 +79,10 @@ def test_bad_spec_exits_2(tmp_path, capsys, spec, match):
     assert code == 2 and match in err
 
 
-def test_words_go_to_the_parser_when_it_exists(monkeypatch):
-    at = parse_utc("2024-01-25T00:00Z")
-    contract = Contract.from_json(
-        {"kind": "up_down", "asset": "BTC", "end": "2024-01-26T00:00Z"}, at=at
-    )
-    calls = []
-
-    def parse_question(title, *, rules=None, created_at=None, end_date=None, at=None):
-        calls.append((title, at))
-        if "liquidation" in title:
-            return types.SimpleNamespace(reason="liquidation volume question")
-        return types.SimpleNamespace(contract=contract, yes_outcome="Up")
-
-    stub = types.ModuleType("levercast.markets.questions.parser")
-    stub.parse_question = parse_question  # type: ignore[attr-defined]
-    monkeypatch.setitem(__import__("sys").modules, "levercast.markets.questions.parser", stub)
-    assert contract_from_spec("Bitcoin Up or Down tomorrow?", at) == (contract, "Up")
-    assert calls == [("Bitcoin Up or Down tomorrow?", at)]
-    with pytest.raises(UnsupportedContract, match="liquidation volume question"):
-        contract_from_spec("Record liquidations?", at)
-
-
-def test_words_without_a_parser_are_a_config_error(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "levercast.markets.questions.parser", None)
-    with pytest.raises(ConfigError, match="spec must be a contract JSON object"):
-        contract_from_spec("Will BTC hit 100k?", parse_utc("2024-01-25T00:00Z"))
+def test_words_go_to_the_question_parser():
+    at = parse_utc("2026-02-10T00:00Z")
+    contract, yes = contract_from_spec("Will Bitcoin dip to $60,000 in February?", at)
+    assert (contract.kind.value, contract.direction, contract.strike_usd) == ("touch", "down", 6e4)
+    assert contract.end is not None and contract.end.month == 3 and yes is not None
+    with pytest.raises(UnsupportedContract, match=r"unsupported|not a price"):
+        contract_from_spec("Will the Ethereum Pectra upgrade ship in March?", at)

@@ -19,6 +19,7 @@ from levercast.models.consistency import consistency_violations
 from levercast.models.contracts import Contract, Kind, Resolution
 from levercast.models.learned.contract_grid import contract_grid
 from levercast.models.learned.design import TrainingConfig
+from levercast.models.learned.forecaster import FittedForecaster
 from levercast.models.pricing.market_state import market_inputs
 from tests.conftest import make_candles, make_dataset
 
@@ -106,6 +107,32 @@ def test_load_or_fit_caches_and_refits_before_an_earlier_time(store, tmp_path, m
     earlier = at - pd.Timedelta(days=2)  # before the cached cut + purge: refit on data before it
     refit = load_or_fit(store, assets=("BTC",), at=earlier, config=SMALL)
     assert len(calls) == 2 and refit.usable_at(earlier) and refit.cut < first.cut
+
+
+def test_caches_of_another_layout_are_refitted_never_trusted(store, tmp_path, monkeypatch):
+    import joblib
+
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    calls = []
+    real = forecaster.fit_default
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["cut"])
+        return real(*args, **{**kwargs, "liquidations": False, "logistic": False})
+
+    monkeypatch.setattr(forecaster, "fit_default", counting)
+    at = CUT + pd.Timedelta(days=3, hours=5)
+    folder = tmp_path / "home" / "models"
+    folder.mkdir(parents=True)
+    stamp = (at - SMALL.purge).floor("D").isoformat().replace(":", "_")
+    prefix = forecaster._cache_prefix(store.fingerprint(), ("BTC",), SMALL)
+    # an old-layout file name (no layout version) and a same-name file holding something else
+    old_prefix = prefix.replace(f"-{forecaster.CACHE_VERSION}-", "-")
+    joblib.dump({"not": "a fit"}, folder / f"{old_prefix}{stamp}.joblib")
+    joblib.dump({"not": "a fit"}, folder / f"{prefix}{stamp}.joblib")
+    fitted = load_or_fit(store, assets=("BTC",), at=at, config=SMALL)
+    assert len(calls) == 1 and isinstance(fitted, FittedForecaster) and fitted.usable_at(at)
+    assert isinstance(joblib.load(folder / f"{prefix}{stamp}.joblib"), FittedForecaster)
 
 
 def test_nan_features_and_out_of_domain_rows(fitted, store):
