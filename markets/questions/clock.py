@@ -152,7 +152,7 @@ def day_candidates(text: str, today: date) -> list[date] | str:
 
     ``today``/``tomorrow`` and a date with a year name one date; a weekday names the next two
     occurrences from ``today`` (today included); a month and day without a year name that date
-    this year and the next two (the caller keeps the first one still ahead).
+    from last year to four years ahead (the caller keeps the first one still ahead).
     """
     text = text.strip()
     if text == "today":
@@ -165,7 +165,8 @@ def day_candidates(text: str, today: date) -> list[date] | str:
     m = _MONTH_DAY.match(text) or _DAY_MONTH.match(text)
     if m is not None:
         month, day = MONTHS[m["m"]], int(m["d"])
-        years = [int(m["y"])] if m["y"] else [today.year - 1, today.year, today.year + 1]
+        # Up to four years ahead, so that "February 29" finds the next leap year.
+        years = [int(m["y"])] if m["y"] else list(range(today.year - 1, today.year + 5))
     elif (m := _ISO.match(text)) is not None:
         month, day, years = int(m["m"]), int(m["d"]), [int(m["y"])]
     else:

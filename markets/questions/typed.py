@@ -356,13 +356,13 @@ def _range(
     a, b = read_price(m["a"]), read_price(m["b"])
     if a is None or b is None or a == b:
         return Unsupported(f"a range needs two distinct prices; found {m['a']!r} and {m['b']!r}")
-    if verb in _STAY_VERBS or verb in _PATH_VERBS or any_time:
+    when = when_of(m["rest"], "fixing", tctx)
+    if verb in _STAY_VERBS or any_time or (verb in _PATH_VERBS and isinstance(when, Unsupported)):
         return Unsupported(
             f"'{verb or 'be'} between' over a span asks that the price never leaves the range "
             "(or enters it at some time), which no contract kind names; ask for the price at one "
             "time ('on Friday', 'at the end of the week')"
         )
-    when = when_of(m["rest"], "fixing", tctx)
     if isinstance(when, Unsupported):
         return when
     lower, upper = sorted((a, b))
