@@ -16,7 +16,7 @@ from typing import Any, Final
 import pandas as pd
 
 from levercast.features.errors import ConfigError
-from levercast.features.http import HttpClient
+from levercast.features.http import HttpClient, PageGuard
 from levercast.features.sources.decode import (
     INTERVALS,
     Clock,
@@ -114,7 +114,8 @@ class BinanceClient:
         records: list[dict[str, Any]] = []
         start = ms(since)
         end = ms(until) - 1
-        for _ in range(MAX_PAGES):
+        guard = PageGuard(source, max_pages=MAX_PAGES)
+        while True:
             params = {
                 "symbol": binance_symbol(asset),
                 "interval": interval,
@@ -144,7 +145,9 @@ class BinanceClient:
                 )
             if len(page) < KLINE_LIMIT:
                 break
-            start = int(number(page[-1][0], source=source, name="openTime")) + 1
+            start = int(number(field(page[-1], 0, source=source), source=source, name="openTime"))
+            start += 1
+            guard.advance(start, page)
         return frame(records, columns=CANDLE_COLUMNS)
 
     def _walk(
@@ -161,7 +164,8 @@ class BinanceClient:
         source = f"binance {path}"
         out: list[dict[str, Any]] = []
         start, end = ms(since), ms(until) - 1
-        for _ in range(MAX_PAGES):
+        guard = PageGuard(source, max_pages=MAX_PAGES)
+        while True:
             query = {**params, "startTime": start, "endTime": end, "limit": limit}
             page = rows_of(self.http.get_json(path, query), source=source)
             out.extend(page)
@@ -170,9 +174,10 @@ class BinanceClient:
             last = int(
                 number(field(page[-1], time_key, source=source), source=source, name=time_key)
             )
-            if last + 1 <= start:
-                break
+            if last < start:
+                guard.stop(f"a full page ends at {time_key}={last}, before its startTime {start}")
             start = last + 1
+            guard.advance(start, page)
         return out
 
     def _recent(self, since: datetime) -> datetime:

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from levercast.features.http import HttpClient
+from levercast.features.http import HttpClient, PageGuard
 from levercast.features.sources.binance import (
     CANDLE_COLUMNS,
     FUNDING_COLUMNS,
@@ -95,7 +95,8 @@ class BybitClient:
         start_key, end_key = keys
         end = ms(until) - 1
         out: list[Any] = []
-        for _ in range(MAX_PAGES):
+        guard = PageGuard(f"bybit {path}", max_pages=MAX_PAGES)
+        while True:
             page, _ = self._list(
                 path, {**params, start_key: ms(since), end_key: end, "limit": limit}
             )
@@ -103,9 +104,12 @@ class BybitClient:
                 break
             out.extend(page)
             oldest = min(stamp(row) for row in page)
-            if oldest <= ms(since) or len(page) < limit or oldest - 1 >= end:
+            if oldest <= ms(since) or len(page) < limit:
                 break
+            if oldest > end:
+                guard.stop(f"a full page's oldest row {oldest} is after its {end_key} {end}")
             end = oldest - 1
+            guard.advance(end, page)
         return out
 
     def candles(
@@ -167,8 +171,8 @@ class BybitClient:
             "limit": 200,
         }
         records = []
-        seen_cursors: set[str] = set()
-        for _ in range(MAX_PAGES):
+        guard = PageGuard(source, max_pages=MAX_PAGES)
+        while True:
             page, result = self._list(path, params)
             for row in page:
                 ts = to_utc(field(row, "timestamp", source=source), source=source, name="timestamp")
@@ -186,9 +190,9 @@ class BybitClient:
                         }
                     )
             cursor = str(result.get("nextPageCursor") or "")
-            if not page or not cursor or cursor in seen_cursors:
+            if not page or not cursor:
                 break
-            seen_cursors.add(cursor)
+            guard.advance(cursor, page)
             params = {**params, "cursor": cursor}
         return frame(records, columns=OI_COLUMNS)
 

@@ -15,7 +15,7 @@ from typing import Final
 
 import pandas as pd
 
-from levercast.features.http import HttpClient
+from levercast.features.http import HttpClient, PageGuard
 from levercast.features.sources.binance import MAX_PAGES
 from levercast.features.sources.decode import (
     Clock,
@@ -63,7 +63,8 @@ class DeribitClient:
         end = ms(until) - 1
         now = self._now()
         records = []
-        for _ in range(MAX_PAGES):
+        guard = PageGuard(source, max_pages=MAX_PAGES)
+        while True:
             params = {
                 "currency": asset.upper(),
                 "start_timestamp": ms(since),
@@ -90,7 +91,10 @@ class DeribitClient:
             if not page or continuation in (None, "", 0):
                 break
             next_end = int(number(continuation, source=source, name="continuation"))
-            if next_end >= end or next_end <= ms(since):
+            if next_end <= ms(since):
                 break
+            if next_end >= end:
+                guard.stop(f"continuation {next_end} is not before the page's end {end}")
             end = next_end
+            guard.advance(end, page)
         return frame(records, columns=IV_COLUMNS)

@@ -15,7 +15,7 @@ from typing import Any, Final
 import pandas as pd
 
 from levercast.features.errors import ConfigError
-from levercast.features.http import HttpClient
+from levercast.features.http import HttpClient, PageGuard
 from levercast.features.sources.binance import (
     CANDLE_COLUMNS,
     FUNDING_COLUMNS,
@@ -92,7 +92,8 @@ class OkxClient:
         source = f"okx {path}"
         cursor = ms(until)
         out: list[Any] = []
-        for _ in range(MAX_PAGES):
+        guard = PageGuard(source, max_pages=MAX_PAGES)
+        while True:
             page = self._data(path, {**params, cursor_key: cursor, "limit": limit})
             if not page:
                 break
@@ -101,9 +102,12 @@ class OkxClient:
                 int(number(field(r, stamp_key, source=source), source=source, name=str(stamp_key)))
                 for r in page
             )
-            if oldest <= ms(since) or oldest >= cursor:
+            if oldest <= ms(since):
                 break
+            if oldest >= cursor:
+                guard.stop(f"a page's oldest row {oldest} is not before its {cursor_key} {cursor}")
             cursor = oldest
+            guard.advance(cursor, page)
         return out
 
     def candles(

@@ -235,18 +235,22 @@ def test_bybit_error_envelope(httpserver):
 
 
 def test_okx_fixtures(httpserver):
-    httpserver.expect_request("/api/v5/market/history-candles").respond_with_json(
-        load("okx/history-candles.json")
-    )
-    httpserver.expect_request(
-        "/api/v5/rubik/stat/contracts/open-interest-history"
-    ).respond_with_json(load("okx/rubik_contracts_open-interest-history.ccxt_comment.json"))
-    httpserver.expect_request(
-        "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract"
-    ).respond_with_json(load("okx/rubik_long-short-account-ratio-contract.ccxt_comment.json"))
-    httpserver.expect_request("/api/v5/public/funding-rate-history").respond_with_json(
-        load("okx/funding-rate-history.ccxt_comment.json")
-    )
+    # each recorded page is served once; the next (older) page is empty, as OKX answers when a
+    # walk reaches the start of the history
+    for path, fixture in [
+        ("/api/v5/market/history-candles", "okx/history-candles.json"),
+        (
+            "/api/v5/rubik/stat/contracts/open-interest-history",
+            "okx/rubik_contracts_open-interest-history.ccxt_comment.json",
+        ),
+        (
+            "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract",
+            "okx/rubik_long-short-account-ratio-contract.ccxt_comment.json",
+        ),
+        ("/api/v5/public/funding-rate-history", "okx/funding-rate-history.ccxt_comment.json"),
+    ]:
+        httpserver.expect_oneshot_request(path).respond_with_json(load(fixture))
+        httpserver.expect_request(path).respond_with_json({"code": "0", "msg": "", "data": []})
     client = OkxClient(http(httpserver), now=lambda: datetime(2027, 1, 1, tzinfo=UTC))
     until = datetime(2027, 1, 1, tzinfo=UTC)
     candles = client.candles("BTC", interval="1h", since=SINCE, until=until)
