@@ -22,15 +22,12 @@ aggregate Polymarket's liquidation markets cite, METHODS.md §2.4).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from levercast.markets.questions.common import Parsed, Unsupported
 from levercast.markets.questions.numbers import MONEY, PERCENT, read_percent, read_price
-from levercast.markets.questions.wording import contract_or_reason, when_of
+from levercast.markets.questions.wording import TypedContext, contract_or_reason, when_of
 from levercast.models.contracts import Kind, Monitoring, Resolution
-
-if TYPE_CHECKING:
-    from levercast.markets.questions.wording import TypedContext
 
 __all__ = ["parse_liquidations", "parse_move"]
 

@@ -1,7 +1,18 @@
-"""The question parser: a venue market (title, rules, dates, strike fields) -> a contract.
+"""The question parser: a venue market (title, rules, dates, strike fields) or a question a
+trader types -> a contract.
 
 ``parse_market(market)`` and ``parse_question(title, ...)`` return ``Parsed(contract,
-yes_outcome)`` or ``Unsupported(reason)``; they never raise on any input text.
+yes_outcome, assumptions)`` or ``Unsupported(reason)``; they never raise on any question text.
+
+``parse_question`` tries, in order: a Kalshi title with its ``subtitle``
+(``markets.questions.kalshi_titles``); the venue-title grammar below (Polymarket's title forms,
+read by the venue's rules: reach/hit is a touch from below); the typed grammar
+(``markets.questions.typed`` and ``moves``: relative dates against ``at`` as
+``markets.questions.relative`` documents, neutral verbs such as "touch" leaving the direction to
+the pricer, percent moves, liquidation totals). The first contract wins; when none parses, the
+typed grammar's reason is given once it recognised the question's shape (a subject and a known
+predicate), else the venue grammar's. ``Parsed.assumptions`` lists each convention used for
+what the question did not state; a venue market read with its rules text has none.
 
 Families (Polymarket titles, any asset of :data:`ASSETS`)
     - touch: "Will Bitcoin reach $X by <date>?", "... dip to $X in November?", "... hit $X

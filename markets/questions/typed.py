@@ -28,13 +28,13 @@ Readings (each one used is listed in ``Parsed.assumptions``)
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Final
 
 from levercast.markets.questions.common import Parsed, Unsupported, binance_resolution
 from levercast.markets.questions.moves import parse_liquidations, parse_move
 from levercast.markets.questions.numbers import MONEY, PERCENT, read_price
 from levercast.markets.questions.periods import When
+from levercast.markets.questions.races import race
 from levercast.markets.questions.wording import (
     TypedContext,
     contract_or_reason,
@@ -386,64 +386,10 @@ def _range(
 def _first_of(
     m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
 ) -> Parsed | Unsupported:
-    return _race(m, asset, tctx, upper_first=None)
+    return race(m, asset, tctx, upper_first=None)
 
 
 def _before(
     m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
 ) -> Parsed | Unsupported:
-    a, b = read_price(m["a"]), read_price(m["b"])
-    if a is not None and b is not None and a < b:
-        return Unsupported(
-            f"'{m['a']} before {m['b']}' asks for the lower barrier first; a first-of contract "
-            f"names the upper one (ask '{m['b']} before {m['a']}' and take 1 - p only when a "
-            "barrier is sure to be hit)"
-        )
-    return _race(m, asset, tctx, upper_first=True)
-
-
-def _race(
-    m: re.Match[str], asset: str, tctx: TypedContext, *, upper_first: bool | None
-) -> Parsed | Unsupported:
-    a, b = read_price(m["a"]), read_price(m["b"])
-    if a is None or b is None or a == b:
-        return Unsupported(f"a race needs two distinct prices; found {m['a']!r} and {m['b']!r}")
-    (lower, _), (upper, upper_text) = sorted([(a, m["a"]), (b, m["b"])])
-    rest = m["rest"].strip(" ,")
-    notes: list[str] = []
-    end = None
-    start = tctx.now
-    if rest:
-        when = when_of(rest, "window", tctx)
-        if isinstance(when, Unsupported):
-            return when
-        start, end = when.start, when.end
-        notes.extend(when.assumptions)
-    elif start is None:
-        return Unsupported("a race without a deadline starts at the time asked: pass at")
-    else:
-        notes.append("no deadline: the race runs until one barrier is hit")
-    resolution = binance_resolution(asset, "close", tctx.ctx)
-    if upper_first is None:  # "$A or $B first": Polymarket's rule, 50-50 when neither
-        resolution = replace(resolution, neither_value=0.5)
-        yes = upper_text.replace("$", "").strip()
-        if end is not None:
-            notes.append("neither barrier hit by the end resolves 50-50 (Polymarket's rule)")
-    else:
-        resolution = replace(resolution, neither_value=0.0)
-        yes = "Yes"
-        if end is not None:
-            notes.append("neither barrier hit by the end is No")
-    notes.append(
-        f"the barriers are watched on Binance {asset}USDT 1-minute highs and lows (continuous)"
-    )
-    fields: dict[str, object] = {
-        "kind": Kind.FIRST_OF,
-        "asset": asset,
-        "start": start,
-        "end": end,
-        "lower_usd": lower,
-        "upper_usd": upper,
-        "resolution": resolution,
-    }
-    return contract_or_reason(fields, yes, notes)
+    return race(m, asset, tctx, upper_first=True)
