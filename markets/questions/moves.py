@@ -65,9 +65,15 @@ _TAIL = (
     r"(?:\s+(?P<tail>in\s+either\s+direction|either\s+way|in\s+either\s+way|either\s+up\s+or\s+"
     r"down|up\s+or\s+down|in\s+one\s+direction|up|down|higher|lower|in\s+value|in\s+price))?"
 )
-_ADJ = r"(?:(?:single|daily|intraday|price|big|sharp|sudden|large|total|net)\s+)*"
+_ADJ = r"(?:(?:price|big|sharp|sudden|large|total|net)\s+)*"
+_PER_PERIOD = re.compile(
+    r"\b(?:daily|hourly|weekly|monthly|single[\s-]day|one[\s-]day|single[\s-]hour|"
+    r"one[\s-]hour|single)\s+(?:price\s+)?(?:swing|move|movement|change|jump|drop|fall|rise|"
+    r"gain|pump|dump|crash|rally|decline|surge|spike|plunge|candle)"
+)
 _SEE = (
-    r"(?:experience|see|have|make|post|record|undergo|show|get|suffer|log|print)\s+(?:a|an|any)\s+"
+    r"(?:experience|see|have|make|post|record|undergo|show|get|suffer|log|print|hit|reach|"
+    r"notch)\s+(?:a|an|any)\s+"
 )
 _MOVES: Final = (
     re.compile(
@@ -114,6 +120,11 @@ def parse_move(
 ) -> Parsed | Unsupported | None:
     """A percent-move predicate ("swing more than 5% in the next 24 hours") of subject ``word``,
     or None when the predicate is not a move."""
+    if (per := _PER_PERIOD.search(predicate)) is not None:
+        return Unsupported(
+            f"'{per.group(0)}' asks about any one period's move inside the window, which no "
+            "contract kind names (ask for the move over the whole window)"
+        )
     for pattern in _MOVES:
         m = pattern.match(predicate)
         if m is not None:
@@ -232,6 +243,12 @@ _LIQ_AMOUNT = re.compile(
     + _QUALIFIER
     + r"(?P<rest>.*)$"
 )
+_LIQ_GET = re.compile(
+    r"^(?:(?:will|would|can|could)\s+)?(?:(?P<scope>[a-z][a-z0-9]*|crypto)\s+)??"
+    r"(?P<side>longs|shorts|long\s+positions|short\s+positions|traders|positions)\s+"
+    r"(?:get|be)\s+liquidated\s+(?:for|by)\s+(?P<q>more\s+than|over|at\s+least|upwards\s+of|"
+    r"in\s+excess\s+of|less\s+than|under)\s+(?P<a>" + MONEY + r")(?P<rest>.*)$"
+)
 _ALL_SCOPES: Final = frozenset(
     {
         "crypto",
@@ -253,7 +270,7 @@ _VENUE_WORDS: Final = re.compile(
 
 def parse_liquidations(norm: str, tctx: TypedContext) -> Parsed | Unsupported:
     """A liquidation-total question (normalised text)."""
-    m = _LIQ_SUBJECT.match(norm) or _LIQ_AMOUNT.match(norm)
+    m = _LIQ_SUBJECT.match(norm) or _LIQ_AMOUNT.match(norm) or _LIQ_GET.match(norm)
     if m is None:
         return Unsupported(
             f"unrecognised liquidation question {norm!r} (e.g. 'Will BTC long liquidations "
@@ -268,13 +285,14 @@ def parse_liquidations(norm: str, tctx: TypedContext) -> Parsed | Unsupported:
     threshold = read_price(m["a"])
     if threshold is None:
         return Unsupported(f"unreadable amount {m['a']!r}")
-    qualifier, rest = _words(m["qual"]), m["rest"]
-    if qualifier and not _is_scope(qualifier, tctx):  # "liquidated on friday": a time phrase
+    qualifier, rest = _words(groups.get("qual")), m["rest"]
+    moved = m.re is not _LIQ_SUBJECT  # the qualifier follows "liquidated": maybe a time phrase
+    if qualifier and moved and not _is_scope(qualifier, tctx):  # "liquidated on friday"
         qualifier, rest = "", f" {m['prep']} {qualifier}{rest}"
     asset = _liquidation_asset(_words(m["scope"]), qualifier, tctx)
     if isinstance(asset, Unsupported):
         return asset
-    side_text = _words(m["side"])
+    side_text = _words(m["side"]).replace("positions", "").replace("traders", "").strip()
     if " or " in side_text:
         return Unsupported(f"'{side_text}': long or short liquidations? (or 'total')")
     side = "long" if side_text.startswith("long") and " and " not in side_text else "total"

@@ -220,6 +220,12 @@ def _parse_any(
         return venue
     if tctx.now is None and not venue.reason.startswith(_GENERIC_REASONS):
         return venue  # no time asked: the venue grammar's own reason is as specific
+    if (
+        isinstance(typed, Unsupported)
+        and typed.reason.startswith("unknown asset")
+        and venue.reason.startswith("not a price question: it asks about")
+    ):
+        return venue  # "Will MicroStrategy hold ...": the topic says more than the subject
     if isinstance(typed, Parsed) and subtitle:
         note = f"subtitle {subtitle!r} ignored: the question states its own level"
         return replace(typed, assumptions=(*typed.assumptions, note))

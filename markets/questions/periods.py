@@ -113,6 +113,11 @@ _MONTH = r"(?P<m>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")(?:\s+
 _IN_MONTH = re.compile(r"^(?:in|during)\s+" + _MONTH + r"$")
 _BY_END_OF_MONTH = re.compile(r"^(?:by|before)\s+(?:the\s+)?end\s+of\s+" + _MONTH + r"$")
 _AT_END_OF_MONTH = re.compile(r"^(?:(?:at|on)\s+)?(?:the\s+)?end\s+of\s+" + _MONTH + r"$")
+_BEFORE_MONTH = re.compile(r"^before\s+" + _MONTH + r"$")
+_QUARTER_END = re.compile(
+    r"^(?P<pre>(?:by|before)\s+|(?:at|on)\s+)?(?:the\s+)?end\s+of\s+q(?P<q>[1-4])"
+    r"(?:\s+(?P<y>20[0-9]{2}))?$"
+)
 
 
 def _month_start(year: int, month: int) -> datetime:
@@ -218,19 +223,31 @@ def _kind(m: re.Match[str]) -> str:
 def named_month(text: str, now: datetime, need: Need) -> When | str | None:
     """ "in March [2027]", "by the end of March", "at the end of March": the first such month
     not over at ``now`` (or the stated year)."""
-    m = _IN_MONTH.match(text) or _BY_END_OF_MONTH.match(text) or _AT_END_OF_MONTH.match(text)
+    if (q := _QUARTER_END.match(text)) is not None:
+        return _quarter_end(q, now, need)
+    m = (
+        _IN_MONTH.match(text)
+        or _BY_END_OF_MONTH.match(text)
+        or _AT_END_OF_MONTH.match(text)
+        or _BEFORE_MONTH.match(text)
+    )
     if m is None:
         return None
     month = MONTHS[m["m"]]
     local_year = now.astimezone(ET).year
     years = [int(m["y"])] if m["y"] else [local_year, local_year + 1]
+    before = text.startswith("before ")
     for year in years:
         start, end = _month_start(year, month), _month_start(year, month + 1)
-        if end > now or m["y"]:
+        if (start if before else end) > now or m["y"]:
             break
     which = f"{calendar.month_name[month]} {year}"
     if not m["y"]:
         which += " (the first one not over at the time asked)"
+    if text.startswith("before "):  # before the month starts
+        if need == "fixing":
+            return f"{text!r} is a deadline; a price at one instant needs 'on <date>'"
+        return When(now, start, False, (f"{text!r} runs from the time asked to {which} begins",))
     if text.startswith(("in ", "during ")):
         if need == "fixing":
             return _span_for_fixing(text)
@@ -240,6 +257,25 @@ def named_month(text: str, now: datetime, need: Need) -> When | str | None:
             return f"{text!r} is a deadline; a price at one instant needs 'at the end of ...'"
         return When(now, end, False, (f"{text!r} runs from the time asked to the end of {which}",))
     return When(now, end, need == "fixing", (f"{text!r} is the instant {which} ends (ET)",))
+
+
+def _quarter_end(q: re.Match[str], now: datetime, need: Need) -> When | str:
+    """ "by the end of Q2", "at the end of Q4 2026": the first such quarter not over at ``now``."""
+    first = 3 * (int(q["q"]) - 1) + 1
+    local_year = now.astimezone(ET).year
+    years = [int(q["y"])] if q["y"] else [local_year, local_year + 1]
+    end = _month_start(years[0], first + 3)
+    for year in years:
+        end = _month_start(year, first + 3)
+        if end > now:
+            break
+    deadline = (q["pre"] or "").strip() in ("by", "before")
+    if deadline and need == "fixing":
+        return (
+            f"'{q.group(0)}' is a deadline; a price at one instant needs 'at the end of Q{q['q']}'"
+        )
+    note = f"{q.group(0)!r}: Q{q['q']} ends {_last_second(end)}"
+    return When(now, end, need == "fixing" and not deadline, (note,))
 
 
 def duration_end(text: str, now: datetime) -> tuple[datetime, bool, str] | str | None:

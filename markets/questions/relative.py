@@ -65,7 +65,7 @@ NOON: Final = Clock(12, 0, ET, None)
 
 _DAY_PHRASE = re.compile(
     r"^(?P<pre>on|by|before|at|this coming|this|coming|through|thru|next|until|till|"
-    r"no later than|end of)?\s*"
+    r"no later than|end of)?\s*(?:this\s+coming\s+|this\s+|coming\s+)?"
     r"(?:(?:at\s+)?(?P<c1>" + CLOCK + r")\s+(?:on\s+)?)?"
     r"(?P<day>" + DAY + r")"
     r"(?:,?\s*(?:at\s+|by\s+)?(?P<c2>" + CLOCK + r"))?$"

@@ -66,7 +66,9 @@ _DOWN_VERBS: Final = (
     "plunge below|decline to|dump to|dump below|trade below|trade under|print below|move below|"
     "retrace to|fall back to|drop back to|dip back to"
 )
-_NEUTRAL_VERBS: Final = "touch|hit|reach|tag|cross|get to|trade at|revisit|retest|see|test|go to"
+_NEUTRAL_VERBS: Final = (
+    "touch|hit|reach|tag|cross|get to|trade at|revisit|retest|see|test|go to|break|print at|print"
+)
 _TOUCH_VERBS = f"{_UP_VERBS}|{_DOWN_VERBS}|{_NEUTRAL_VERBS}"
 _TOUCH = re.compile(
     r"^(?:be\s+able\s+to\s+|finally\s+|even\s+|ever\s+|first\s+)?(?P<verb>"
@@ -126,13 +128,36 @@ _RANGE = re.compile(
     + _money("b")
     + r"(?:\s+range)?(?P<rest>.*)$"
 )
+_DAY_CLOSE = re.compile(
+    r"^(?P<verb>close|end|finish|settle)\s+(?:on\s+)?(?P<day>today|tomorrow|monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday)\s+(?P<cmp>"
+    + _ABOVE
+    + "|"
+    + _BELOW
+    + r")\s+"
+    + _money("a")
+    + r"(?P<rest>.*)$"
+)
+_WHICH_FIRST = re.compile(
+    r"^which\s+(?:will|does|would)\s+(?P<asset>[a-z][a-z0-9]*)\s+(?:hit|reach|touch|see)\s+"
+    r"first,?\s*:?\s*" + _money("a") + r"\s+or\s+" + _money("b") + r"(?P<rest>.*)$"
+)
+_NEGATION = re.compile(r"^(?:not|never|fail\s+to|fails\s+to|avoid|not\s+be\s+able\s+to)\s+\w+")
+_VAGUE_VERB = re.compile(
+    r"^(?P<verb>hold|defend|reclaim|lose|flip|retake|recover|keep|hold\s+onto|stay\s+at|"
+    r"maintain)\s+(?:the\s+)?" + _money("a")
+)
+_BARE_LEVEL = re.compile(r"^(?:at\s+)?" + _money("a") + r"(?:\s|$)")
+_MULTIPLE = re.compile(r"(?:^|\s)[0-9]+(?:\.[0-9]+)?x(?:\s|$)")
 _STAY_VERBS: Final = frozenset({"stay", "remain", "hold", "sit"})
 _PATH_VERBS: Final = frozenset({"trade", "print"})
 _ATH = re.compile(r"\ball[\s-]time[\s-]highs?\b|\bath\b")
 _ATH_PREDICATE = re.compile(
-    r"^(?:(?:hit|reach|set|make|print|see|post|record|break|touch|have)\s+)?(?:an?\s+)?"
-    r"(?:new\s+)?(?:all[\s-]time[\s-]highs?|ath)(?:\s+\(ath\))?(?P<rest>.*)$"
+    r"^(?:(?:hit|reach|set|make|print|see|post|record|break|touch|have|beat|top)\s+)?"
+    r"(?:an?\s+|its\s+|the\s+|their\s+)?(?:new\s+)?(?:all[\s-]time[\s-]highs?|ath)"
+    r"(?:\s+\(ath\))?(?P<rest>.*)$"
 )
+_MULTIPLY = re.compile(r"^(?:double|triple|halve|quadruple)\b")
 _UP_OR_DOWN = re.compile(
     r"^(?:go|be|close|end|finish|trade|move)\s+(?:up|down|higher|lower)\b|^(?:rise|fall|pump|"
     r"dump|gain|increase|decrease|drop|crash|rally|moon|tank)\b"
@@ -158,6 +183,11 @@ def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
         return _without_number(norm, tctx)
     if _LIQUIDATION.search(norm):
         return parse_liquidations(norm, tctx)
+    if m := _WHICH_FIRST.match(norm):
+        asset = tctx.asset(m["asset"])
+        if asset is None:
+            return tctx.unknown_asset(m["asset"])
+        return race(m, asset, tctx, upper_first=None)
     split = split_subject(norm)
     if split is None:
         return None
@@ -165,10 +195,32 @@ def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
     predicate, any_time = strip_modifiers(predicate)
     if re.search(PERCENT, predicate):
         return parse_move(word, predicate, any_time, tctx)
+    if tctx.asset(word) is not None and (negated := _NEGATION.match(predicate)):
+        return Unsupported(
+            f"a negated question ('{negated.group(0).strip()} ...'): ask the positive question "
+            "and take 1 - p"
+        )
+    if tctx.asset(word) is not None and _MULTIPLE.search(predicate):
+        return Unsupported(
+            f"a multiple in {predicate!r}: say it as a percent ('rise 100%' for 2x), at the end "
+            "of the window or at any point"
+        )
+    if tctx.asset(word) is not None and (vague := _VAGUE_VERB.match(predicate)):
+        return Unsupported(
+            f"'{vague['verb']}' a level is ambiguous: stay above it all along, be above it at one "
+            "time, or touch it? (ask 'stay above' is unsupported; 'above ... on Friday' or "
+            "'hit' are)"
+        )
+    if tctx.asset(word) is not None and _BARE_LEVEL.match(predicate):
+        return Unsupported(
+            f"no verb in {predicate!r}: touch the level at any time ('hit'), or be above/below "
+            "it at one time ('above ... on Friday')?"
+        )
     for pattern, read in (
         (_FIRST_OF, _first_of),
         (_BEFORE, _before),
         (_PERIOD_CLOSE, _period_close),
+        (_DAY_CLOSE, _day_close),
         (_RANGE, _range),
         (_OR_MORE, _terminal),
         (_TERMINAL, _terminal),
@@ -188,6 +240,11 @@ def _without_number(norm: str, tctx: TypedContext) -> Unsupported | None:
     split = split_subject(norm)
     if split is None or tctx.asset(split[0]) is None:
         return None
+    if _MULTIPLY.match(split[1]):
+        return Unsupported(
+            f"{split[1]!r}: say the multiple as a percent ('rise 100%' for double), at the end "
+            "of the window or at any point"
+        )
     if _UP_OR_DOWN.match(split[1]):
         return Unsupported(
             f"{split[1]!r} names no price level or percent: up from which price, and when? "
@@ -344,6 +401,19 @@ def _period_close(
         return Unsupported(f"unreadable price {m['a']!r}")
     period = m["period"].split()[-1]
     when = when_of(f"at the end of the {period}", "fixing", tctx)
+    if isinstance(when, Unsupported):
+        return when
+    return _terminal_contract(asset, strike, _is_above(m["cmp"]), when, tctx)
+
+
+def _day_close(
+    m: re.Match[str], asset: str, any_time: bool, tctx: TypedContext
+) -> Parsed | Unsupported:
+    """ "close Friday above $95k": the price at that day's fixing."""
+    strike = read_price(m["a"])
+    if strike is None:
+        return Unsupported(f"unreadable price {m['a']!r}")
+    when = when_of(f"on {m['day']}{m['rest']}", "fixing", tctx)
     if isinstance(when, Unsupported):
         return when
     return _terminal_contract(asset, strike, _is_above(m["cmp"]), when, tctx)

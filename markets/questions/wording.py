@@ -53,6 +53,7 @@ _ANY_TIME = re.compile(
     r"(?:^|\s)(?:at\s+any\s+(?:point|time)|at\s+some\s+point|any\s*time|intraday|"
     r"during\s+the\s+day)(?=\s|$)"
 )
+_GOING_TO = re.compile(r"^(?:going\s+to|gonna|about\s+to|likely\s+to|expected\s+to)\s+")
 _AGAIN = re.compile(r"(?:^|\s)again(?=\s|$)")
 
 
@@ -131,6 +132,7 @@ def normalise_typed(text: str) -> str:
     text = re.sub(r">=|≥", " at or above ", text)
     text = re.sub(r"<=|≤", " at or below ", text)
     text = text.replace(">", " above ").replace("<", " below ")
+    text = re.sub(r"([0-9](?:\s?[kmb])?)\+(?=\s|$)", r"\1 or higher", text)
     text = " ".join(text.split()).strip(" .!;:")
     text = _LEADING_FILLER.sub("", text)
     lead = re.match(r"^(?P<when>[^,]{2,60}),\s*(?P<rest>(?:will|does|can|is|could)\s.+)$", text)
@@ -173,7 +175,10 @@ def split_subject(text: str) -> tuple[str, str] | None:
     m = _SUBJECT.match(text)
     if m is None:
         return None
-    return m["asset"], _base_verb(m["pred"])
+    predicate = re.sub(
+        r"^(?:going\s+to|gonna|about\s+to|likely\s+to|expected\s+to)\s+", "", m["pred"]
+    )
+    return m["asset"], _base_verb(predicate)
 
 
 def strip_modifiers(text: str) -> tuple[str, bool]:
