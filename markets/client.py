@@ -1,9 +1,11 @@
 """What every read-only venue client offers (``MarketClient``) and what a listing also tells.
 
 ``MarketClient`` is implemented by ``markets.polymarket.client.PolymarketClient`` and
-``markets.kalshi.client.KalshiClient``. Price histories come back as frames in the ``market_prices``
-table format of the dataset (columns ``HISTORY_COLUMNS``; ``kind`` is ``"history"`` and
-``available_at`` equals ``ts``: a CLOB price point is known at its own time).
+``markets.kalshi.client.KalshiClient``; a client that can also follow books live (Polymarket's
+market websocket) implements ``BookStreaming``, whose stream is a ``LiveBooks``. Price histories
+come back as frames in the ``market_prices`` table format of the dataset (columns
+``HISTORY_COLUMNS``; ``kind`` is ``"history"`` and ``available_at`` equals ``ts``: a venue price
+point is known at its own time).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from levercast.features.errors import ConfigError
 from levercast.markets.types import OrderBook, VenueMarket
@@ -19,7 +21,14 @@ from levercast.markets.types import OrderBook, VenueMarket
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["HISTORY_COLUMNS", "MarketClient", "MarketResolution", "history_frame"]
+__all__ = [
+    "HISTORY_COLUMNS",
+    "BookStreaming",
+    "LiveBooks",
+    "MarketClient",
+    "MarketResolution",
+    "history_frame",
+]
 
 HISTORY_COLUMNS: Final = ("venue", "market_id", "outcome", "ts", "available_at", "price", "kind")
 
@@ -76,6 +85,43 @@ class MarketClient(Protocol):
 
     def order_book(self, market: VenueMarket) -> OrderBook:
         """The current book of the market's first (YES) outcome."""
+        ...
+
+
+class LiveBooks(Protocol):
+    """A live book feed (a resource with a thread): watch markets, then drain changed books."""
+
+    def start(self) -> LiveBooks:
+        """Start the feed (no subscription yet)."""
+        ...
+
+    def watch(self, markets: Sequence[VenueMarket]) -> list[str]:
+        """Follow exactly these markets; return the ids newly watched."""
+        ...
+
+    def wait_for_books(self, markets: Sequence[VenueMarket], timeout_secs: float) -> bool:
+        """Block until each market has a first snapshot, or the timeout."""
+        ...
+
+    def apply(self) -> None:
+        """Apply received events (call often: the backlog is bounded)."""
+        ...
+
+    def drain(self) -> Any:
+        """Books changed since the last drain (``markets.polymarket.stream.StreamBatch``)."""
+        ...
+
+    def close(self) -> None:
+        """Stop the feed and join its thread."""
+        ...
+
+
+@runtime_checkable
+class BookStreaming(Protocol):
+    """A client that can follow books live."""
+
+    def book_stream(self) -> LiveBooks:
+        """A new, not yet started, live book feed."""
         ...
 
 

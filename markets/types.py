@@ -1,9 +1,9 @@
 """Domain records of the markets layer: what a venue market says, its order book, its quote.
 
 Venue JSON is decoded into wire types inside each venue package (``markets/polymarket/wire.py``,
-``markets/kalshi/wire.py``) and converted by one ``parse_*`` function per payload into these records;
-nothing downstream sees a venue field name (STYLE G4). Prices are probabilities in [0, 1] (USD
-per share of a $1 payout); sizes are shares/contracts; times are tz-aware UTC.
+``markets/kalshi/wire.py``) and converted by one ``parse_*`` function per payload into these
+records; nothing downstream sees a venue field name (STYLE G4). Prices are probabilities in
+[0, 1] (USD per share of a $1 payout); sizes are shares/contracts; times are tz-aware UTC.
 """
 
 from __future__ import annotations

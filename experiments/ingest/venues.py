@@ -6,16 +6,25 @@ upserts ``markets`` and ``market_prices`` (kind ``history``, ``available_at = ts
 is fetched completely in memory first and written in one block, so a venue that fails midway
 writes nothing; a repeated fetch changes nothing (idempotent upserts on the table keys).
 
-``record_books`` (behind ``levercast record books``) snapshots the books of the open markets
-every ``every`` and archives them into the ``books`` table until ``max_runs`` rounds are done or
-SIGINT/SIGTERM arrives (the round in progress finishes and is written; the lock is released).
+``record_books`` (behind ``levercast record books``) archives the books of the open markets into
+the ``books`` table every ``every`` until ``max_runs`` rounds are done or SIGINT/SIGTERM arrives
+(the round in progress finishes and is written; the lock is released; the websocket thread is
+joined). Each round relists the open markets. A venue whose client streams books (Polymarket's
+market websocket, ``markets.client.BookStreaming``) is followed live: new markets are
+subscribed, closed ones dropped, events are applied about every second from a bounded backlog
+(reconnects are the SDK's), and each round writes the books that changed since the last round
+(lost events and withheld books are reported in ``failed``). When the stream cannot be opened
+the round falls back to REST (``POST /books`` in batches) and the stream is retried next round.
+Other venues are polled per market over REST.
 
 Both return ``{"written": {table: rows}, "failed": [{"what", "error"}]}`` (INTERFACE.md §4).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -27,7 +36,7 @@ from levercast.features.dataset.schema import TABLES, validate_table
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, ForecastError
 from levercast.features.timeutil import parse_duration
-from levercast.markets.client import MarketClient
+from levercast.markets.client import BookStreaming, LiveBooks, MarketClient
 from levercast.markets.settings import VenueSettings, venue_settings_from_env
 from levercast.markets.types import OrderBook, VenueMarket
 
@@ -37,6 +46,8 @@ VENUES: Final = ("polymarket", "kalshi")
 DEFAULT_ASSETS: Final = ("BTC", "ETH")
 _MAX_FAILED: Final = 100  # failures kept in a long recording
 _MAX_BOOK_FAILURES: Final = 3  # consecutive book failures that abandon a venue for one round
+_SETTLE_SECS: Final = 10.0  # longest wait for the first snapshots of newly watched markets
+_APPLY_EVERY_SECS: Final = 1.0  # how often streamed events are applied between rounds
 
 
 def _names(value: str | Sequence[str] | None, default: Sequence[str], what: str) -> list[str]:
@@ -67,6 +78,13 @@ def make_clients(
         "kalshi": lambda: KalshiClient(resolved),
     }
     return {v: factories[v]() for v in _names(list(venues), VENUES, "venue")}
+
+
+def _close(clients: Mapping[str, Any]) -> None:
+    for client in clients.values():
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
 
 
 def _client(clients: Mapping[str, MarketClient], venue: str) -> MarketClient:
@@ -223,23 +241,28 @@ def fetch_markets(
     """
     venue_list = _names(venues, VENUES, "venue")
     asset_list = _names(assets, DEFAULT_ASSETS, "asset")
+    owned = clients is None
     clients = clients if clients is not None else make_clients(venue_list)
     existing = store.read("markets") if store.has("markets") else _empty("markets")
     written = {"markets": 0, "market_prices": 0}
     failed: list[dict[str, str]] = []
-    for venue in venue_list:
-        client = _client(clients, venue)
-        try:
-            markets_frame, prices_frame = _fetch_venue(store, client, asset_list, existing)
-            with store.writer() as w:
-                written["markets"] += w.upsert("markets", markets_frame)
-                written["market_prices"] += w.upsert("market_prices", prices_frame)
-        except ConfigError:
-            raise
-        except ForecastError as e:
-            failed.append({"what": f"{venue} markets", "error": str(e)})
-            continue
-        existing = store.read("markets")
+    try:
+        for venue in venue_list:
+            client = _client(clients, venue)
+            try:
+                markets_frame, prices_frame = _fetch_venue(store, client, asset_list, existing)
+                with store.writer() as w:
+                    written["markets"] += w.upsert("markets", markets_frame)
+                    written["market_prices"] += w.upsert("market_prices", prices_frame)
+            except ConfigError:
+                raise
+            except ForecastError as e:
+                failed.append({"what": f"{venue} markets", "error": str(e)})
+                continue
+            existing = store.read("markets")
+    finally:
+        if owned:
+            _close(clients)
     return {"written": written, "failed": failed}
 
 
@@ -265,18 +288,57 @@ def book_rows(book: OrderBook, *, received_at: datetime) -> pd.DataFrame:
     )
 
 
-def _record_round(
+def _streamed(
+    client: BookStreaming,
+    venue: str,
+    markets: list[VenueMarket],
+    streams: dict[str, LiveBooks],
+    settle_secs: float,
+    failed: list[dict[str, str]],
+) -> list[pd.DataFrame]:
+    """Books of ``markets`` from the venue's live stream (opened on first use).
+
+    Raises
+    ------
+    ForecastError
+        The stream could not be opened or subscribed (the caller falls back to REST).
+    """
+    if venue not in streams:
+        streams[venue] = client.book_stream().start()
+    stream = streams[venue]
+    new = set(stream.watch(markets))
+    if new:
+        stream.wait_for_books([m for m in markets if m.market_id in new], settle_secs)
+    batch = stream.drain()
+    what = f"{venue} books stream"
+    failed.extend({"what": what, "error": error} for error in batch.errors)
+    if batch.dropped or batch.withheld:
+        failed.append(
+            {
+                "what": what,
+                "error": f"{batch.dropped} event(s) lost (backlog or SDK queue full); "
+                f"{len(batch.withheld)} book(s) withheld until their next snapshot",
+            }
+        )
+    return [book_rows(book, received_at=received) for book, received in batch.books]
+
+
+def _polled(
     client: MarketClient,
-    assets: list[str],
+    markets: list[VenueMarket],
     now: Callable[[], datetime],
     failed: list[dict[str, str]],
 ) -> list[pd.DataFrame]:
+    """Books of ``markets`` over REST: one batch call where the client has one, else per market."""
     frames: list[pd.DataFrame] = []
-    try:
-        markets = [m for m in client.list_markets(assets) if m.closed is not True]
-    except ForecastError as e:
-        failed.append({"what": f"{client.venue} books", "error": str(e)})
-        return frames
+    batch = getattr(client, "order_books", None)
+    if callable(batch):
+        try:
+            books = batch(markets)
+        except ForecastError as e:
+            failed.append({"what": f"{client.venue} books", "error": str(e)})
+            return frames
+        return [book_rows(book, received_at=now()) for book in books]
     streak = 0
     for market in markets:
         try:
@@ -292,6 +354,41 @@ def _record_round(
     return frames
 
 
+def _record_round(
+    client: MarketClient,
+    assets: list[str],
+    now: Callable[[], datetime],
+    failed: list[dict[str, str]],
+    streams: dict[str, LiveBooks] | None,
+    settle_secs: float,
+) -> list[pd.DataFrame]:
+    try:
+        markets = [m for m in client.list_markets(assets) if m.closed is not True]
+    except ForecastError as e:
+        failed.append({"what": f"{client.venue} books", "error": str(e)})
+        return []
+    if streams is not None and isinstance(client, BookStreaming):
+        try:
+            return _streamed(client, client.venue, markets, streams, settle_secs, failed)
+        except ForecastError as e:
+            failed.append({"what": f"{client.venue} books stream", "error": str(e)})
+            live = streams.pop(client.venue, None)
+            if live is not None:
+                with contextlib.suppress(ForecastError):
+                    live.close()
+    return _polled(client, markets, now, failed)
+
+
+def _wait(stop: threading.Event, period: timedelta, streams: Mapping[str, LiveBooks]) -> None:
+    """Wait ``period`` (or until ``stop``), applying streamed events about every second."""
+    deadline = time.monotonic() + period.total_seconds()
+    while (left := deadline - time.monotonic()) > 0:
+        if stop.wait(min(left, _APPLY_EVERY_SECS) if streams else left):
+            return
+        for stream in streams.values():
+            stream.apply()
+
+
 def record_books(
     store: Store,
     *,
@@ -302,6 +399,7 @@ def record_books(
     clients: Mapping[str, MarketClient] | None = None,
     stop: threading.Event | None = None,
     now: Callable[[], datetime] | None = None,
+    stream: bool = True,
 ) -> dict[str, Any]:
     """Archive the books of open markets into ``books`` every ``every`` (see module doc).
 
@@ -321,6 +419,8 @@ def record_books(
         An event that ends the recording after the current round (set by SIGINT/SIGTERM).
     now
         Clock (tz-aware UTC) stamping when each book was received.
+    stream
+        Follow books live where the client can (False: poll REST every round).
 
     Returns
     -------
@@ -334,27 +434,43 @@ def record_books(
         raise ConfigError(f"max_runs must be >= 1; found {max_runs}")
     venue_list = _names(venues, VENUES, "venue")
     asset_list = _names(assets, DEFAULT_ASSETS, "asset")
+    owned = clients is None
     clients = clients if clients is not None else make_clients(venue_list)
     clock = now or (lambda: datetime.now(UTC))
     stop = stop or threading.Event()
+    streams: dict[str, LiveBooks] = {}
+    settle = min(period.total_seconds(), _SETTLE_SECS)
     written = 0
     failed: list[dict[str, str]] = []
     runs = 0
-    with stop_on_signals(stop):
-        while not stop.is_set():
-            frames: list[pd.DataFrame] = []
-            for venue in venue_list:
-                frames += _record_round(_client(clients, venue), asset_list, clock, failed)
-            if frames:
-                batch = pd.concat(frames, ignore_index=True)
-                try:
-                    with store.writer() as w:
-                        written += w.upsert("books", batch)
-                except ForecastError as e:
-                    failed.append({"what": "books write", "error": str(e)})
-            del failed[:-_MAX_FAILED]
-            runs += 1
-            if max_runs is not None and runs >= max_runs:
-                break
-            stop.wait(period.total_seconds())
+    try:
+        with stop_on_signals(stop):
+            while not stop.is_set():
+                frames: list[pd.DataFrame] = []
+                for venue in venue_list:
+                    frames += _record_round(
+                        _client(clients, venue),
+                        asset_list,
+                        clock,
+                        failed,
+                        streams if stream else None,
+                        settle,
+                    )
+                if frames:
+                    batch = pd.concat(frames, ignore_index=True)
+                    try:
+                        with store.writer() as w:
+                            written += w.upsert("books", batch)
+                    except ForecastError as e:
+                        failed.append({"what": "books write", "error": str(e)})
+                del failed[:-_MAX_FAILED]
+                runs += 1
+                if max_runs is not None and runs >= max_runs:
+                    break
+                _wait(stop, period, streams)
+    finally:
+        for live in streams.values():
+            live.close()
+        if owned:
+            _close(clients)
     return {"written": {"books": written}, "failed": failed}

@@ -1,9 +1,19 @@
-"""Polymarket Gamma wire types and their one mapping into domain records (STYLE G4).
+"""Polymarket wire types and their one mapping into domain records (STYLE G4).
 
-Gamma sends ``outcomes``, ``outcomePrices``, ``clobTokenIds`` (and sometimes ``positionIds``)
-as JSON-encoded strings; they are decoded here. Protocol V2 markets (``version: "v2"``) carry
-``positionIds`` instead of ``clobTokenIds``; the position ids are used as the CLOB token ids
-(APIS.md §0.1). Nothing outside ``markets/polymarket*.py`` sees a Gamma field name.
+Gamma markets arrive two ways and end as one ``GammaMarketWire``:
+
+- ``wire_from_sdk``: a ``polymarket-client`` ``Market`` model (the reads of
+  ``markets.polymarket.client``) completed from the same market's raw JSON, which levercast's
+  transport keeps (``markets.polymarket.sdk``): the model drops ``createdAt`` and
+  ``cryptoMarketConfig`` (asset, duration), which levercast needs;
+- ``decode_gamma_market``: raw JSON alone (recorded payloads, anything read outside the SDK).
+  Gamma sends ``outcomes``, ``outcomePrices``, ``clobTokenIds`` (and sometimes ``positionIds``)
+  as JSON-encoded strings; they are decoded here.
+
+Protocol V2 markets (``version: "v2"``) carry position ids instead of CLOB token ids; those are
+used as the token ids (APIS.md §0.1). Data-API resolutions map through
+``parse_data_resolution``. Nothing outside ``markets/polymarket/`` sees a venue field name or an
+SDK model.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from levercast.features.errors import ConfigError, DataError
@@ -25,11 +35,26 @@ __all__ = [
     "decode_gamma_event",
     "decode_gamma_market",
     "decode_keyset_page",
+    "parse_data_resolution",
     "parse_gamma_market",
     "parse_gamma_resolution",
+    "wire_from_sdk",
 ]
 
 _WIN_PRICE: Final = 0.999  # a resolved market's outcomePrices read "1"/"0"
+# feeType prefixes -> fee-schedule categories (markets/fee_schedule.json); zero_fees has none.
+_FEE_CATEGORIES: Final = (
+    "crypto",
+    "sports",
+    "politics",
+    "finance",
+    "tech",
+    "mentions",
+    "economics",
+    "culture",
+    "weather",
+    "geopolitics",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +64,7 @@ class GammaEventWire:
     id: str
     slug: str | None
     title: str | None
+    recurrence: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +95,18 @@ class GammaMarketWire:
     fee_rate: float | None
     fee_exponent: float | None
     rebate_rate: float | None
+    fees_enabled: bool | None = None
+    fee_type: str | None = None
+    fee_taker_only: bool | None = None
+    cadence: str | None = None
+
+    @property
+    def category(self) -> str | None:
+        """Fee-schedule category: ``crypto`` for crypto markets, else from ``feeType``."""
+        if self.crypto_asset is not None or "crypto" in self.tag_slugs:
+            return "crypto"
+        kind = self.fee_type or ""
+        return next((c for c in _FEE_CATEGORIES if kind.startswith(c)), None)
 
 
 def _where(raw: Mapping[str, Any]) -> str:
@@ -130,13 +168,27 @@ def _number(value: Any, field: str, where: str) -> float | None:
 
 
 def decode_gamma_event(raw: Mapping[str, Any]) -> GammaEventWire:
-    """Decode the event fields levercast uses (``id``, ``slug``, ``title``)."""
+    """Decode the event fields levercast uses (``id``, ``slug``, ``title``, series recurrence)."""
     if not isinstance(raw, Mapping):
         raise DataError(f"polymarket gamma event must be an object; found {raw!r}"[:200])
     where = f"polymarket gamma event {raw.get('id', '?')}"
+    series = raw.get("series") or []
+    first = series[0] if series and isinstance(series[0], Mapping) else {}
     return GammaEventWire(
-        id=str(_required(raw, "id", where)), slug=_text(raw, "slug"), title=_text(raw, "title")
+        id=str(_required(raw, "id", where)),
+        slug=_text(raw, "slug"),
+        title=_text(raw, "title"),
+        recurrence=_text(first, "recurrence"),
     )
+
+
+def _crypto(raw: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(asset, duration)`` of ``cryptoMarketConfig`` (dropped by the SDK model)."""
+    config = raw.get("cryptoMarketConfig")
+    if not isinstance(config, Mapping):
+        return None, None
+    asset = str(config["asset"]).upper() if config.get("asset") else None
+    return asset, _text(config, "duration")
 
 
 def decode_gamma_market(
@@ -185,7 +237,7 @@ def decode_gamma_market(
         events.insert(0, event)
     schedule = raw.get("feeSchedule")
     fees: Mapping[str, Any] = schedule if isinstance(schedule, Mapping) else {}
-    crypto = raw.get("cryptoMarketConfig")
+    asset, duration = _crypto(raw)
     tags = raw.get("tags") or []
     return GammaMarketWire(
         id=market_id,
@@ -208,14 +260,90 @@ def decode_gamma_market(
         group_item_title=_text(raw, "groupItemTitle"),
         events=tuple(events),
         tag_slugs=tuple(str(t.get("slug")) for t in tags if isinstance(t, Mapping)),
-        crypto_asset=(
-            str(crypto["asset"]).upper()
-            if isinstance(crypto, Mapping) and crypto.get("asset")
-            else None
-        ),
+        crypto_asset=asset,
         fee_rate=_number(fees.get("rate"), "feeSchedule.rate", where),
         fee_exponent=_number(fees.get("exponent"), "feeSchedule.exponent", where),
         rebate_rate=_number(fees.get("rebateRate"), "feeSchedule.rebateRate", where),
+        fees_enabled=_bool(raw, "feesEnabled"),
+        fee_type=_text(raw, "feeType"),
+        fee_taker_only=_bool(fees, "takerOnly"),
+        cadence=duration or (event.recurrence if event else None),
+    )
+
+
+def _aware(value: datetime | None, field: str, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise DataError(f"{where}: field {field!r} must carry a UTC offset; found {value}")
+    return value.astimezone(UTC)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def wire_from_sdk(
+    market: Any, raw: Mapping[str, Any], *, event: GammaEventWire | None = None
+) -> GammaMarketWire:
+    """Decode one market from a ``polymarket-client`` ``Market`` and its raw JSON object.
+
+    Parameters
+    ----------
+    market
+        The SDK's ``polymarket.models.gamma.Market`` (a binary market: the SDK keeps no other).
+    raw
+        The same market's JSON object (from the page levercast's transport kept), for the
+        fields the model drops: ``createdAt`` and ``cryptoMarketConfig``.
+    event
+        The parent event when the market came nested in an event.
+
+    Raises
+    ------
+    DataError
+        A naive time (Gamma times carry offsets; the SDK would keep a naive one naive), or a
+        malformed ``createdAt``.
+    """
+    where = f"polymarket gamma market {market.id}"
+    sides = (market.outcomes.yes, market.outcomes.no)
+    version = market.version.value if market.version is not None else "v1"
+    ids = [side.position_id if version == "v2" else side.token_id for side in sides]
+    events = [GammaEventWire(id=str(e.id), slug=e.slug, title=e.title) for e in market.events]
+    if event is not None and not any(e.id == event.id for e in events):
+        events.insert(0, event)
+    fees = market.trading.fee_schedule
+    uma = market.resolution.uma_resolution_status
+    state = market.state
+    asset, duration = _crypto(raw)
+    return GammaMarketWire(
+        id=str(market.id),
+        question=str(market.question or ""),
+        condition_id=str(market.condition_id) if market.condition_id else None,
+        slug=market.slug,
+        description=str(market.description or ""),
+        resolution_source=market.resolution.source or None,
+        outcomes=tuple(str(side.label) for side in sides),
+        outcome_prices=tuple(float(p.price) for p in sides if p.price is not None),
+        token_ids=tuple(str(i) for i in ids) if all(ids) else (),
+        version=version,
+        created_at=_time(raw, "createdAt", where),
+        start_date=_aware(state.start_date, "startDate", where),
+        end_date=_aware(state.end_date, "endDate", where),
+        closed_time=_aware(state.closed_time, "closedTime", where),
+        active=state.active,
+        closed=state.closed,
+        uma_resolution_status=uma.value if uma is not None else None,
+        group_item_title=market.group_item_title,
+        events=tuple(events),
+        tag_slugs=tuple(str(t.slug) for t in market.tags if t.slug),
+        crypto_asset=asset,
+        fee_rate=_float(fees.rate) if fees is not None else None,
+        fee_exponent=_float(fees.exponent) if fees is not None else None,
+        rebate_rate=_float(fees.rebate_rate) if fees is not None else None,
+        fees_enabled=market.trading.fees_enabled,
+        fee_type=market.trading.fee_type,
+        fee_taker_only=fees.taker_only if fees is not None else None,
+        cadence=duration or (event.recurrence if event else None),
     )
 
 
@@ -264,6 +392,11 @@ def parse_gamma_market(wire: GammaMarketWire) -> VenueMarket:
         fee_rate=wire.fee_rate,
         fee_exponent=wire.fee_exponent,
         maker_rebate_rate=wire.rebate_rate,
+        category=wire.category,
+        cadence=wire.cadence,
+        fees_enabled=wire.fees_enabled,
+        fee_taker_only=wire.fee_taker_only,
+        fee_category=wire.fee_type,
     )
 
 
@@ -285,4 +418,32 @@ def parse_gamma_resolution(wire: GammaMarketWire) -> MarketResolution | None:
         market_id=wire.condition_id or f"gamma-{wire.id}",
         winning_outcome=winners[0],
         resolved_at=wire.closed_time,
+        source="gamma",
+    )
+
+
+def parse_data_resolution(resolution: Any, wire: GammaMarketWire) -> MarketResolution | None:
+    """The winner of a market from its Data-API ``Resolution`` (``polymarket-client`` model).
+
+    A market is resolved when the status is ``resolved`` and exactly one payout is 1 (payouts
+    are per outcome, in the market's outcome order; the SDK scales the wire's 1e6 integers).
+    ``resolved_at`` is the resolution's ``resolved_at``, else its ``last_updated_at``, else
+    Gamma's ``closedTime``. Anything else (proposed, disputed, a 50-50 split) is None.
+    """
+    status = getattr(resolution.status, "value", resolution.status)
+    payouts = resolution.payouts
+    if status != "resolved" or payouts is None or len(payouts) != len(wire.outcomes):
+        return None
+    winners = [o for o, p in zip(wire.outcomes, payouts, strict=True) if p == 1]
+    if len(winners) != 1:
+        return None
+    where = f"polymarket data-api resolution of {wire.condition_id}"
+    resolved_at = _aware(resolution.resolved_at, "resolved_at", where) or _aware(
+        resolution.last_updated_at, "last_update_timestamp", where
+    )
+    return MarketResolution(
+        market_id=wire.condition_id or f"gamma-{wire.id}",
+        winning_outcome=winners[0],
+        resolved_at=resolved_at or wire.closed_time,
+        source="data-api",
     )

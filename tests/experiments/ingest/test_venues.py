@@ -1,4 +1,5 @@
-"""fetch_markets / record_books: the real clients against pytest-httpserver, into a real store."""
+"""fetch_markets / record_books: the real clients against pytest-httpserver (and a local market
+websocket for Polymarket's books), into a real store."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +25,7 @@ from levercast.markets.kalshi.client import KalshiClient
 from levercast.markets.polymarket.client import PolymarketClient
 from levercast.markets.settings import VenueSettings
 from tests.conftest import RESOURCES
+from tests.markets.polymarket.ws_server import MarketWsServer, book_message
 
 RES = RESOURCES
 NOW = datetime(2026, 8, 22, 16, 10, tzinfo=UTC)
@@ -46,9 +49,24 @@ def pm_events(request):
 
 
 def pm_history(request):
-    if request.args["market"] == "1001":
-        return json_response(load("polymarket", "prices_history_1001.json"))
-    return json_response({"history": []})
+    if request.args["token_id"] != "1001":
+        return json_response(load("polymarket", "data_v2_prices_history_empty.json"))
+    page = "page2" if "cursor" in request.args else "page1"
+    return json_response(load("polymarket", f"data_v2_prices_history_1001_{page}.json"))
+
+
+def pm_books(request):
+    book = load("polymarket", "book_1001.json")
+    return json_response([dict(book, asset_id=i["token_id"]) for i in json.loads(request.data)])
+
+
+def ws_books(asset: str, connection: int) -> list[dict]:
+    """The websocket's snapshot: book_1001's levels (connection 0), a better bid after a drop."""
+    bid = "0.41" if connection == 0 else "0.42"
+    stamp = 1787414400000 + 60_000 * connection
+    bids = [("0.38", "50"), ("0.40", "120.5"), (bid, "10")]
+    asks = [("0.47", "30"), ("0.45", "80"), ("0.43", "15")]
+    return [book_message(asset, bids, asks, timestamp_ms=stamp)]
 
 
 def pm_book(request):
@@ -74,8 +92,12 @@ def kalshi_historical(request):
 
 def serve(httpserver) -> None:
     httpserver.expect_request("/gamma/events/keyset").respond_with_handler(pm_events)
-    httpserver.expect_request("/clob/prices-history").respond_with_handler(pm_history)
+    httpserver.expect_request("/data/v2/prices-history").respond_with_handler(pm_history)
+    httpserver.expect_request("/data/v2/resolutions").respond_with_json(
+        load("polymarket", "data_v2_resolutions_updown.json")
+    )
     httpserver.expect_request("/clob/book").respond_with_handler(pm_book)
+    httpserver.expect_request("/clob/books", method="POST").respond_with_handler(pm_books)
     httpserver.expect_request("/kalshi/series/KXBTCD").respond_with_json(
         load("kalshi", "series_KXBTCD.json")
     )
@@ -95,14 +117,23 @@ def serve(httpserver) -> None:
     )
 
 
-def make_clients(httpserver, **changes):
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_clients(httpserver, ws_url: str | None = None, **changes):
     settings = VenueSettings(
         gamma_url=httpserver.url_for("/gamma"),
         clob_url=httpserver.url_for("/clob"),
+        data_url=httpserver.url_for("/data"),
         kalshi_url=httpserver.url_for("/kalshi"),
+        market_ws_url=ws_url or f"ws://127.0.0.1:{closed_port()}/ws/market",
         timeout_secs=2.0,
         gamma_min_interval_secs=0.0,
         clob_min_interval_secs=0.0,
+        data_min_interval_secs=0.0,
         kalshi_min_interval_secs=0.0,
     )
     settings = replace(settings, **changes)
@@ -135,7 +166,7 @@ def test_fetch_into_empty_store(httpserver, tmp_path):
     assert markets.loc[C1, "condition_id"] == C1
     assert markets.loc[C1, "family"] == "bitcoin-above-on-august-28"
     assert markets.loc[UPDOWN, "winning_outcome"] == "Up"
-    assert markets.loc[UPDOWN, "resolved_at"] == pd.Timestamp("2026-08-22T16:05:31Z")
+    assert markets.loc[UPDOWN, "resolved_at"] == pd.Timestamp("2026-08-22T16:06:02Z")  # Data API
     kalshi = markets.loc["KXBTCD-26AUG2117-T114999.99"]
     assert kalshi["venue"] == "kalshi" and kalshi["winning_outcome"] == "Yes"
     assert pd.isna(kalshi["condition_id"]) and kalshi["family"] == "kxbtcd-26aug2117"
@@ -153,10 +184,10 @@ def test_fetch_is_idempotent_and_incremental(httpserver, tmp_path):
     again = fetch(Store(store.root), httpserver)
     assert again == {"written": {"markets": 0, "market_prices": 0}, "failed": []}
     assert snapshot(store.root) == before
-    calls = [r for r, _ in httpserver.log if r.path == "/clob/prices-history"]
-    first_token = next(r for r in calls if r.args["market"] == "1001")
+    calls = [r for r, _ in httpserver.log if r.path == "/data/v2/prices-history"]
+    first_token = next(r for r in calls if r.args["token_id"] == "1001")
     last_ts = 1787400000 + 3600 * 4
-    assert first_token.args["startTs"] == str(last_ts + 1)
+    assert first_token.args["start"] == str(last_ts + 1)
 
 
 def test_known_market_keeps_its_stored_id(httpserver, synthetic_data):
@@ -185,9 +216,9 @@ def fail_with(status: int, body: str, delay: float = 0.0):
 FAILURES = {
     "500": fail_with(500, "oops"),
     "429": fail_with(429, "slow down"),
-    "truncated": fail_with(200, '{"history": [{"t": 17874'),
+    "truncated": fail_with(200, '{"data": [{"timestamp": 17874'),
     "missing-field": fail_with(200, '{"prices": []}'),
-    "timeout": fail_with(200, '{"history": []}', delay=0.3),
+    "timeout": fail_with(200, '{"data": []}', delay=0.3),
 }
 
 
@@ -202,9 +233,9 @@ def test_failure_midway_leaves_store_byte_identical(httpserver, tmp_path, mode):
     failing = FAILURES[mode]
 
     def history(request):
-        return failing(request) if request.args["market"] == "1002" else pm_history(request)
+        return failing(request) if request.args["token_id"] == "1002" else pm_history(request)
 
-    httpserver.expect_request("/clob/prices-history").respond_with_handler(history)
+    httpserver.expect_request("/data/v2/prices-history").respond_with_handler(history)
     serve(httpserver)
     result = fetch(Store(store.root), httpserver, venues="polymarket", timeout_secs=0.1)
     assert result["written"] == {"markets": 0, "market_prices": 0}
@@ -225,7 +256,7 @@ def test_fetch_of_one_failing_venue_still_writes_the_other(httpserver, tmp_path)
 
 
 def test_no_network_fails_with_one_line_and_unchanged_store(monkeypatch, synthetic_data):
-    for var in ("POLYMARKET_GAMMA_URL", "POLYMARKET_CLOB_URL", "KALSHI_URL"):
+    for var in ("POLYMARKET_GAMMA_URL", "POLYMARKET_CLOB_URL", "POLYMARKET_DATA_URL", "KALSHI_URL"):
         monkeypatch.setenv(f"LEVERCAST_{var}", "http://127.0.0.1:9")
     monkeypatch.setenv("LEVERCAST_HTTP_MAX_RETRIES", "1")
     before = snapshot(synthetic_data)
@@ -243,21 +274,7 @@ def test_bad_venue_is_config_error(tmp_path):
         fetch_markets(Store(tmp_path), venues="binance", assets="BTC", clients={})
 
 
-def test_record_books_one_round(httpserver, tmp_path):
-    serve(httpserver)
-    store = Store(tmp_path / "data")
-    result = record_books(
-        store,
-        every="5m",
-        venues="polymarket,kalshi",
-        assets="BTC,ETH",
-        max_runs=1,
-        clients=make_clients(httpserver),
-        now=lambda: NOW,
-    )
-    assert result["failed"] == []
-    books = Store(store.root).read("books")
-    assert result["written"] == {"books": len(books)}
+def check_one_round(books: pd.DataFrame) -> None:
     c1 = books[books["market_id"] == C1]
     assert set(c1["side"]) == {"bid", "ask"} and len(c1) == 6
     assert c1.loc[c1["side"] == "bid", "price"].max() == 0.41
@@ -267,24 +284,90 @@ def test_record_books_one_round(httpserver, tmp_path):
     assert UPDOWN not in set(books["market_id"])  # closed markets have no live book
 
 
-def test_record_books_stops_on_sigterm(httpserver, tmp_path):
+def test_record_books_one_round_on_the_websocket(httpserver, tmp_path):
     serve(httpserver)
     store = Store(tmp_path / "data")
-    timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGTERM))
-    previous = signal.getsignal(signal.SIGTERM)
-    timer.start()
-    try:
+    with MarketWsServer(ws_books) as ws:
         result = record_books(
             store,
-            every="1h",
-            venues="kalshi",
-            assets="BTC",
-            clients=make_clients(httpserver),
+            every="5m",
+            venues="polymarket,kalshi",
+            assets="BTC,ETH",
+            max_runs=1,
+            clients=make_clients(httpserver, ws.url),
             now=lambda: NOW,
         )
-    finally:
-        timer.cancel()
+    assert result["failed"] == []
+    books = Store(store.root).read("books")
+    assert result["written"] == {"books": len(books)}
+    check_one_round(books)
+    assert sorted(a for frames in ws.subscribed() for a in frames) == ["1001", "2001", "3001"]
+    assert not [r for r, _ in httpserver.log if r.path.startswith("/clob/book")]  # no REST
+
+
+def test_record_books_falls_back_to_rest_when_the_websocket_is_down(httpserver, tmp_path):
+    serve(httpserver)
+    store = Store(tmp_path / "data")
+    result = record_books(
+        store,
+        every="5m",
+        venues="polymarket,kalshi",
+        assets="BTC,ETH",
+        max_runs=1,
+        clients=make_clients(httpserver),  # the websocket URL is a closed port
+        now=lambda: NOW,
+    )
+    [failure] = result["failed"]
+    assert failure["what"] == "polymarket books stream" and "subscribe failed" in failure["error"]
+    check_one_round(Store(store.root).read("books"))
+    assert [r.path for r, _ in httpserver.log if r.path.startswith("/clob/book")] == ["/clob/books"]
+
+
+def test_record_books_survives_a_dropped_websocket(httpserver, tmp_path):
+    serve(httpserver)
+    store = Store(tmp_path / "data")
+    with MarketWsServer(ws_books, drop_first=True) as ws:
+        result = record_books(
+            store,
+            every=timedelta(seconds=1.5),
+            venues="polymarket",
+            assets="ETH",
+            max_runs=2,
+            clients=make_clients(httpserver, ws.url),
+            now=lambda: NOW,
+        )
+        assert len(ws.connections) == 2  # the SDK reconnected and resubscribed
+    assert result["failed"] == []
+    books = Store(store.root).read("books")
+    bids = books[books["side"] == "bid"].groupby("ts")["price"].max()
+    # the snapshot before the drop, then the one the server sent on the new connection
+    assert bids.tolist() == [0.41, 0.42]
+
+
+@pytest.mark.parametrize("venue", ["kalshi", "polymarket"])
+def test_record_books_stops_on_sigterm(httpserver, tmp_path, venue):
+    serve(httpserver)
+    store = Store(tmp_path / "data")
+    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM))
+    previous = signal.getsignal(signal.SIGTERM)
+    with MarketWsServer(ws_books) as ws:
+        timer.start()
+        started = time.monotonic()
+        try:
+            result = record_books(
+                store,
+                every="1h",
+                venues=venue,
+                assets="BTC",
+                clients=make_clients(httpserver, ws.url),
+                now=lambda: NOW,
+            )
+        finally:
+            timer.cancel()
+    assert time.monotonic() - started < 10
     assert result["written"]["books"] > 0 and result["failed"] == []
+    streams = [t for t in threading.enumerate() if t.name == "polymarket-book-stream"]
+    assert not [t for t in streams if t.is_alive()]  # the websocket thread was joined
     with Store(store.root).writer(timeout_secs=0.5):  # the lock was released (the file may stay)
         pass
     assert signal.getsignal(signal.SIGTERM) == previous
