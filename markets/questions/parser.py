@@ -205,6 +205,8 @@ def _parse_any(
     once it has recognised the question's shape)."""
     if not isinstance(title, str) or not title.strip():
         return Unsupported("empty question")
+    if len(title) > _MAX_CHARS:
+        return Unsupported(f"question too long ({len(title)} characters; at most {_MAX_CHARS})")
     tctx = TypedContext(ctx.reference or ctx.created_at, aliases, ctx)
     kalshi = parse_kalshi_title(title, subtitle, tctx)
     if kalshi is not None:
@@ -270,6 +272,7 @@ def parse_market(
         return Unsupported(f"invalid contract: {e}")
 
 
+_MAX_CHARS: Final = 500
 _GENERIC_REASONS: Final = ("not a price question", "unrecognised price question")
 
 
