@@ -123,8 +123,8 @@ class PolymarketClient:
     seed
         Seed of the backoff jitter.
     http_transport
-        Factory ``service -> httpx.BaseTransport`` handed to the SDK session (issue 19's
-        deadlines); default ``httpx.HTTPTransport(retries=0)``.
+        Factory ``service -> httpx.BaseTransport`` handed to the SDK session (default: a
+        total per-request deadline, ``features.deadline.deadline_transport``).
     """
 
     venue: str = Venue.POLYMARKET.value

@@ -18,9 +18,11 @@ HTTP client in its public constructor, reads no environment variable and retries
   jitter, then raises ``MarketUnavailable``; a body that does not fit the SDK's models is a
   ``DataError`` and an argument the SDK refuses a ``ConfigError``. Every message is one line.
 
-Hooks left for the HTTP deadlines and secret scrubbing of issue 19: ``http_transport`` (a factory
-of the ``httpx`` transport each service uses) and ``scrub`` (applied to every message; public
-reads carry no secret, the default drops query strings).
+HTTP deadlines and secret scrubbing (issue 19): by default each service's httpx client runs on
+``features.deadline.deadline_transport`` (a total deadline per request, no private headers
+off-origin) and every message goes through ``features.redaction.scrub`` after query strings are
+cut; ``http_transport`` (a factory of the transport each service uses) and ``scrub`` replace
+them.
 
 The SDK takes about 1.7 s to import (eth-account and friends), so it is imported on first use.
 """
@@ -66,8 +68,11 @@ class Throttled(Exception):
 
 
 def scrub_message(text: str) -> str:
-    """One line, at most 300 characters, with query strings cut from echoed URLs."""
-    return _URL_QUERY.sub(r"\1", " ".join(str(text).split()))[:300]
+    """One line of at most 300 characters: query strings cut from echoed URLs, then
+    ``features.redaction.scrub`` (credentials of every known form)."""
+    from levercast.features.redaction import one_line, scrub
+
+    return one_line(scrub(_URL_QUERY.sub(r"\1", str(text))))
 
 
 def sdk_environment(settings: VenueSettings) -> Any:
@@ -150,8 +155,8 @@ class PolymarketSdk:
     seed
         Seed of the backoff jitter.
     http_transport
-        Factory ``service -> httpx.BaseTransport`` (default ``httpx.HTTPTransport(retries=0)``):
-        where issue 19's deadlines plug in.
+        Factory ``service -> httpx.BaseTransport`` (default: ``httpx.HTTPTransport(retries=0)``
+        inside ``features.deadline.deadline_transport`` for the service's URL).
     scrub
         Applied to every error message (default ``scrub_message``).
     """
@@ -189,6 +194,8 @@ class PolymarketSdk:
         import httpx
         from polymarket import PublicClient
 
+        from levercast.features.deadline import deadline_transport
+
         settings = self.settings
         client = PublicClient(sdk_environment(settings))
         kind = _transport_class()
@@ -198,7 +205,7 @@ class PolymarketSdk:
             transport = (
                 self._http_transport(service)
                 if self._http_transport is not None
-                else httpx.HTTPTransport(retries=0)
+                else deadline_transport(base_url=url, transport=httpx.HTTPTransport(retries=0))
             )
             http = httpx.Client(
                 base_url=url,
@@ -280,7 +287,9 @@ class PolymarketSdk:
                 last, retry_after = f"HTTP {e.status}", e.retry_after
             except TransportError as e:
                 cause = e.__cause__
-                if isinstance(cause, httpx.TimeoutException):
+                if isinstance(cause, httpx.TimeoutException) and "deadline" in str(cause):
+                    last = self._scrub(str(cause))
+                elif isinstance(cause, httpx.TimeoutException):
                     last = f"timed out after {self.settings.timeout_secs:g} s"
                 elif isinstance(cause, httpx.ConnectError):
                     last = f"connection failed ({type(cause).__name__})"

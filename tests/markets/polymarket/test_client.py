@@ -406,6 +406,36 @@ def test_gamma_timeout_is_retried_then_clear(httpserver, clients):
         client.list_markets(["BTC"])
 
 
+def test_default_transport_has_a_total_deadline(httpserver, clients, monkeypatch):
+    """A server trickling its body is cut at the request deadline (features.deadline)."""
+
+    def trickle(request):
+        def body():
+            for _ in range(20):
+                time.sleep(0.1)
+                yield b" "
+
+        return Response(body(), 200, content_type="application/json")
+
+    monkeypatch.setenv("LEVERCAST_HTTP_DEADLINE_SECS", "0.5")
+    httpserver.expect_request("/gamma/events/keyset").respond_with_handler(trickle)
+    client = make_client(httpserver, clients, timeout_secs=1.0, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(MarketUnavailable, match=r"total deadline of 0.5 s exceeded"):
+        client.list_markets(["BTC"])
+    assert time.monotonic() - started < 1.5
+
+
+def test_messages_are_scrubbed(httpserver, clients, monkeypatch):
+    monkeypatch.setenv("LEVERCAST_DEMO_KEY", "s3cr3t-value-42")
+    httpserver.expect_request("/clob/book").respond_with_data(
+        "no book for key s3cr3t-value-42", status=404, content_type="text/plain"
+    )
+    with pytest.raises(MarketUnavailable, match=r"HTTP 404") as info:
+        make_client(httpserver, clients).clob.book("1001")
+    assert "s3cr3t" not in str(info.value) and "***" in str(info.value)
+
+
 def test_clob_429_retry_after_then_book(httpserver, clients):
     httpserver.expect_oneshot_request("/clob/book").respond_with_data(
         "busy", status=429, headers={"Retry-After": "3"}
