@@ -28,12 +28,36 @@ Readings (each one used is listed in ``Parsed.assumptions``)
 from __future__ import annotations
 
 import re
-from typing import Final
 
 from levercast.markets.questions.common import Parsed, Unsupported, binance_resolution
 from levercast.markets.questions.moves import parse_liquidations, parse_move
-from levercast.markets.questions.numbers import MONEY, PERCENT, read_price
+from levercast.markets.questions.numbers import PERCENT, read_price
 from levercast.markets.questions.periods import When
+from levercast.markets.questions.predicates import (
+    ABOVE,
+    ATH,
+    ATH_PREDICATE,
+    BARE_LEVEL,
+    BEFORE,
+    DAY_CLOSE,
+    DOWN_VERBS,
+    FIRST_OF,
+    LIQUIDATION,
+    MULTIPLE,
+    MULTIPLY,
+    NEGATION,
+    OR_MORE,
+    PATH_VERBS,
+    PERIOD_CLOSE,
+    RANGE,
+    STAY_VERBS,
+    TERMINAL,
+    TOUCH,
+    UP_OR_DOWN,
+    UP_VERBS,
+    VAGUE_VERB,
+    WHICH_FIRST,
+)
 from levercast.markets.questions.races import race
 from levercast.markets.questions.wording import (
     TypedContext,
@@ -48,123 +72,6 @@ from levercast.models.contracts import Kind
 __all__ = ["parse_typed"]
 
 
-def _money(group: str) -> str:
-    return f"(?P<{group}>" + MONEY + ")"
-
-
-_UP_VERBS: Final = (
-    "rise to|rise above|rise over|climb to|climb above|climb past|go above|go over|go up to|"
-    "get above|get over|break above|break through|break past|push above|push past|surge to|"
-    "surge past|surge above|rally to|rally above|pump to|pump above|spike to|spike above|"
-    "soar to|soar above|soar past|jump to|jump above|surpass|exceed|top|breach|trade above|"
-    "trade over|print above|move above|run to|rise past"
-)
-_DOWN_VERBS: Final = (
-    "dip to|dip below|dip under|fall to|fall below|fall under|drop to|drop below|drop under|"
-    "sink to|sink below|crash to|crash below|go below|go under|go down to|get below|get under|"
-    "break below|slip below|slip to|slide to|slide below|tumble to|tumble below|plunge to|"
-    "plunge below|decline to|dump to|dump below|trade below|trade under|print below|move below|"
-    "retrace to|fall back to|drop back to|dip back to"
-)
-_NEUTRAL_VERBS: Final = (
-    "touch|hit|reach|tag|cross|get to|trade at|revisit|retest|see|test|go to|break|print at|print"
-)
-_TOUCH_VERBS = f"{_UP_VERBS}|{_DOWN_VERBS}|{_NEUTRAL_VERBS}"
-_TOUCH = re.compile(
-    r"^(?:be\s+able\s+to\s+|finally\s+|even\s+|ever\s+|first\s+)?(?P<verb>"
-    + _TOUCH_VERBS
-    + r")\s+(?:a\s+(?:price|level)\s+of\s+|the\s+|a\s+)?"
-    + _money("a")
-    + r"(?:\s+(?P<side>or\s+(?:higher|above|more|lower|below|less)))?"
-    + r"(?:\s+(?:mark|level|handle|price\s+level))?(?P<rest>.*)$"
-)
-_FIRST_OF = re.compile(
-    r"^(?:(?:first\s+)?(?:"
-    + _TOUCH_VERBS
-    + r")\s+)?(?:either\s+)?"
-    + _money("a")
-    + r"\s+or\s+"
-    + _money("b")
-    + r"\s+first(?P<rest>.*)$"
-)
-_BEFORE = re.compile(
-    r"^(?P<verb>" + _TOUCH_VERBS + r")\s+" + _money("a") + r"\s+before\s+(?:(?:it\s+)?"
-    r"(?:hits?|reach(?:es)?|touch(?:es)?|falls?\s+to|drops?\s+to|dips?\s+to|gets?\s+to|"
-    r"rises?\s+to|hitting|reaching|touching|falling\s+to|dropping\s+to|dipping\s+to|"
-    r"rising\s+to)\s+)?" + _money("b") + r"(?P<rest>.*)$"
-)
-_TERMINAL_VERBS: Final = (
-    "be trading|be priced|be worth|be|close|settle|finish|end|trade|print|stay|remain|hold|sit"
-)
-_ABOVE: Final = "at or above|at least|above|over|greater than|higher than|more than|north of|beyond"
-_BELOW: Final = "at or below|at most|below|under|less than|lower than|south of|beneath"
-_TERMINAL = re.compile(
-    r"^(?:(?P<verb>"
-    + _TERMINAL_VERBS
-    + r")\s+)?(?P<cmp>"
-    + _ABOVE
-    + "|"
-    + _BELOW
-    + r")\s+"
-    + _money("a")
-    + r"(?P<rest>.*)$"
-)
-_OR_MORE = re.compile(
-    r"^(?:(?P<verb>"
-    + _TERMINAL_VERBS
-    + r")\s+)?(?:at\s+)?"
-    + _money("a")
-    + r"\s+or\s+(?P<cmp>higher|above|more|lower|below|less)(?P<rest>.*)$"
-)
-_PERIOD_CLOSE = re.compile(
-    r"^(?P<verb>close|end|finish|settle)\s+(?P<period>(?:the|this)\s+(?:day|week|month|quarter|"
-    r"year))\s+(?P<cmp>" + _ABOVE + "|" + _BELOW + r")\s+" + _money("a") + r"$"
-)
-_RANGE = re.compile(
-    r"^(?:(?P<verb>" + _TERMINAL_VERBS + r")\s+)?(?:between|in\s+the\s+range(?:\s+of)?|"
-    r"within\s+the\s+range(?:\s+of)?|in\s+a\s+range\s+of|in\s+the\s+\$?)\s*"
-    + _money("a")
-    + r"\s*(?:and|to|-)\s*"
-    + _money("b")
-    + r"(?:\s+range)?(?P<rest>.*)$"
-)
-_DAY_CLOSE = re.compile(
-    r"^(?P<verb>close|end|finish|settle)\s+(?:on\s+)?(?P<day>today|tomorrow|monday|tuesday|"
-    r"wednesday|thursday|friday|saturday|sunday)\s+(?P<cmp>"
-    + _ABOVE
-    + "|"
-    + _BELOW
-    + r")\s+"
-    + _money("a")
-    + r"(?P<rest>.*)$"
-)
-_WHICH_FIRST = re.compile(
-    r"^which\s+(?:will|does|would)\s+(?P<asset>[a-z][a-z0-9]*)\s+(?:hit|reach|touch|see)\s+"
-    r"first,?\s*:?\s*" + _money("a") + r"\s+or\s+" + _money("b") + r"(?P<rest>.*)$"
-)
-_NEGATION = re.compile(r"^(?:not|never|fail\s+to|fails\s+to|avoid|not\s+be\s+able\s+to)\s+\w+")
-_VAGUE_VERB = re.compile(
-    r"^(?P<verb>hold|defend|reclaim|lose|flip|retake|recover|keep|hold\s+onto|stay\s+at|"
-    r"maintain)\s+(?:the\s+)?" + _money("a")
-)
-_BARE_LEVEL = re.compile(r"^(?:at\s+)?" + _money("a") + r"(?:\s|$)")
-_MULTIPLE = re.compile(r"(?:^|\s)[0-9]+(?:\.[0-9]+)?x(?:\s|$)")
-_STAY_VERBS: Final = frozenset({"stay", "remain", "hold", "sit"})
-_PATH_VERBS: Final = frozenset({"trade", "print"})
-_ATH = re.compile(r"\ball[\s-]time[\s-]highs?\b|\bath\b")
-_ATH_PREDICATE = re.compile(
-    r"^(?:(?:hit|reach|set|make|print|see|post|record|break|touch|have|beat|top)\s+)?"
-    r"(?:an?\s+|its\s+|the\s+|their\s+)?(?:new\s+)?(?:all[\s-]time[\s-]highs?|ath)"
-    r"(?:\s+\(ath\))?(?P<rest>.*)$"
-)
-_MULTIPLY = re.compile(r"^(?:double|triple|halve|quadruple)\b")
-_UP_OR_DOWN = re.compile(
-    r"^(?:go|be|close|end|finish|trade|move)\s+(?:up|down|higher|lower)\b|^(?:rise|fall|pump|"
-    r"dump|gain|increase|decrease|drop|crash|rally|moon|tank)\b"
-)
-_LIQUIDATION = re.compile(r"\bliquidations?\b|\bliquidated\b|\bliqs\b")
-
-
 def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
     """Read a typed question; None when it is not shaped like one (no number, or no subject
     followed by a known predicate).
@@ -177,13 +84,13 @@ def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
         The time asked, the asset names and the venue context.
     """
     norm = normalise_typed(text)
-    if _ATH.search(norm):
+    if ATH.search(norm):
         return _all_time_high(norm, tctx)
     if not re.search(r"[0-9]", norm):
         return _without_number(norm, tctx)
-    if _LIQUIDATION.search(norm):
+    if LIQUIDATION.search(norm):
         return parse_liquidations(norm, tctx)
-    if m := _WHICH_FIRST.match(norm):
+    if m := WHICH_FIRST.match(norm):
         asset = tctx.asset(m["asset"])
         if asset is None:
             return tctx.unknown_asset(m["asset"])
@@ -195,36 +102,17 @@ def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
     predicate, any_time = strip_modifiers(predicate)
     if re.search(PERCENT, predicate):
         return parse_move(word, predicate, any_time, tctx)
-    if tctx.asset(word) is not None and (negated := _NEGATION.match(predicate)):
-        return Unsupported(
-            f"a negated question ('{negated.group(0).strip()} ...'): ask the positive question "
-            "and take 1 - p"
-        )
-    if tctx.asset(word) is not None and _MULTIPLE.search(predicate):
-        return Unsupported(
-            f"a multiple in {predicate!r}: say it as a percent ('rise 100%' for 2x), at the end "
-            "of the window or at any point"
-        )
-    if tctx.asset(word) is not None and (vague := _VAGUE_VERB.match(predicate)):
-        return Unsupported(
-            f"'{vague['verb']}' a level is ambiguous: stay above it all along, be above it at one "
-            "time, or touch it? (ask 'stay above' is unsupported; 'above ... on Friday' or "
-            "'hit' are)"
-        )
-    if tctx.asset(word) is not None and _BARE_LEVEL.match(predicate):
-        return Unsupported(
-            f"no verb in {predicate!r}: touch the level at any time ('hit'), or be above/below "
-            "it at one time ('above ... on Friday')?"
-        )
+    if tctx.asset(word) is not None and (refused := _refusal(predicate)) is not None:
+        return refused
     for pattern, read in (
-        (_FIRST_OF, _first_of),
-        (_BEFORE, _before),
-        (_PERIOD_CLOSE, _period_close),
-        (_DAY_CLOSE, _day_close),
-        (_RANGE, _range),
-        (_OR_MORE, _terminal),
-        (_TERMINAL, _terminal),
-        (_TOUCH, _touch),
+        (FIRST_OF, _first_of),
+        (BEFORE, _before),
+        (PERIOD_CLOSE, _period_close),
+        (DAY_CLOSE, _day_close),
+        (RANGE, _range),
+        (OR_MORE, _terminal),
+        (TERMINAL, _terminal),
+        (TOUCH, _touch),
     ):
         m = pattern.match(predicate)
         if m is not None:
@@ -235,17 +123,43 @@ def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
     return None
 
 
+def _refusal(predicate: str) -> Unsupported | None:
+    """The reason a predicate with a number is ambiguous, or None: a negation, a multiple
+    ("2x"), a verb that does not say touch or fixing ("hold $60k"), a level without a verb."""
+    if negated := NEGATION.match(predicate):
+        return Unsupported(
+            f"a negated question ('{negated.group(0).strip()} ...'): ask the positive question "
+            "and take 1 - p"
+        )
+    if MULTIPLE.search(predicate):
+        return Unsupported(
+            f"a multiple in {predicate!r}: say it as a percent ('rise 100%' for 2x), at the end "
+            "of the window or at any point"
+        )
+    if vague := VAGUE_VERB.match(predicate):
+        return Unsupported(
+            f"'{vague['verb']}' a level is ambiguous: stay above it all along, be above it at "
+            "one time ('above ... on Friday'), or touch it at any time ('hit')?"
+        )
+    if BARE_LEVEL.match(predicate):
+        return Unsupported(
+            f"no verb in {predicate!r}: touch the level at any time ('hit'), or be above/below "
+            "it at one time ('above ... on Friday')?"
+        )
+    return None
+
+
 def _without_number(norm: str, tctx: TypedContext) -> Unsupported | None:
     """A reason for "Will Bitcoin go up tomorrow?" (no level, no percent), else None."""
     split = split_subject(norm)
     if split is None or tctx.asset(split[0]) is None:
         return None
-    if _MULTIPLY.match(split[1]):
+    if MULTIPLY.match(split[1]):
         return Unsupported(
             f"{split[1]!r}: say the multiple as a percent ('rise 100%' for double), at the end "
             "of the window or at any point"
         )
-    if _UP_OR_DOWN.match(split[1]):
+    if UP_OR_DOWN.match(split[1]):
         return Unsupported(
             f"{split[1]!r} names no price level or percent: up from which price, and when? "
             "(ask 'Bitcoin Up or Down on <date>' for a daily market, or a percent: 'rise 5% "
@@ -261,7 +175,7 @@ def _all_time_high(norm: str, tctx: TypedContext) -> Parsed | Unsupported | None
     if split is None:
         return None
     word, predicate = split
-    m = _ATH_PREDICATE.match(strip_modifiers(predicate)[0])
+    m = ATH_PREDICATE.match(strip_modifiers(predicate)[0])
     if m is None:
         return None
     asset = tctx.asset(word)
@@ -284,15 +198,15 @@ def _all_time_high(norm: str, tctx: TypedContext) -> Parsed | Unsupported | None
 
 # -- readings -----------------------------------------------------------------------------------
 def _is_above(cmp: str) -> bool:
-    return cmp in _ABOVE.split("|") or cmp in ("higher", "above", "more")
+    return cmp in ABOVE.split("|") or cmp in ("higher", "above", "more")
 
 
 def _direction(verb: str, side: str | None) -> str | None:
     if side is not None:
         return "up" if side.split()[-1] in ("higher", "above", "more") else "down"
-    if re.fullmatch(_UP_VERBS, verb):
+    if re.fullmatch(UP_VERBS, verb):
         return "up"
-    if re.fullmatch(_DOWN_VERBS, verb):
+    if re.fullmatch(DOWN_VERBS, verb):
         return "down"
     return None
 
@@ -352,12 +266,12 @@ def _terminal(
     if strike is None:
         return Unsupported(f"unreadable price {m['a']!r}")
     above = _is_above(cmp)
-    if verb in _STAY_VERBS:
+    if verb in STAY_VERBS:
         return Unsupported(
             f"'{verb} {cmp}' asks that the price never crosses the level: the complement of a "
             "touch, which no contract kind names (ask whether it will touch the level instead)"
         )
-    if any_time or verb in _PATH_VERBS:
+    if any_time or verb in PATH_VERBS:
         when = when_of(m["rest"], "fixing", tctx) if not any_time else None
         if isinstance(when, When):  # "trade above $X on Friday": a price at that fixing
             return _terminal_contract(asset, strike, above, when, tctx)
@@ -427,7 +341,7 @@ def _range(
     if a is None or b is None or a == b:
         return Unsupported(f"a range needs two distinct prices; found {m['a']!r} and {m['b']!r}")
     when = when_of(m["rest"], "fixing", tctx)
-    if verb in _STAY_VERBS or any_time or (verb in _PATH_VERBS and isinstance(when, Unsupported)):
+    if verb in STAY_VERBS or any_time or (verb in PATH_VERBS and isinstance(when, Unsupported)):
         return Unsupported(
             f"'{verb or 'be'} between' over a span asks that the price never leaves the range "
             "(or enters it at some time), which no contract kind names; ask for the price at one "
