@@ -1,34 +1,74 @@
 """MLflow tracking of backtest and evaluate runs, with results saved locally first.
 
 Every run is written to ``$LEVERCAST_HOME/runs/<stamp>-<name>/`` (``run.json`` plus artifacts)
-before MLflow is touched, so a logging failure never loses the computed results; the failure is
-reported on stderr. Tracking goes to ``$MLFLOW_TRACKING_URI`` when set, else
-``sqlite:///$LEVERCAST_HOME/mlflow.db``. Tags always include ``data_fingerprint``, ``git_commit``
-and ``seed``; params are the command's config. Secrets never reach MLflow: params whose names look
-secret are refused.
+before MLflow is touched, so a logging failure never loses the computed results. Tracking goes to
+``$MLFLOW_TRACKING_URI`` when set, else ``sqlite:///$LEVERCAST_HOME/mlflow.db``. Tags always
+include ``data_fingerprint``, ``git_commit`` and ``seed``; params are the command's config.
+
+Logging never fails the command (issue 19):
+- Commands on one ``$LEVERCAST_HOME`` take turns: MLflow is called under a lock on
+  ``$LEVERCAST_HOME/.mlflow.lock`` (two processes creating ``mlflow.db`` at once broke its schema
+  migration). A failed attempt is retried (``MLFLOW_ATTEMPTS``, with backoff), and a run that
+  could not be logged gets a ``.pending`` marker (holding the error) in its folder; the next
+  command that logs successfully logs up to ``PENDING_PER_CALL`` pending runs after its own,
+  oldest first, each under the lock so that no run is logged twice.
+- MLflow's own HTTP retries are bounded unless configured (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+  1, ``MLFLOW_HTTP_REQUEST_TIMEOUT`` 10 s), so a dead server costs seconds, not minutes.
+- Anything MLflow prints (its "View run" lines go to stdout) is sent to stderr, and every message
+  is scrubbed: a tracking URI with credentials (``https://user:pass@host``, ``?token=``) is never
+  printed. Secrets never reach MLflow: params whose names look secret are refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
+import random
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
+
+import filelock
 
 from levercast.experiments.jsonable import to_jsonable
 from levercast.experiments.paths import levercast_home
+from levercast.features.redaction import one_line, scrub
 
-__all__ = ["RunLog", "RunRecord", "git_commit", "log_model", "log_run", "tracking_uri"]
+__all__ = [
+    "MLFLOW_ATTEMPTS",
+    "PENDING_PER_CALL",
+    "RunLog",
+    "RunRecord",
+    "git_commit",
+    "log_model",
+    "log_pending_runs",
+    "log_run",
+    "tracking_uri",
+]
 
 _SECRET = re.compile(r"(key|token|secret|password|signature)", re.IGNORECASE)
 _REPO = Path(__file__).resolve().parents[1]
+MLFLOW_ATTEMPTS: Final = 3
+PENDING_PER_CALL: Final = 5
+_LOCK_NAME: Final = ".mlflow.lock"
+_LOCK_TIMEOUT_SECS: Final = 120.0  # a first sqlite migration takes ~10 s; a few may queue
+_PENDING: Final = ".pending"
+_BACKOFF_SECS: Final = 1.0
+_MLFLOW_HTTP_DEFAULTS: Final = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +109,10 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class RunLog:
-    """Where a run went: the local folder always, the MLflow run id when logging worked."""
+    """Where a run went: the local folder always, the MLflow run id when logging worked.
+
+    ``tracking_uri`` is scrubbed of credentials (it is for display).
+    """
 
     saved_to: Path
     run_id: str | None
@@ -116,7 +159,7 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 def _save_local(record: RunRecord) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", record.run_name)[:60]
-    folder = levercast_home() / "runs" / f"{stamp}-{safe}"
+    folder = levercast_home() / "runs" / f"{stamp}-{os.getpid()}-{safe}"
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in record.artifacts.items():
         shutil.copy2(path, folder / name)
@@ -124,7 +167,7 @@ def _save_local(record: RunRecord) -> Path:
         "experiment": record.experiment,
         "run_name": record.run_name,
         "params": _flatten(record.params),
-        "tags": dict(record.tags),
+        "tags": {**record.tags, "git_commit": git_commit()},
         "metrics": to_jsonable(dict(record.metrics)),
         "artifacts": sorted(record.artifacts),
     }
@@ -134,42 +177,174 @@ def _save_local(record: RunRecord) -> Path:
     return folder
 
 
-def log_run(record: RunRecord) -> RunLog:
-    """Save the run locally, then log it to MLflow; report (never raise) logging failures."""
-    folder = _save_local(record)
-    uri = tracking_uri()
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    try:
-        import mlflow
-        from mlflow.exceptions import MlflowException
-    except ImportError as e:  # pragma: no cover - mlflow is a core dependency
-        print(f"levercast: MLflow unavailable ({e}); results kept in {folder}", file=sys.stderr)
-        return RunLog(folder, None, uri, str(e))
-    import requests
+# -- talking to MLflow -----------------------------------------------------------------------------
+class _ScrubRecords(logging.Filter):
+    """Scrubs every record a handler emits while MLflow is being called."""
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = None
+        return True
+
+
+@contextlib.contextmanager
+def _mlflow_output_scrubbed() -> Iterator[None]:
+    """MLflow's stdout (its "View run" lines) goes to stderr, its logs and prints scrubbed."""
+    handlers = [h for name in ("mlflow", "alembic", "urllib3", "") for h in _handlers(name)]
+    scrubber = _ScrubRecords()
+    for handler in handlers:
+        handler.addFilter(scrubber)
+    buffer = io.StringIO()
     try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(record.experiment)
-        with mlflow.start_run(run_name=record.run_name) as run:
-            mlflow.log_params(_flatten(record.params))
-            mlflow.set_tags({**record.tags, "git_commit": git_commit()})
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(scrubber)
+        if buffer.getvalue():
+            sys.stderr.write(scrub(buffer.getvalue()))
+
+
+def _handlers(name: str) -> list[logging.Handler]:
+    return list(logging.getLogger(name or None).handlers)
+
+
+def _error_text(error: BaseException) -> str:
+    first = str(error).splitlines()[0] if str(error).strip() else ""
+    return one_line(scrub(f"{type(error).__name__}: {first}"), 240)
+
+
+def _retrying(action: Callable[[], T], *, attempts: int, rng: random.Random) -> T:
+    """``action()``, retried with backoff; the last failure is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        # MLflow's store layers raise MlflowException, requests', SQLAlchemy's and alembic's
+        # errors, OSError and more; logging runs after the results are saved locally, so any
+        # failure here is retried and then reported, never allowed to fail the command.
+        except Exception:
+            if attempt == attempts:
+                raise
+            time.sleep(rng.uniform(0.5, 1.0) * _BACKOFF_SECS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _log_folder(folder: Path, uri: str) -> str:
+    """Log one saved run folder to MLflow; return the run id (a half-logged run is deleted)."""
+    import mlflow
+
+    doc = json.loads((folder / "run.json").read_text())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(doc["experiment"])
+    run_id: str | None = None
+    try:
+        with mlflow.start_run(run_name=doc["run_name"]) as run:
+            run_id = run.info.run_id
+            mlflow.log_params(doc["params"])
+            mlflow.set_tags(doc["tags"])
             metrics = {
                 k: float(v)
-                for k, v in record.metrics.items()
-                if v is not None and v == v and abs(float(v)) != float("inf")
+                for k, v in doc["metrics"].items()
+                if isinstance(v, int | float) and v == v and abs(float(v)) != float("inf")
             }
             mlflow.log_metrics(metrics)
-            if record.artifacts:
-                mlflow.log_artifacts(str(folder))
-            run_id = run.info.run_id
-    except (MlflowException, OSError, requests.RequestException, ValueError) as e:
-        message = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-        print(
-            f"levercast: MLflow logging to {uri} failed ({message}); results kept in {folder}",
-            file=sys.stderr,
-        )
-        return RunLog(folder, None, uri, message)
-    return RunLog(folder, run_id, uri)
+            if doc["artifacts"]:
+                for name in ["run.json", *doc["artifacts"]]:
+                    mlflow.log_artifact(str(folder / name))
+    except BaseException:
+        if run_id is not None:
+            with contextlib.suppress(Exception):  # best effort: the retry logs a fresh run
+                mlflow.MlflowClient(tracking_uri=uri).delete_run(run_id)
+        raise
+    with contextlib.suppress(FileNotFoundError):
+        (folder / _PENDING).unlink()
+    assert run_id is not None
+    return run_id
+
+
+def _pending_folders(exclude: Path | None = None) -> list[Path]:
+    runs = levercast_home() / "runs"
+    if not runs.is_dir():
+        return []
+    found = sorted(p.parent for p in runs.glob(f"*/{_PENDING}") if (p.parent / "run.json").exists())
+    return [f for f in found if f != exclude]
+
+
+@contextlib.contextmanager
+def _mlflow_turn() -> Iterator[None]:
+    """Hold ``$LEVERCAST_HOME/.mlflow.lock`` (commands on one home log one at a time)."""
+    lock = filelock.FileLock(levercast_home() / _LOCK_NAME, timeout=_LOCK_TIMEOUT_SECS)
+    with lock:
+        yield
+
+
+def _prepare_mlflow_env() -> None:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    for name, value in _MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+def log_run(record: RunRecord) -> RunLog:
+    """Save the run locally, then log it (and earlier pending runs) to MLflow; never raises
+    for a logging failure, which is reported on stderr with the folder that keeps the run."""
+    folder = _save_local(record)
+    uri = tracking_uri()
+    shown = scrub(uri)
+    _prepare_mlflow_env()
+    rng = random.Random()
+    try:
+        import mlflow  # noqa: F401  (its loggers exist before their output is scrubbed)
+
+        with _mlflow_output_scrubbed(), _mlflow_turn():
+            run_id = _retrying(lambda: _log_folder(folder, uri), attempts=MLFLOW_ATTEMPTS, rng=rng)
+            _log_pending(uri, exclude=folder)
+    except filelock.Timeout:
+        message = f"another levercast command held {levercast_home() / _LOCK_NAME} for too long"
+        return _kept(folder, shown, message)
+    # See _retrying: every failure of MLflow's layers is reported, not raised.
+    except Exception as e:
+        return _kept(folder, shown, _error_text(e))
+    return RunLog(folder, run_id, shown)
+
+
+def _kept(folder: Path, shown_uri: str, message: str) -> RunLog:
+    (folder / _PENDING).write_text(message + "\n")  # the next command's turn logs it
+    print(
+        f"levercast: MLflow logging to {shown_uri} failed ({message}); results kept in {folder} "
+        f"(the next command that reaches MLflow logs them)",
+        file=sys.stderr,
+    )
+    return RunLog(folder, None, shown_uri, message)
+
+
+def _log_pending(uri: str, *, exclude: Path | None, limit: int = PENDING_PER_CALL) -> int:
+    """Log up to ``limit`` pending runs once each (oldest first); stop at the first failure."""
+    logged = 0
+    for folder in _pending_folders(exclude)[:limit]:
+        if not (folder / _PENDING).exists():  # logged by another command since the listing
+            continue
+        try:
+            _log_folder(folder, uri)
+        # See _retrying: a pending run stays pending on any MLflow failure.
+        except Exception as e:
+            message = f"levercast: pending run {folder} not logged yet ({_error_text(e)})"
+            print(message, file=sys.stderr)
+            break
+        logged += 1
+    return logged
+
+
+def log_pending_runs(limit: int = 1000) -> int:
+    """Log runs whose MLflow logging failed earlier; return how many were logged."""
+    _prepare_mlflow_env()
+    uri = tracking_uri()
+    import mlflow  # noqa: F401  (its loggers exist before their output is scrubbed)
+
+    try:
+        with _mlflow_output_scrubbed(), _mlflow_turn():
+            return _log_pending(uri, exclude=None, limit=limit)
+    except filelock.Timeout:
+        return 0
 
 
 def log_model(
@@ -179,14 +354,14 @@ def log_model(
 
     LightGBM boosters use ``mlflow.lightgbm``; everything else ``mlflow.sklearn`` (cloudpickle,
     since skops refuses LightGBM types). Explicit pip requirements skip the slow inference step.
-    Returns the model URI, or None when logging failed (reported on stderr).
+    Returns the model URI, or None when logging failed (reported on stderr, scrubbed).
     """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    _prepare_mlflow_env()
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     cut = training_cut.astimezone(UTC).isoformat()
-    try:
+
+    def register() -> str:
         mlflow.set_tracking_uri(tracking_uri())
         mlflow.set_experiment("levercast-models")
         with mlflow.start_run(run_name=f"{name}@{cut}"):
@@ -208,6 +383,11 @@ def log_model(
         if version is not None:
             client.set_model_version_tag(name, str(version), "training_cut", cut)
         return str(info.model_uri)
-    except (MlflowException, OSError, ValueError) as e:
-        print(f"levercast: model logging failed ({type(e).__name__}: {e})", file=sys.stderr)
+
+    try:
+        with _mlflow_output_scrubbed(), _mlflow_turn():
+            return _retrying(register, attempts=MLFLOW_ATTEMPTS, rng=random.Random())
+    # See _retrying: a model that cannot be registered is reported, never raised.
+    except Exception as e:
+        print(f"levercast: model logging failed ({_error_text(e)})", file=sys.stderr)
         return None

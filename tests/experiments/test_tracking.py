@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from levercast.experiments import tracking
 from levercast.experiments.cli.main import main
 from levercast.experiments.tracking import RunRecord, log_run
 from levercast.features.dataset.store import Store
@@ -67,12 +68,113 @@ def test_logging_failure_keeps_results_and_reports(home, tmp_path, monkeypatch, 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    started = time.monotonic()
     log = log_run(_record(tmp_path))
+    assert time.monotonic() - started < 30  # three attempts with backoff, bounded
     assert log.run_id is None
     assert log.error
     assert (log.saved_to / "run.json").exists()
     assert (log.saved_to / "forecasts.csv").exists()
-    assert "results kept in" in capsys.readouterr().err
+    assert (log.saved_to / ".pending").exists()  # logged later by the next command
+    err = capsys.readouterr().err
+    assert "results kept in" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://alice:S3cretPw@127.0.0.1:9",
+        "http://127.0.0.1:9/?token=QT0KEN123&x=1",
+        "https://127.0.0.1:9/?api_key=QT0KEN123",
+    ],
+    ids=["userinfo", "token-query", "api-key-query"],
+)
+def test_tracking_uri_credentials_are_never_printed(home, tmp_path, monkeypatch, capsys, uri):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    log = log_run(_record(tmp_path))
+    captured = capsys.readouterr()
+    for secret in ("S3cretPw", "alice", "QT0KEN123"):
+        assert secret not in captured.err + captured.out
+        assert secret not in log.tracking_uri + (log.error or "")
+    assert "***" in captured.err
+
+
+def test_a_failed_attempt_is_retried(home, tmp_path, monkeypatch):
+    calls = []
+    real = tracking._log_folder
+
+    def flaky(folder, uri):
+        calls.append(folder)
+        if len(calls) == 1:
+            raise OSError("database is locked")
+        return real(folder, uri)
+
+    monkeypatch.setattr(tracking, "_log_folder", flaky)
+    monkeypatch.setattr(tracking, "_BACKOFF_SECS", 0.01)
+    log = log_run(_record(tmp_path))
+    assert log.error is None and log.run_id
+    assert len(calls) == 2
+    assert not (log.saved_to / ".pending").exists()
+
+
+@pytest.mark.slow
+def test_pending_runs_are_logged_by_the_next_command(home, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setattr(tracking, "_BACKOFF_SECS", 0.01)
+    first = log_run(_record(tmp_path))
+    assert first.run_id is None
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the local sqlite store works
+    second = log_run(_record(tmp_path))
+    assert second.error is None
+    assert not (first.saved_to / ".pending").exists()
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=second.tracking_uri)
+    experiment = client.get_experiment_by_name("levercast-test")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 2
+    assert {r.data.params["asset"] for r in runs} == {"BTC"}
+
+
+CONCURRENT_LOG = """
+import sys, time
+from pathlib import Path
+from levercast.experiments.tracking import RunRecord, log_run
+start = float(sys.argv[1])
+while time.time() < start:
+    time.sleep(0.001)
+log = log_run(RunRecord("levercast-race", "r", {"n": sys.argv[2]},
+                        {"data_fingerprint": "f", "seed": "0"}, {"m": 1.0}))
+print(log.run_id or "FAILED", log.error)
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_commands_on_one_home_all_log(home):
+    """Issue 19: two evaluate runs at once raced in MLflow's sqlite store (exit 1)."""
+    start = time.time() + 4  # all three pass the imports before they start together
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_LOG, str(start), str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LEVERCAST_HOME": str(home)},
+        )
+        for n in range(3)
+    ]
+    outputs = [proc.communicate(timeout=180) for proc in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-2000:]
+        assert "FAILED" not in out, out + err[-2000:]
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{(home / 'mlflow.db').resolve()}")
+    experiment = client.get_experiment_by_name("levercast-race")
+    assert len(client.search_runs([experiment.experiment_id])) == 3
 
 
 def test_secrets_never_become_params(tmp_path):
@@ -87,7 +189,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_real_mlflow_server_round_trip(home, tmp_path, monkeypatch):
+def test_real_mlflow_server_round_trip(home, tmp_path, monkeypatch, capsys):
     port = _free_port()
     env = {
         **os.environ,
@@ -134,10 +236,12 @@ def test_real_mlflow_server_round_trip(home, tmp_path, monkeypatch):
         assert run.data.tags["seed"] == "0"
         # A real backtest, logged by the command itself, read back from the server.
         data = make_dataset(tmp_path / "data")
+        capsys.readouterr()
         code = main(["backtest", "--data", str(data), "--asset", "BTC", "--start",
                      "2024-01-03T00:00Z", "--end", "2024-01-20T00:00Z", "--models", "gbm",
                      "--kinds", "touch,close_above", "--horizons", "1h,24h", "--json"])  # fmt: skip
         assert code == 0
+        json.loads(capsys.readouterr().out)  # MLflow's "View run" lines went to stderr
         import mlflow
 
         client = mlflow.MlflowClient(tracking_uri=uri)
