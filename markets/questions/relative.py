@@ -208,7 +208,7 @@ def _on_day(
         return When(now, end, False, notes)
     if need == "window":
         return When(day_start(day), end, False, _day_notes(name, day, now))
-    return When(now, end, True, _fixing_notes(name, day, clock))
+    return When(now, end, True, _fixing_notes(name, day, clock, chosen=len(days) > 1))
 
 
 def _first(days: list[date], instant: Callable[[date], datetime], now: datetime) -> date | None:
@@ -244,8 +244,10 @@ def _zone_notes(day: date, clock: Clock | None) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _fixing_notes(name: str, day: date, clock: Clock | None) -> tuple[str, ...]:
-    which = f"'{name}' is {_describe(day)}, the first one whose fixing is after the time asked"
+def _fixing_notes(name: str, day: date, clock: Clock | None, *, chosen: bool) -> tuple[str, ...]:
+    which = f"'{name}' is {_describe(day)}"
+    if chosen:  # a weekday or a date without a year: one of several candidates
+        which += ", the first one whose fixing is after the time asked"
     if clock is None:
         return (
             which,

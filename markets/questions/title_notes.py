@@ -76,7 +76,7 @@ def title_assumptions(contract: Contract, title: str, ctx: ParseContext) -> tupl
     if kind is Kind.TOUCH and contract.end is not None:
         local = _local(contract.end)
         if (local.hour, local.minute) == (0, 0):
-            notes.append("a day ends 23:59:59 ET (end = 00:00 ET the next day)")
+            notes.append("a day, week or month ends 23:59:59 ET (end = 00:00 ET after it)")
     if _MONTH_WORD.search(text) and not re.search(r"\b20[0-9]{2}\b", text):
         notes.append("a date without a year is the first one not over at the time asked")
     if ctx.created_at is None and ctx.reference is not None:
