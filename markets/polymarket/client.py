@@ -70,6 +70,7 @@ _PRICE_WORDS: Final = re.compile(
 HISTORY_WINDOW: Final = timedelta(days=15)  # the Data API's longest start/end window
 RESOLUTIONS_PER_REQUEST: Final = 20  # GET /v2/resolutions accepts at most 20 condition ids
 _NOT_BINARY: Final = "not a two-outcome market (polymarket-client lists binary markets only)"
+_CONDITION_ID: Final = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 def _utcnow() -> datetime:
@@ -248,10 +249,12 @@ class PolymarketClient:
             for market_id, wire in self._wires.items()
             if wire.closed and market_id not in self._resolutions
         ]
+        asked = []
         for market_id, wire in pending:
-            if not wire.condition_id:
+            if wire.condition_id and _CONDITION_ID.fullmatch(wire.condition_id):
+                asked.append((market_id, wire))
+            else:  # the Data API is keyed by condition id: Gamma's settled prices only
                 self._resolutions[market_id] = parse_gamma_resolution(wire)
-        asked = [(m, w) for m, w in pending if w.condition_id]
         sdk = self.sdk
         for start in range(0, len(asked), RESOLUTIONS_PER_REQUEST):
             chunk = asked[start : start + RESOLUTIONS_PER_REQUEST]

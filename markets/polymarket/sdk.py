@@ -16,7 +16,8 @@ HTTP client in its public constructor, reads no environment variable and retries
 - **retries and errors**: ``PolymarketSdk.call`` retries 429 (honouring ``Retry-After``), 5xx,
   timeouts, one refused connection and malformed JSON bodies with exponential backoff and full
   jitter, then raises ``MarketUnavailable``; a body that does not fit the SDK's models is a
-  ``DataError`` and an argument the SDK refuses a ``ConfigError``. Every message is one line.
+  ``DataError``, and so is an argument the SDK refuses (they come from venue data). Every message
+  is one line.
 
 HTTP deadlines and secret scrubbing (issue 19): by default each service's httpx client runs on
 ``features.deadline.deadline_transport`` (a total deadline per request, no private headers
@@ -38,7 +39,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from levercast.features.errors import ConfigError, DataError, MarketUnavailable
+from levercast.features.errors import DataError, MarketUnavailable
 from levercast.markets.settings import VenueSettings
 
 if TYPE_CHECKING:
@@ -256,9 +257,8 @@ class PolymarketSdk:
         MarketUnavailable
             After the retries are spent, or at once for a 4xx other than 429.
         DataError
-            The response does not fit the SDK's model.
-        ConfigError
-            The SDK refused an argument before sending.
+            The response does not fit the SDK's model, or the SDK refused an argument before
+            sending (they come from venue data: token and condition ids).
         """
         import httpx
         from polymarket.errors import (
@@ -302,7 +302,7 @@ class PolymarketSdk:
                     raise DataError(f"{shown}: {self._scrub(_shape_error(e))}") from e
                 last = "malformed JSON body"
             except UserInputError as e:
-                raise ConfigError(f"{shown}: polymarket-client refused: {e}") from e
+                raise DataError(f"{shown}: polymarket-client refused an argument: {e}") from e
             except PolymarketError as e:
                 raise MarketUnavailable(f"{shown} failed: {self._scrub(str(e))}") from e
             if attempt >= retries:

@@ -177,6 +177,17 @@ def test_resolution_falls_back_to_gamma_prices(httpserver, clients):
     assert resolution.source == "gamma"
 
 
+def test_malformed_condition_id_is_resolved_from_gamma_alone(httpserver, clients):
+    page = load("events_keyset_closed.json")
+    page["events"][0]["markets"][0]["conditionId"] = "0x2eea"
+    httpserver.expect_request("/gamma/events/keyset").respond_with_json(page)
+    client = make_client(httpserver, clients)
+    [market] = client.list_markets(["BTC"])
+    resolution = client.resolution(market)
+    assert resolution is not None and resolution.source == "gamma"
+    assert not [r for r, _ in httpserver.log if r.path.startswith("/data")]
+
+
 def test_unresolved_data_api_status_is_not_a_resolution(httpserver, clients):
     body = load("data_v2_resolutions_updown.json")
     body["data"][0].update(status="proposed", payouts=None)
