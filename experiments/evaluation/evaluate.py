@@ -2,7 +2,8 @@
 
 Observations and the point-in-time ``gbm`` forecast come from
 ``experiments.evaluation.observations``;
-the blend and the edge rule from ``experiments.evaluation.rules``. The model sees each market's
+the blend from ``experiments.evaluation.blend`` and the edge rule from
+``experiments.evaluation.trading``. The model sees each market's
 question, rules, outcomes, ``created_at`` and ``end_date`` only; outcomes (``winning_outcome``)
 are read here, by the harness, to score. ``family`` groups results only.
 
@@ -16,14 +17,12 @@ Models: ``gbm`` (vectorised closed forms); ``learned``/``default`` from
 cannot forecast take ``gbm``, counted); any other registered pricer row by row through
 ``price_contract``. When the learned forecaster is not available, ``gbm`` is used and named.
 
-Run ``python -m levercast.experiments.evaluation.evaluate --data DIR --fit-prior --cut T`` to refit
-the blend prior.
+``fit_blend_prior`` refits the blend prior; its entry point is
+``python -m levercast.experiments.studies.polymarket_eval.fit_prior --data DIR --cut T``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,20 +33,18 @@ import numpy as np
 import pandas as pd
 
 from levercast.experiments.backtest.walk_forward import walk_forward_predict
+from levercast.experiments.evaluation.blend import (
+    BlendPrior,
+    blend_weight,
+    load_prior,
+    online_blend,
+)
 from levercast.experiments.evaluation.observations import (
     ObservationSet,
     build_observations,
     gbm_observation_probs,
 )
-from levercast.experiments.evaluation.rules import (
-    BlendPrior,
-    TradingRule,
-    blend_weight,
-    load_prior,
-    online_blend,
-    save_prior,
-    simulate_trading,
-)
+from levercast.experiments.evaluation.trading import TradingRule, simulate_trading
 from levercast.experiments.metrics import model_metrics, skill, weighted_cluster_skill
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError, UnsupportedContract
@@ -243,7 +240,8 @@ def run_evaluate(
     seed
         Bootstrap and fit seed.
     prior
-        Blend prior; default: the committed ``experiments/polymarket_eval/blend_prior.json``.
+        Blend prior; default: the committed
+        ``experiments/studies/polymarket_eval/blend_prior.json`` (``blend.load_prior``).
     rule
         Trading rule; default ``TradingRule()``.
     """
@@ -374,25 +372,3 @@ def fit_blend_prior(store: Store, *, cut: str, model: str = "gbm", command: str 
         markets=[str(m) for m in markets],
         command=command,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m levercast.experiments.evaluation.evaluate --data DIR --fit-prior --cut T``:
-    write the blend prior."""
-    parser = argparse.ArgumentParser(prog="python -m levercast.experiments.evaluation.evaluate")
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--fit-prior", action="store_true", required=True)
-    parser.add_argument("--cut", required=True)
-    parser.add_argument("--model", default="gbm")
-    args = parser.parse_args(argv)
-    command = "python -m levercast.experiments.evaluation.evaluate " + " ".join(
-        argv or sys.argv[1:]
-    )
-    prior = fit_blend_prior(Store(args.data), cut=args.cut, model=args.model, command=command)
-    save_prior(prior)
-    print(f"w_model={prior.w_model} from {prior.fitted_on}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -7,8 +7,6 @@ import pandas as pd
 import pytest
 
 from levercast.experiments.evaluation.evaluate import run_evaluate, score_forward_log
-from levercast.experiments.evaluation.observations import _yes_quotes
-from levercast.experiments.evaluation.rules import TradingRule, online_blend, pool, simulate_trading
 from levercast.features.dataset.store import Store
 from tests.conftest import make_dataset
 
@@ -205,61 +203,6 @@ def test_candles_after_t_change_no_forecast_before(eval_dir, evaluated, tmp_path
     a = before[before["t"] <= cut][["market_id", "t", "prob_model"]].reset_index(drop=True)
     b = changed[changed["t"] <= cut][["market_id", "t", "prob_model"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
-
-
-def test_yes_quotes_prefer_yes_then_history():
-    ts = pd.to_datetime(["2024-01-01T00:00Z"] * 3 + ["2024-01-02T00:00Z"], utc=True)
-    rows = pd.DataFrame(
-        {
-            "outcome": ["No", "Yes", "Yes", "No"],
-            "ts": ts,
-            "available_at": ts,
-            "price": [0.3, 0.6, 0.65, 0.2],
-            "kind": ["daily_close", "daily_close", "history", "daily_close"],
-        }
-    )
-    quotes = _yes_quotes(rows, "Yes", ("Yes", "No"))
-    assert quotes["prob"].tolist() == pytest.approx([0.65, 0.8])
-
-
-def _obs(rows):
-    frame = pd.DataFrame(rows, columns=["market_id", "t", "prob_market", "outcome", "resolved_at"])
-    frame["t"] = pd.to_datetime(frame["t"], utc=True)
-    frame["resolved_at"] = pd.to_datetime(frame["resolved_at"], utc=True)
-    frame["quote_kind"] = "daily_close"
-    return frame
-
-
-def test_blend_uses_only_markets_resolved_before():
-    obs = _obs(
-        [
-            ("a", "2024-01-01", 0.5, 1.0, "2024-01-03"),
-            ("b", "2024-01-02", 0.5, 1.0, "2024-01-10"),
-            ("c", "2024-01-05", 0.5, 0.0, "2024-01-20"),
-        ]
-    )
-    model = np.array([0.9, 0.9, 0.2])
-    blend, w = online_blend(obs, model, None)
-    assert w.tolist() == [0.0, 0.0, 1.0]  # only market a (resolved 01-03) informs the 01-05 row
-    assert blend[:2] == pytest.approx([0.5, 0.5])
-    assert blend[2] == pytest.approx(pool(np.array([0.5]), np.array([0.2]), 1.0)[0])
-
-
-def test_trading_hand_computed():
-    obs = _obs(
-        [
-            ("a", "2024-01-01", 0.50, 1.0, "2024-01-05"),
-            ("a", "2024-01-02", 0.50, 1.0, "2024-01-05"),
-            ("b", "2024-01-01", 0.40, 1.0, "2024-01-05"),
-            ("b", "2024-01-04", 0.40, 1.0, "2024-01-05"),  # next quote 3 days later: stale
-        ]
-    )
-    result = simulate_trading(obs, np.array([0.9, 0.9, 0.9, 0.9]), TradingRule())
-    cost = 0.51 + 0.07 * 0.51 * 0.49
-    assert result["trades"] == 1
-    assert result["skipped_stale_quote"] == 1
-    assert result["hit_rate"] == 1.0
-    assert result["pnl_per_dollar"] == pytest.approx(1 / cost - 1)
 
 
 def test_forward_log_absent_is_an_honest_empty_result(tmp_path, eval_dir):
