@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,9 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from levercast.experiments.cli.commands.parse import parse_dataset, venue_market_from_row
 from levercast.features.dataset.store import Store
+from levercast.features.prices import highest_high
+from levercast.markets.dataset import parse_markets, venue_market_from_row
 from levercast.markets.fees import PolymarketFees
 from levercast.markets.odds import compare
 from levercast.markets.questions.parser import Parsed, parse_market
@@ -63,7 +65,9 @@ def main() -> None:
         results = [parse_market(m, reference_time=reference) for m in markets]
         best = min(best, time.perf_counter() - t0)
     t0 = time.perf_counter()
-    dataset = parse_dataset(store)
+    dataset = parse_markets(
+        store.read("markets"), store.read("market_prices"), ath_usd=partial(highest_high, store)
+    )
     dataset_secs = time.perf_counter() - t0
 
     quotes = _quotes(1000)

@@ -37,6 +37,11 @@ _EXPORTS: dict[str, str] = {
     "MarketClient": "levercast.markets.client",
     "MarketResolution": "levercast.markets.client",
     "history_frame": "levercast.markets.client",
+    "venue_market_from_row": "levercast.markets.dataset",
+    "books_from_rows": "levercast.markets.dataset",
+    "parse_markets": "levercast.markets.dataset",
+    "mirror_book": "levercast.markets.books",
+    "quote_from_book": "levercast.markets.books",
     "VenueSettings": "levercast.markets.settings",
     "venue_settings_from_env": "levercast.markets.settings",
 }

@@ -26,16 +26,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
-from levercast.experiments.cli.commands.parse import ath_lookup, venue_market_from_row
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError, UnsupportedContract
-from levercast.features.prices import HourlySeries, hourly_series
+from levercast.features.prices import HourlySeries, highest_high, hourly_series
 from levercast.features.timeutil import SECONDS_PER_YEAR
+from levercast.markets.dataset import venue_market_from_row
 from levercast.markets.questions.parser import Parsed, parse_market
 from levercast.models.contracts import Contract, Kind, Monitoring
 from levercast.models.pricing.gbm import gbm_probabilities
@@ -92,7 +93,7 @@ def build_observations(store: Store) -> ObservationSet:
     markets = store.read("markets")
     prices = store.read("market_prices")
     by_market = {str(k): v for k, v in prices.groupby("market_id", sort=False)}
-    lookup = ath_lookup(store)
+    lookup = partial(highest_high, store)
     out = ObservationSet(pd.DataFrame(), {})
     pieces = []
     resolved = markets[markets["winning_outcome"].notna()]

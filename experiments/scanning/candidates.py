@@ -21,18 +21,12 @@ from typing import Final
 
 import pandas as pd
 
-from levercast.experiments.cli.commands.parse import venue_market_from_row
 from levercast.features.dataset.store import Store
-from levercast.markets.types import BookLevel, MarketQuote, OrderBook, VenueMarket
+from levercast.markets.books import mirror_book, quote_from_book
+from levercast.markets.dataset import books_from_rows, venue_market_from_row
+from levercast.markets.types import MarketQuote, OrderBook, VenueMarket
 
-__all__ = [
-    "ASSUMED_HALF_SPREAD",
-    "Candidate",
-    "event_quote",
-    "mirror_book",
-    "open_markets_at",
-    "quote_from_book",
-]
+__all__ = ["ASSUMED_HALF_SPREAD", "Candidate", "event_quote", "open_markets_at"]
 
 ASSUMED_HALF_SPREAD: Final = 0.01
 _FLOOR: Final = 0.001
@@ -61,26 +55,6 @@ class Candidate:
     last_prices: Mapping[str, tuple[float, datetime, str]] = field(default_factory=dict)
     source: str = "book"
     reference_time: datetime | None = None
-
-
-def mirror_book(book: OrderBook, outcome: str) -> OrderBook:
-    """The book of the complementary outcome: bids at 1 - asks, asks at 1 - bids."""
-    return OrderBook(
-        venue=book.venue,
-        market_id=book.market_id,
-        outcome=outcome,
-        observed_at=book.observed_at,
-        bids=tuple(BookLevel(1.0 - lv.price, lv.size) for lv in book.asks),
-        asks=tuple(BookLevel(1.0 - lv.price, lv.size) for lv in book.bids),
-        tick_size=book.tick_size,
-    )
-
-
-def quote_from_book(book: OrderBook) -> MarketQuote:
-    """Best bid/ask of a book, with the book attached (so the odds code walks it)."""
-    return MarketQuote(
-        book.venue, book.market_id, book.observed_at, book.best_bid, book.best_ask, book
-    )
 
 
 def _from_price(market: VenueMarket, price: float, ts: datetime) -> MarketQuote:
@@ -122,31 +96,7 @@ def _books_at(store: Store, at: datetime) -> dict[str, OrderBook]:
     if rows.empty:
         return {}
     latest = rows.groupby(["venue", "market_id"])["ts"].transform("max")
-    rows = rows[rows["ts"] == latest]
-    out: dict[str, OrderBook] = {}
-    for (venue, market_id, outcome, ts), part in rows.groupby(
-        ["venue", "market_id", "outcome", "ts"], sort=False
-    ):
-        levels = {
-            side: tuple(
-                BookLevel(float(p), float(s))
-                for p, s in zip(
-                    part.loc[part["side"] == side, "price"],
-                    part.loc[part["side"] == side, "size"],
-                    strict=True,
-                )
-            )
-            for side in ("bid", "ask")
-        }
-        out[str(market_id)] = OrderBook(
-            str(venue),
-            str(market_id),
-            str(outcome),
-            pd.Timestamp(ts).to_pydatetime(),
-            bids=levels["bid"],
-            asks=levels["ask"],
-        )
-    return out
+    return {book.market_id: book for book in books_from_rows(rows[rows["ts"] == latest])}
 
 
 def _last_prices(

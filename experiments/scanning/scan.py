@@ -20,11 +20,11 @@ event. Replay uses only rows with ``available_at <= at`` and never writes anythi
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from levercast.experiments.scanning.candidates import Candidate, event_quote, open_markets_at
@@ -231,11 +231,9 @@ def _refresh(
 ) -> None:
     """Fetch the tables the pricer reads ('fetch what is stale first'); failures become notes."""
     if fetcher is None:
-        try:
-            fetcher = importlib.import_module("levercast.experiments.ingest.fetch").fetch
-        except (ModuleNotFoundError, AttributeError):
-            notes.append("fetching is not available in this build; scanned the store as it is")
-            return
+        from levercast.experiments.ingest.fetch import fetch
+
+        fetcher = fetch
     try:
         result = fetcher(store, ["candles", "implied-vol"], assets=assets, until=now)
     except ForecastError as e:
@@ -358,12 +356,12 @@ def _price_all(
     caps: KellyCaps,
     size_shares: float,
 ) -> tuple[list[ScanRow], dict[str, int]]:
-    from levercast.experiments.cli.commands.parse import ath_lookup
     from levercast.experiments.learning.pricers import pricer_for
+    from levercast.features.prices import highest_high
     from levercast.markets.questions.parser import Unsupported, parse_market
 
     view = store.at(t)
-    lookup = ath_lookup(store)
+    lookup = partial(highest_high, store)
     unsupported: dict[str, int] = {}
     rows: list[ScanRow] = []
     cache: dict[Any, Any] = {}

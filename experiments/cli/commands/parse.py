@@ -12,107 +12,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from levercast.experiments.cli.output import emit
 from levercast.experiments.paths import resolve_data_dir
 from levercast.features.errors import ConfigError
 from levercast.features.timeutil import parse_utc
 
-if TYPE_CHECKING:
-    from levercast.features.dataset.store import Store
-    from levercast.markets.questions.parser import AthLookup
-    from levercast.markets.types import VenueMarket
-
-__all__ = ["ath_lookup", "parse_dataset", "run_parse", "venue_market_from_row"]
-
-
-def _time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    import pandas as pd
-
-    if pd.isna(value):
-        return None
-    return pd.Timestamp(value).to_pydatetime()
-
-
-def _text(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and str(value) in {"<NA>", "nan"}):
-        return ""
-    return str(value)
-
-
-def venue_market_from_row(row: Mapping[str, Any]) -> VenueMarket:
-    """A ``VenueMarket`` from one row of the dataset's ``markets`` table (the ``family`` column,
-    a dataset grouping label, is not passed on)."""
-    from levercast.markets.types import VenueMarket
-
-    outcomes = tuple(s for s in _text(row.get("outcomes")).split("|") if s) or ("Yes", "No")
-    tokens = tuple(s for s in _text(row.get("token_ids")).split("|") if s)
-    return VenueMarket(
-        venue=_text(row.get("venue")) or "polymarket",
-        market_id=_text(row.get("market_id")),
-        question=_text(row.get("question")),
-        rules=_text(row.get("rules")),
-        outcomes=outcomes,
-        token_ids=tokens,
-        created_at=_time(row.get("created_at")),
-        end_date=_time(row.get("end_date")),
-        event_title=_text(row.get("event_title")) or None,
-        slug=_text(row.get("slug")) or None,
-        series_ticker=_text(row.get("series_ticker")) or None,
-        strike_type=_text(row.get("strike_type")) or None,
-        floor_strike=_number(row.get("floor_strike")),
-        cap_strike=_number(row.get("cap_strike")),
-        close_time=_time(row.get("close_time")),
-    )
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
-
-
-def ath_lookup(store: Store) -> AthLookup:
-    """``(asset, t) -> highest candle high of the asset known at t`` over every candle venue
-    (``levercast.features.prices.highest_high``).
-
-    A proxy for the Binance spot all-time high that Polymarket's ATH rules use: the dataset has
-    Binance spot only for BTC, and perpetual highs differ from spot by a few hundredths of a
-    percent. None when the dataset has no candles of the asset before ``t``.
-    """
-    from functools import partial
-
-    from levercast.features.prices import highest_high
-
-    return partial(highest_high, store)
-
-
-def parse_dataset(store: Store) -> list[dict[str, Any]]:
-    """One ``parse`` object per market of the store's ``markets`` table, with ``market_id``."""
-    from levercast.markets.questions.parser import parse_market
-
-    markets = store.read("markets")
-    first_seen: dict[str, datetime] = {}
-    if store.has("market_prices"):
-        prices = store.read("market_prices")
-        for market_id, ts in prices.groupby("market_id", sort=False)["ts"].min().items():
-            first_seen[str(market_id)] = ts.to_pydatetime()
-    lookup = ath_lookup(store)
-    out: list[dict[str, Any]] = []
-    for row in markets.to_dict("records"):
-        market = venue_market_from_row(row)
-        reference = None if market.created_at is not None else first_seen.get(market.market_id)
-        parsed = parse_market(market, reference_time=reference, ath_usd=lookup)
-        out.append({"market_id": market.market_id, **parsed.to_json_dict()})
-    return out
+__all__ = ["run_parse"]
 
 
 def _opt_time(args: argparse.Namespace, name: str) -> datetime | None:
@@ -140,16 +49,23 @@ def _render(payload: Any) -> str:
 def run_parse(args: argparse.Namespace) -> int:
     """Parse one title, or every market of ``--data`` without a title; exit 0."""
     from levercast.features.dataset.store import Store
+    from levercast.features.prices import highest_high
 
     title = getattr(args, "title", None)
     if title is None:
+        from levercast.markets.dataset import parse_markets
+
         store = Store(resolve_data_dir(args.data))
         if not store.has("markets"):
             raise ConfigError(
                 f"parse without a title reads the markets table of --data; found none in "
                 f"{store.root}"
             )
-        emit(args, parse_dataset(store), _render)
+        prices = (
+            store.as_of("market_prices", datetime.now(UTC)) if store.has("market_prices") else None
+        )
+        markets = parse_markets(store.read("markets"), prices, ath_usd=partial(highest_high, store))
+        emit(args, markets, _render)
         return 0
     from levercast.markets.questions.parser import parse_question
 
@@ -157,7 +73,7 @@ def run_parse(args: argparse.Namespace) -> int:
     lookup = None
     if data_dir:
         store = Store(data_dir)
-        lookup = ath_lookup(store) if store.has("candles") else None
+        lookup = partial(highest_high, store) if store.has("candles") else None
     parsed = parse_question(
         title,
         rules=getattr(args, "rules", None),

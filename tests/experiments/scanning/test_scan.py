@@ -13,14 +13,12 @@ from werkzeug import Response
 
 from levercast.experiments.cli.main import main
 from levercast.experiments.evaluation.forward_log import append_forecasts, read_forecasts
-from levercast.experiments.scanning.candidates import Candidate, event_quote, mirror_book
 from levercast.experiments.scanning.scan import KellyCaps, ScanRow, apply_caps, scan
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.markets.kalshi.client import KalshiClient
 from levercast.markets.polymarket.client import PolymarketClient
 from levercast.markets.settings import VenueSettings
-from levercast.markets.types import BookLevel, OrderBook, VenueMarket
 from levercast.models.contracts import Contract
 from tests.conftest import RESOURCES
 
@@ -296,31 +294,6 @@ def test_scan_rejects_unknown_venue_and_naive_time(shared_store):
         scan(shared_store, at=datetime(2025, 1, 1, tzinfo=UTC), venues="nyse")
     with pytest.raises(ConfigError, match="at must be tz-aware"):
         scan(shared_store, at=datetime(2025, 1, 1))
-
-
-MARKET = VenueMarket("polymarket", "m", "q", outcomes=("90k", "100k"))
-BOOK = OrderBook(
-    "polymarket", "m", "90k", NOW, bids=(BookLevel(0.30, 10),), asks=(BookLevel(0.35, 5),)
-)
-
-
-def test_book_of_the_other_outcome_is_mirrored():
-    quote, source = event_quote(Candidate(MARKET, book=BOOK), "100k")
-    assert (quote.prob_bid, quote.prob_ask) == pytest.approx((0.65, 0.70))
-    assert "mirrored" in source
-    back = mirror_book(mirror_book(BOOK, "100k"), "90k")
-    assert [lv.price for lv in back.bids + back.asks] == pytest.approx([0.30, 0.35])
-
-
-@pytest.mark.parametrize(
-    ("outcome", "expected"), [("100k", (0.19, 0.21)), ("90k", (0.79, 0.81))], ids=["own", "other"]
-)
-def test_last_price_quote_is_price_plus_minus_half_spread(outcome, expected):
-    ts = pd.Timestamp("2026-08-22T00:00Z")
-    cand = Candidate(MARKET, last_prices={outcome: (0.2, ts, "daily_close")}, source="x")
-    quote, source = event_quote(cand, "100k")
-    assert (quote.prob_bid, quote.prob_ask) == pytest.approx(expected)
-    assert "assumed half-spread" in source
 
 
 def test_scanner_prices_with_the_default_forecaster_unless_told_otherwise():

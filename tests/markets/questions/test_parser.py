@@ -33,10 +33,18 @@ def contract_of(title: str, **kwargs) -> dict:
 
 # -- golden table over the shared dataset -----
 def test_golden_table_over_every_dataset_market(shared_store):
-    from levercast.experiments.cli.commands.parse import parse_dataset
+    from functools import partial
+
+    from levercast.features.prices import highest_high
+    from levercast.markets.dataset import parse_markets
 
     golden = {e["market_id"]: e for e in json.loads(GOLDEN.read_text())["markets"]}
-    results = {r["market_id"]: r for r in parse_dataset(shared_store)}
+    parsed = parse_markets(
+        shared_store.read("markets"),
+        shared_store.read("market_prices"),
+        ath_usd=partial(highest_high, shared_store),
+    )
+    results = {r["market_id"]: r for r in parsed}
     assert set(results) == set(golden)
     wrong, exact, price_markets = [], 0, 0
     for market_id, entry in golden.items():
@@ -499,19 +507,6 @@ def test_kalshi_unsupported(fields, reason):
 def test_kalshi_reference_time_is_the_start_without_created_at():
     parsed = parse_market(kalshi(created_at=None), reference_time=utc(2025, 9, 21))
     assert isinstance(parsed, Parsed) and parsed.contract.start == utc(2025, 9, 21)
-
-
-def test_venue_market_row_ignores_family():
-    from levercast.experiments.cli.commands.parse import venue_market_from_row
-
-    row = {
-        "venue": "polymarket",
-        "market_id": "m",
-        "question": "Will Bitcoin dip to $1 in May?",
-        "outcomes": "Yes|No",
-        "family": "btc-a",
-    }
-    assert venue_market_from_row(row) == venue_market_from_row(row | {"family": "other"})
 
 
 # -- fuzz -----
