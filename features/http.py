@@ -426,8 +426,11 @@ class HttpClient:
                     break
                 wait = self._wait_secs(policy, failure.raw)
                 if wait >= deadline - time.monotonic():
-                    if failure.raw is not None and failure.raw.headers.get("Retry-After"):
-                        last += f" (Retry-After {wait:g} s is past the deadline)"
+                    asked = failure.raw.headers.get("Retry-After") if failure.raw else None
+                    if asked:
+                        last += (
+                            f" (Retry-After: {asked}; waiting {wait:g} s would pass the deadline)"
+                        )
                     break
                 self._sleep(wait)
         message = f"{shown} failed after {attempts} attempt(s): {last}"
