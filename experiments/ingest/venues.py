@@ -259,6 +259,8 @@ def fetch_markets(
             except ForecastError as e:
                 failed.append({"what": f"{venue} markets", "error": str(e)})
                 continue
+            notes = getattr(client, "notes", [])  # e.g. a Kalshi series without fee fields
+            failed.extend({"what": f"{venue} markets", "error": note} for note in notes)
             existing = store.read("markets")
     finally:
         if owned:

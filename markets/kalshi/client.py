@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from levercast.features.errors import ConfigError, MarketUnavailable
+from levercast.features.errors import ConfigError, DataError, MarketUnavailable
 from levercast.features.http import HttpClient
 from levercast.markets.client import MarketResolution, history_frame
 from levercast.markets.kalshi.wire import (
@@ -109,6 +109,8 @@ class KalshiClient:
         self._series_info: dict[str, KalshiSeries] = {}
         self.skipped: dict[str, str] = {}
         """Market ticker -> why the last listing left it out (not a plain $1 binary)."""
+        self.notes: list[str] = []
+        """Failures that did not stop a listing (a series whose fee fields could not be read)."""
 
     def series_for(self, assets: Sequence[str]) -> list[str]:
         """Series tickers of ``assets``.
@@ -158,10 +160,19 @@ class KalshiClient:
         return self.cutoffs().market_settled_ts
 
     def series(self, ticker: str) -> KalshiSeries:
-        """Fee fields of a series (``/series/{ticker}``), read once per client."""
+        """Fee fields of a series (``/series/{ticker}``), read once per client.
+
+        The fields only feed fee maths, so a failed read does not fail the listing: the series
+        is taken without fee fields (``markets.fees`` then assumes ``quadratic`` x1, the crypto
+        series' values) and the failure is kept in ``notes``.
+        """
         if ticker not in self._series_info:
-            payload = self._http.get_json(f"/series/{ticker}")
-            self._series_info[ticker] = parse_kalshi_series(payload)
+            try:
+                info = parse_kalshi_series(self._http.get_json(f"/series/{ticker}"))
+            except (MarketUnavailable, DataError) as e:
+                self.notes.append(f"kalshi series {ticker}: fee fields unknown ({e})")
+                info = KalshiSeries(ticker, None, None, (), None)
+            self._series_info[ticker] = info
         return self._series_info[ticker]
 
     def _market(

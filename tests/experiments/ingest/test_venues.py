@@ -255,6 +255,15 @@ def test_fetch_of_one_failing_venue_still_writes_the_other(httpserver, tmp_path)
     assert "HTTP 503" in result["failed"][0]["error"]
 
 
+def test_fetch_reports_a_series_without_fee_fields(httpserver, tmp_path):
+    httpserver.expect_request("/kalshi/series/KXBTCD").respond_with_data("down", status=503)
+    serve(httpserver)
+    result = fetch(Store(tmp_path / "data"), httpserver, venues="kalshi", max_retries=0)
+    assert result["written"]["markets"] == 4
+    [note] = result["failed"]
+    assert note["what"] == "kalshi markets" and "fee fields unknown" in note["error"]
+
+
 def test_no_network_fails_with_one_line_and_unchanged_store(monkeypatch, synthetic_data):
     for var in ("POLYMARKET_GAMMA_URL", "POLYMARKET_CLOB_URL", "POLYMARKET_DATA_URL", "KALSHI_URL"):
         monkeypatch.setenv(f"LEVERCAST_{var}", "http://127.0.0.1:9")

@@ -132,6 +132,17 @@ def test_historical_markets_are_asked_per_event_without_time_filters(httpserver)
     assert old.question == "Bitcoin price on Aug 19, 2026 at 5pm EDT? [$112,000 or above]"
 
 
+def test_series_failure_leaves_fee_fields_unknown_not_the_listing(httpserver):
+    httpserver.expect_request("/kalshi/series/KXBTCD").respond_with_data("down", status=503)
+    serve(httpserver)
+    client = make_client(httpserver, max_retries=0)
+    market = listed(client)[OPEN1]
+    assert (market.fee_category, market.fee_multiplier) == (None, None)
+    assert "fee fields unknown" in client.notes[0] and "HTTP 503" in client.notes[0]
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    assert fee("kalshi", "crypto", at, 0.5, 1, market=market) == 0.0175  # quadratic x1 assumed
+
+
 def test_no_historical_reads_inside_the_live_window(httpserver):
     serve(httpserver)
     client = make_client(httpserver, resolved_lookback_days=1.0)  # since > market_settled_ts
