@@ -52,6 +52,7 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "backtest_task",
+    "duration_text",
     "gbm_frame_probabilities",
     "run_backtest",
 ]
@@ -59,6 +60,18 @@ __all__ = [
 SUPPORTED_MODELS: Final = ("gbm", "learned", "default")
 _DAY: Final = timedelta(days=1)
 _NO_INPUTS: Final = "no fresh candle venue with a week of returns at the decision"
+
+
+def duration_text(delta: timedelta) -> str:
+    """A duration as the text a backtest writes: whole days from two days up (``7d``, ``30d``),
+    else whole hours (``1h``, ``24h``), minutes (``90m``) or seconds (``45s``)."""
+    secs = delta.total_seconds()
+    if secs >= 2 * 86400 and secs % 86400 == 0:
+        return f"{int(secs // 86400)}d"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if secs % size == 0:
+            return f"{int(secs // size)}{unit}"
+    return f"{secs:g}s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +85,8 @@ class BacktestConfig:
     start, end
         Decision times lie in ``[start, end]``.
     kinds, horizons, models
-        Contract kinds (``BACKTEST_KINDS``), window lengths (``1h``, ``24h``, ``7d``), models
-        (``gbm``, ``learned``, ``default``; ``gbm`` is always scored as the reference).
+        Contract kinds (``BACKTEST_KINDS``), window lengths (whole hours), models (``gbm``,
+        ``learned``, ``default``; ``gbm`` is always scored as the reference).
     venue
         Candle venue for spot, vol and outcomes; None: the best fresh venue at each decision.
     retrain_every
@@ -83,22 +96,28 @@ class BacktestConfig:
     purge
         Gap between a fit's training cut and the first decision it serves (>= the longest
         training horizon of the learned models: 30 days).
+
     engine
         ``serial``, ``joblib`` or ``dask`` for the walk-forward fits.
     seed
         Seed of the fits and of the bootstrap.
+
+    The durations (``horizons``, ``retrain_every``, ``step``, ``purge``) are ``timedelta``s; a
+    duration text (``"24h"``, ``"30d"``) is parsed once here, so a grid task or a test may pass
+    text. Output (``to_json_dict``, horizon labels) writes them back as ``duration_text`` does:
+    days from two days up, else hours (``1h``, ``24h``, ``7d``, ``30d``).
     """
 
     asset: str
     start: datetime
     end: datetime
     kinds: tuple[str, ...] = ("touch", "close_above", "move", "up_down")
-    horizons: tuple[str, ...] = ("1h", "24h", "7d")
+    horizons: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=24), timedelta(days=7))
     models: tuple[str, ...] = ("gbm", "default")
     venue: str | None = None
-    retrain_every: str = "30d"
-    step: str | None = None
-    purge: str = "30d"
+    retrain_every: timedelta = timedelta(days=30)
+    step: timedelta | None = None
+    purge: timedelta = timedelta(days=30)
     engine: str = "serial"
     seed: int = 0
 
@@ -124,28 +143,40 @@ class BacktestConfig:
                 )
         if not self.horizons:
             raise ConfigError("horizons must list at least one window length; found none")
+        horizons = []
         for h in self.horizons:
             delta = parse_duration(h, name="horizons")
             if delta % timedelta(hours=1):
-                raise ConfigError(f"horizons must be whole hours (the bar grid); found {h!r}")
-        parse_duration(self.retrain_every, name="retrain_every")
-        parse_duration(self.purge, name="purge")
-        if self.step is not None and parse_duration(self.step, name="step") % timedelta(hours=1):
-            raise ConfigError(f"step must be whole hours (the bar grid); found {self.step!r}")
+                raise ConfigError(
+                    f"horizons must be whole hours (the bar grid); found {duration_text(delta)!r}"
+                )
+            if delta in horizons:
+                raise ConfigError(
+                    f"horizons must be distinct; found {duration_text(delta)!r} twice"
+                )
+            horizons.append(delta)
+        object.__setattr__(self, "horizons", tuple(horizons))
+        for name in ("retrain_every", "purge"):
+            object.__setattr__(self, name, parse_duration(getattr(self, name), name=name))
+        if self.step is not None:
+            step = parse_duration(self.step, name="step")
+            if step % timedelta(hours=1):
+                raise ConfigError(
+                    f"step must be whole hours (the bar grid); found {duration_text(step)!r}"
+                )
+            object.__setattr__(self, "step", step)
         if self.engine not in ("serial", "joblib", "dask"):
             raise ConfigError(f"engine must be serial, joblib or dask; found {self.engine!r}")
         if "gbm" not in self.models:
             object.__setattr__(self, "models", ("gbm", *self.models))
 
     def horizon_deltas(self) -> dict[str, timedelta]:
-        """Horizon label -> window length."""
-        return {h: parse_duration(h, name="horizons") for h in self.horizons}
+        """Horizon label (``duration_text``) -> window length."""
+        return {duration_text(h): h for h in self.horizons}
 
     def step_for(self, horizon: timedelta) -> timedelta:
         """Decision grid step for a horizon."""
-        if self.step is not None:
-            return parse_duration(self.step, name="step")
-        return min(horizon, _DAY)
+        return self.step if self.step is not None else min(horizon, _DAY)
 
     def to_json_dict(self) -> dict[str, Any]:
         """Flat JSON form (MLflow params)."""
@@ -154,12 +185,12 @@ class BacktestConfig:
             "start": format_utc(self.start),
             "end": format_utc(self.end),
             "kinds": ",".join(self.kinds),
-            "horizons": ",".join(self.horizons),
+            "horizons": ",".join(duration_text(h) for h in self.horizons),
             "models": ",".join(self.models),
             "venue": self.venue,
-            "retrain_every": self.retrain_every,
-            "step": self.step,
-            "purge": self.purge,
+            "retrain_every": duration_text(self.retrain_every),
+            "step": None if self.step is None else duration_text(self.step),
+            "purge": duration_text(self.purge),
             "engine": self.engine,
             "seed": self.seed,
         }
@@ -272,14 +303,14 @@ def _learned_probabilities(
         wanted=wanted,
         assets=(config.asset,),
         first=config.start,
-        every=parse_duration(config.retrain_every, name="retrain_every"),
-        purge=parse_duration(config.purge, name="purge"),
+        every=config.retrain_every,
+        purge=config.purge,
         seed=config.seed,
         engine=config.engine,
     )
     notes = [
-        f"learned models refitted every {config.retrain_every} (expanding window), training cut "
-        f"{config.purge} before the first decision each fit serves"
+        f"learned models refitted every {duration_text(config.retrain_every)} (expanding window), "
+        f"training cut {duration_text(config.purge)} before the first decision each fit serves"
     ]
     return probs, notes
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import shutil
 import types
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from levercast.experiments.backtest.run import BacktestConfig, run_backtest
+from levercast.experiments.backtest.run import BacktestConfig, duration_text, run_backtest
 from levercast.experiments.learning import fitting
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
@@ -57,6 +58,47 @@ def _config(**over):
 def test_config_validation(over, match):
     with pytest.raises(ConfigError, match=match):
         _config(**over)
+
+
+def test_config_holds_parsed_durations_and_writes_them_back_as_text():
+    config = _config(horizons=("1h", "24h", "7d"), retrain_every="30d", step="2h", purge="48h")
+    assert config.horizons == (timedelta(hours=1), timedelta(hours=24), timedelta(days=7))
+    assert (config.retrain_every, config.step, config.purge) == (
+        timedelta(days=30),
+        timedelta(hours=2),
+        timedelta(days=2),
+    )
+    assert _config(horizons=(timedelta(hours=24),)).horizons == (timedelta(hours=24),)
+    doc = config.to_json_dict()
+    assert (doc["horizons"], doc["retrain_every"], doc["step"], doc["purge"]) == (
+        "1h,24h,7d",
+        "30d",
+        "2h",
+        "2d",
+    )
+    assert list(config.horizon_deltas()) == ["1h", "24h", "7d"]
+
+
+def test_repeated_horizons_are_refused():
+    with pytest.raises(ConfigError, match="horizons must be distinct; found '24h' twice"):
+        _config(horizons=("24h", "1d"))
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(hours=1), "1h"),
+        (timedelta(hours=24), "24h"),
+        (timedelta(hours=36), "36h"),
+        (timedelta(days=2), "2d"),
+        (timedelta(days=7), "7d"),
+        (timedelta(minutes=90), "90m"),
+        (timedelta(seconds=45), "45s"),
+    ],
+    ids=["hour", "day-in-hours", "hours", "two-days", "week", "minutes", "seconds"],
+)
+def test_duration_text(delta, text):
+    assert duration_text(delta) == text
 
 
 def test_json_shape_and_ranges(data_dir):
