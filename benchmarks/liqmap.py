@@ -80,13 +80,13 @@ def main() -> None:
             repeat=3,
         )
     out["year_snapshots"] = len(t_ns)
-    from levercast.experiments.cli.commands.heatmap import build_heatmap
+    from levercast.experiments.reporting.heatmap import build_heatmap
 
     with tempfile.TemporaryDirectory() as tmp:
         for days in (14, 365):
             t0 = time.perf_counter()
             payload = build_heatmap(
-                store.root,
+                Store(store.root),  # a cold store, as the CLI command opens it
                 "BTC",
                 start=end - pd.Timedelta(days=days),
                 end=end,

@@ -131,7 +131,7 @@ def leverage_section(ctx: ReportContext, asset: str) -> Section:
 
 def liquidation_section(ctx: ReportContext, asset: str) -> Section:
     """The liquidation heatmap of the last 7 days with clusters and their distances at T."""
-    from levercast.experiments.cli.commands.heatmap import build_heatmap
+    from levercast.experiments.reporting.heatmap import build_heatmap
     from levercast.experiments.reporting.plots import file_data_uri
     from levercast.features.liqmap.clusters import liqmap_features
 
@@ -152,9 +152,7 @@ def liquidation_section(ctx: ReportContext, asset: str) -> Section:
         )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "heatmap.png"
-        build_heatmap(
-            ctx.store.root, asset, start=ctx.at - pd.Timedelta(days=7), end=ctx.at, out=out
-        )
+        build_heatmap(ctx.store, asset, start=ctx.at - pd.Timedelta(days=7), end=ctx.at, out=out)
         section.blocks.append(("img", file_data_uri(out), f"{asset} liquidation heatmap"))
     return section
 
@@ -323,7 +321,7 @@ def _saved_backtest() -> dict[str, Any] | None:
 def calibration_section(ctx: ReportContext, assets: list[str]) -> Section:
     """The latest saved backtest run, else a small gbm backtest over the 4 weeks before T."""
     from levercast.experiments.labels.outcomes import label_contracts
-    from levercast.experiments.reporting.plots import plot_reliability
+    from levercast.experiments.reporting.plots import file_data_uri, plot_reliability
     from levercast.models.scoring import brier_loss, expected_calibration_error, reliability_curve
 
     section = Section("Recent calibration")
@@ -362,8 +360,13 @@ def calibration_section(ctx: ReportContext, assets: list[str]) -> Section:
         f"Brier {fmt(brier)}, ECE {fmt(ece)}."
     )
     section.blocks.append(("p", text))
-    uri = plot_reliability(curve.mean_prob, curve.observed, title="gbm reliability (5 bins)")
-    section.blocks.append(("img", uri, "reliability"))
+    with tempfile.TemporaryDirectory() as tmp:
+        png = plot_reliability(
+            {"gbm": {"mean_prob": curve.mean_prob, "observed": curve.observed}},
+            Path(tmp) / "reliability.png",
+            title="gbm reliability",
+        )
+        section.blocks.append(("img", file_data_uri(png), "reliability"))
     ctx.keys["calibration Brier (gbm)"] = fmt(brier)
     ctx.keys["calibration ECE (gbm)"] = fmt(ece)
     return section

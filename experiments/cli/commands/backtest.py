@@ -17,7 +17,7 @@ from typing import Any
 from levercast.experiments.cli.output import emit
 from levercast.experiments.paths import resolve_data_dir
 
-__all__ = ["plot_reliability", "run_backtest"]
+__all__ = ["run_backtest"]
 
 _CSV_COLUMNS = (
     "decision_time",
@@ -38,27 +38,6 @@ _CSV_COLUMNS = (
 
 def _split(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (text or "").split(",") if s.strip())
-
-
-def plot_reliability(curves: dict[str, Any], path: Path, *, title: str) -> Path:
-    """Reliability curves (``{name: {"mean_prob", "observed", "count"}}``) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
-    for name, curve in curves.items():
-        ax.plot(curve["mean_prob"], curve["observed"], marker="o", label=name)
-    ax.set_xlabel("mean forecast (10 equal-mass bins)")
-    ax.set_ylabel("observed frequency")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 def _render(doc: dict[str, Any]) -> str:
@@ -95,6 +74,7 @@ def _metrics(doc: dict[str, Any]) -> dict[str, float | None]:
 
 
 def _log(result: Any, store: Any, doc: dict[str, Any], seed: int) -> None:
+    from levercast.experiments.reporting.plots import plot_reliability
     from levercast.experiments.tracking import RunRecord, log_run
 
     config = result.config
@@ -127,17 +107,19 @@ def run_backtest(args: argparse.Namespace) -> int:
     from levercast.experiments.backtest.run import run_backtest as run
     from levercast.features.dataset.store import Store
     from levercast.features.errors import ForecastError
+    from levercast.features.timeutil import parse_duration
 
+    horizons = _split(args.horizons) or ("1h", "24h", "7d")
     config = BacktestConfig(
         asset=args.asset,
         start=args.start,
         end=args.end,
         kinds=_split(args.kinds) or ("touch", "close_above", "move", "up_down"),
-        horizons=_split(args.horizons) or ("1h", "24h", "7d"),
+        horizons=tuple(parse_duration(h, name="horizons") for h in horizons),
         models=_split(args.models) or ("gbm", "default"),
         venue=args.venue or None,
-        retrain_every=args.retrain_every,
-        step=args.step,
+        retrain_every=parse_duration(args.retrain_every, name="retrain_every"),
+        step=None if args.step is None else parse_duration(args.step, name="step"),
         engine=args.engine,
         seed=args.seed,
     )

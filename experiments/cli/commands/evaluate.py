@@ -62,7 +62,7 @@ def _metrics(doc: dict[str, Any]) -> dict[str, float | None]:
 
 
 def _log(result: Any, store: Any, doc: dict[str, Any], args: argparse.Namespace) -> None:
-    from levercast.experiments.cli.commands.backtest import plot_reliability
+    from levercast.experiments.reporting.plots import plot_reliability
     from levercast.experiments.tracking import RunRecord, log_run
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,107 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Final
 
 from levercast.experiments.cli.output import emit
 from levercast.experiments.paths import resolve_data_dir
 
-__all__ = ["build_heatmap", "run_heatmap"]
-
-MAX_SNAPSHOTS: Final = 24 * 400
-CLUSTER_MARKS: Final = 24  # snapshots at which clusters are drawn
-PRICE_MARGIN: Final = 0.15  # bins cover the period's low/high +- 15%
-
-
-def build_heatmap(
-    data_dir: Path,
-    asset: str,
-    *,
-    start: Any,
-    end: Any,
-    out: Path,
-    bin_bps: float | None = None,
-) -> dict[str, Any]:
-    """Hourly map snapshots over ``[start, end]`` rendered to ``out``; returns the JSON payload.
-
-    New notional is split long/short by the dominance estimate
-    (``features.liqmap.clusters.long_share_known_at``), as in the registered map features.
-
-    Raises
-    ------
-    ConfigError
-        For an empty or too long period, or a bad ``bin_bps``.
-    DataError
-        If the store has no bars for the asset in the period.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from levercast.experiments.reporting.heatmap_plot import plot_heatmap
-    from levercast.features.dataset.store import Store
-    from levercast.features.errors import ConfigError, DataError
-    from levercast.features.liqmap.clusters import find_clusters, long_share_known_at
-    from levercast.features.liqmap.map import (
-        LiqMapParams,
-        build_inputs,
-        heatmap_matrix,
-        map_snapshot,
-    )
-    from levercast.features.liqmap.params import OI_VENUE
-
-    params = LiqMapParams.default()
-    if bin_bps is not None:
-        params = params.replace(bin_bps=float(bin_bps))
-    t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
-    if t1 <= t0:
-        raise ConfigError(f"--end must be after --start; found start={t0}, end={t1}")
-    store = Store(data_dir)
-    since = t0 - pd.Timedelta(hours=params.lookback_hours + 48)
-    bars = store.as_of("candles", t1, since=since, venue="binance-usdm", asset=asset, interval="1h")
-    oi = store.as_of("open_interest", t1, since=since, venue=OI_VENUE, asset=asset)
-    in_period = bars[(bars["available_at"] >= t0) & (bars["available_at"] <= t1)]
-    if in_period.empty:
-        raise DataError(f"candles: no binance-usdm {asset} 1h bar closes in [{t0}, {t1}]")
-    if len(in_period) > MAX_SNAPSHOTS:
-        raise ConfigError(
-            f"--start/--end must span at most {MAX_SNAPSHOTS} hourly snapshots; "
-            f"found {len(in_period)}"
-        )
-    inputs = build_inputs(bars, oi, long_share=long_share_known_at(store.at(t1), asset))
-    times = pd.DatetimeIndex(in_period["available_at"])
-    t_ns = times.as_unit("ns").asi8
-    step = np.log1p(params.bin_bps / 1e4)
-    lo = np.log(float(in_period["low"].min()) * (1 - PRICE_MARGIN))
-    hi = np.log(float(in_period["high"].max()) * (1 + PRICE_MARGIN))
-    first_bin = int(np.floor(lo / step))
-    n_bins = int(np.floor(hi / step)) - first_bin + 1
-    long_m, short_m = heatmap_matrix(inputs, params, t_ns, first_bin=first_bin, n_bins=n_bins)
-    edges = np.exp((first_bin + np.arange(n_bins + 1)) * step)
-    marks: list[tuple[pd.Timestamp, dict[str, Any]]] = []
-    for i in np.unique(np.linspace(0, len(times) - 1, CLUSTER_MARKS).astype(int)):
-        snap = map_snapshot(inputs, params, times[i])
-        for side in ("long", "short"):
-            marks += [(times[i], c) for c in find_clusters(snap, side=side, top_n=2)]
-    plot_heatmap(
-        times,
-        edges,
-        long_m + short_m,
-        price_times=times,
-        price_usd=in_period["close"].to_numpy(np.float64),
-        clusters=marks,
-        out=out,
-        title=f"{asset} liquidation heatmap ({params.bin_bps:g} bps bins, "
-        f"lookback {params.lookback_hours:g} h)",
-    )
-    return {"out": str(out), "bins": n_bins, "snapshots": len(times)}
+__all__ = ["run_heatmap"]
 
 
 def run_heatmap(args: argparse.Namespace) -> int:
-    """Render the heatmap and print ``{"out", "bins", "snapshots"}``."""
+    """Render the heatmap (``experiments.reporting.heatmap``) and print ``{"out", "bins",
+    "snapshots"}``."""
+    from levercast.experiments.reporting.heatmap import build_heatmap
+    from levercast.features.dataset.store import Store
     from levercast.features.timeutil import parse_utc
 
     payload = build_heatmap(
-        resolve_data_dir(args.data),
+        Store(resolve_data_dir(args.data)),
         str(args.asset).upper(),
         start=parse_utc(args.start, name="--start"),
         end=parse_utc(args.end, name="--end"),

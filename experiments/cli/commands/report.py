@@ -12,62 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import threading
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from levercast.experiments.cli.output import emit
 from levercast.experiments.paths import levercast_home, resolve_data_dir
-from levercast.experiments.shutdown import stop_on_signals
 
-__all__ = ["prune_reports", "run_report", "run_schedule"]
-
-
-def prune_reports(out_dir: Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` reports (html + md pairs); return what was deleted."""
-    pages = sorted(out_dir.glob("report-*.html"))
-    doomed = pages[: max(len(pages) - keep, 0)]
-    removed = []
-    for page in doomed:
-        for path in (page, page.with_suffix(".md")):
-            if path.exists():
-                path.unlink()
-                removed.append(path)
-    return removed
-
-
-def run_schedule(
-    render_once: Callable[[], dict[str, Any]],
-    *,
-    every: timedelta,
-    keep: int,
-    out_dir: Path,
-    stop: threading.Event | None = None,
-    max_runs: int | None = None,
-) -> list[dict[str, Any]]:
-    """Call ``render_once`` every ``every`` until SIGINT/SIGTERM (or ``stop``, or ``max_runs``),
-    pruning ``out_dir`` to ``keep`` reports after each; return the payloads."""
-    from levercast.features.errors import ConfigError
-
-    if every <= timedelta(0):
-        raise ConfigError(f"--every must be a positive period; found {every}")
-    if keep < 1:
-        raise ConfigError(f"--keep must be >= 1; found {keep}")
-    stop = stop or threading.Event()
-    payloads: list[dict[str, Any]] = []
-    with stop_on_signals(stop):
-        while not stop.is_set():
-            payload = render_once()
-            payloads.append(payload)
-            prune_reports(out_dir, keep)
-            print(f"report: wrote {payload['html']}", file=sys.stderr)
-            if max_runs is not None and len(payloads) >= max_runs:
-                break
-            stop.wait(every.total_seconds())
-    return payloads
+__all__ = ["run_report"]
 
 
 def _log_mlflow(report: Any, payload: dict[str, Any], fingerprint: str) -> None:
@@ -117,6 +69,7 @@ def _render(args: argparse.Namespace, out_dir: Path, at: datetime | None) -> dic
 
 def run_report(args: argparse.Namespace) -> int:
     """Render one report (or one every ``--every``) and print its JSON."""
+    from levercast.experiments.reporting.schedule import run_schedule
     from levercast.features.errors import ConfigError
     from levercast.features.timeutil import parse_duration, parse_utc
 
