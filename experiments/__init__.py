@@ -16,7 +16,7 @@ _EXPORTS: dict[str, str] = {
     "RunRecord": "levercast.experiments.tracking",
     "log_run": "levercast.experiments.tracking",
     "fetch": "levercast.experiments.ingest.fetch",
-    "record": "levercast.experiments.ingest.fetch",
+    "record": "levercast.experiments.ingest.record",
     "fetch_markets": "levercast.experiments.ingest.venues",
     "record_books": "levercast.experiments.ingest.venues",
     "make_clients": "levercast.experiments.ingest.venues",
@@ -29,6 +29,10 @@ _EXPORTS: dict[str, str] = {
     "read_forecasts": "levercast.experiments.evaluation.forward_log",
     "build_report": "levercast.experiments.reporting.report",
     "write_report": "levercast.experiments.reporting.report",
+    "build_heatmap": "levercast.experiments.reporting.heatmap",
+    "plot_reliability": "levercast.experiments.reporting.plots",
+    "run_schedule": "levercast.experiments.reporting.schedule",
+    "prune_reports": "levercast.experiments.reporting.schedule",
     "fit_default": "levercast.experiments.learning.fitting",
     "fit_liquidation_model": "levercast.experiments.learning.fitting",
     "load_or_fit": "levercast.experiments.learning.fitting",
@@ -42,6 +46,12 @@ _EXPORTS: dict[str, str] = {
     "EvaluationResult": "levercast.experiments.evaluation.evaluate",
     "run_evaluate": "levercast.experiments.evaluation.evaluate",
     "score_forward_log": "levercast.experiments.evaluation.evaluate",
+    "fit_blend_prior": "levercast.experiments.evaluation.evaluate",
+    "BlendPrior": "levercast.experiments.evaluation.blend",
+    "load_prior": "levercast.experiments.evaluation.blend",
+    "online_blend": "levercast.experiments.evaluation.blend",
+    "TradingRule": "levercast.experiments.evaluation.trading",
+    "simulate_trading": "levercast.experiments.evaluation.trading",
 }
 
 __all__ = sorted(_EXPORTS)

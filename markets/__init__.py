@@ -1,4 +1,5 @@
-"""Read-only Polymarket/Kalshi clients, the question parser, fees, odds vs model and edge.
+"""Read-only Polymarket/Kalshi clients, the question parser, fees, odds vs model and edge, and
+the dataset's market and book rows as venue records.
 
 Public names are re-exported lazily (PEP 562) so importing the CLI pulls in no heavy library.
 """

@@ -11,7 +11,6 @@ live only in environment variables; every error text is scrubbed of their values
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -21,10 +20,11 @@ from typing import Any, Final, TextIO
 
 import pandas as pd
 
+from levercast.experiments.ingest.venues import fetch_markets
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, ForecastError, MarketUnavailable
 
-__all__ = ["FETCH_KINDS", "default_clients", "fetch", "record", "scrub_secrets"]
+__all__ = ["FETCH_KINDS", "default_clients", "fetch", "scrub_secrets"]
 
 FETCH_KINDS: Final = (
     "candles",
@@ -440,31 +440,10 @@ def _write(
 def _fetch_markets(
     store: Store, assets: list[str], venues: list[str] | None
 ) -> tuple[dict[str, int], list[dict[str, str]]]:
-    """Delegate to ``experiments.ingest.venues.fetch_markets``; a missing module is a failure."""
+    """Delegate to ``experiments.ingest.venues.fetch_markets``; a venue failure is a failure row."""
     try:
-        module = importlib.import_module("levercast.experiments.ingest.venues")
-    except ModuleNotFoundError as e:
-        if e.name != "levercast.experiments.ingest.venues":
-            raise
-        return {}, [
-            {
-                "what": "markets",
-                "error": "market fetching is not available in this "
-                "build (experiments.ingest.venues is missing)",
-            }
-        ]
-    try:
-        result = module.fetch_markets(store, venues=venues, assets=assets)
+        result = fetch_markets(store, venues=venues, assets=assets)
     except ForecastError as e:
         return {}, [{"what": "markets", "error": scrub_secrets(str(e))}]
-    if not isinstance(result, dict):
-        return {}, []
     written = {str(k): int(v) for k, v in dict(result.get("written", {})).items()}
     return written, [dict(f) for f in result.get("failed", [])]
-
-
-def record(store: Store, what: str, **kwargs: Any) -> dict[str, Any]:
-    """``levercast record``: see ``experiments.ingest.record.record`` (kept there for size)."""
-    from levercast.experiments.ingest.record import record as run_record
-
-    return run_record(store, what, **kwargs)

@@ -13,12 +13,13 @@ are complete are written, and the function returns its summary.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from levercast.experiments.ingest.fetch import DERIVATIVE_KINDS, fetch
+from levercast.experiments.ingest.venues import record_books
 from levercast.experiments.shutdown import stop_on_signals
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, ForecastError
@@ -101,8 +102,6 @@ def _record_derivatives(
     stop: threading.Event,
     total: dict[str, Any],
 ) -> None:
-    from levercast.experiments.ingest.fetch import DERIVATIVE_KINDS, fetch
-
     runs = 0
     while not stop.is_set():
         _merge(total, fetch(store, DERIVATIVE_KINDS, assets=assets, venues=venues, clients=clients))
@@ -209,23 +208,4 @@ def _record_books(
     venues: list[str] | None,
     max_runs: int | None,
 ) -> dict[str, Any]:
-    try:
-        module = importlib.import_module("levercast.experiments.ingest.venues")
-    except ModuleNotFoundError as e:
-        if e.name != "levercast.experiments.ingest.venues":
-            raise
-        return {
-            "written": {},
-            "failed": [
-                {
-                    "what": "books",
-                    "error": "book recording is not "
-                    "available in this build (experiments.ingest.venues is missing)",
-                }
-            ],
-        }
-    every = f"{int(period.total_seconds())}s"
-    result = module.record_books(
-        store, every=every, venues=venues, assets=assets, max_runs=max_runs
-    )
-    return result if isinstance(result, dict) else {"written": {}, "failed": []}
+    return record_books(store, every=period, venues=venues, assets=assets, max_runs=max_runs)
