@@ -156,7 +156,14 @@ def http_from_env(
     """An ``HttpClient`` for ``default_url``, overridable by the environment variable ``env_var``.
 
     Tests and mirrors point a client at another server by setting e.g.
-    ``LEVERCAST_BINANCE_FAPI_URL=http://127.0.0.1:8080``.
+    ``LEVERCAST_BINANCE_FAPI_URL=http://127.0.0.1:8080``; ``LEVERCAST_HTTP_DEADLINE_SECS`` and
+    ``LEVERCAST_HTTP_TIMEOUT_SECS`` set the total deadline of a call and the bound of one read
+    (``settings`` given here win). ``headers`` (API keys) go only to that URL's origin.
+
+    Raises
+    ------
+    ConfigError
+        A malformed URL (shown without credentials) or header value (not shown).
     """
     base_url = os.environ.get(env_var) or default_url
     try:
