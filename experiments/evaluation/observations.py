@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
 
@@ -91,7 +92,7 @@ def _yes_quotes(rows: pd.DataFrame, yes: str, outcomes: tuple[str, ...]) -> pd.D
 def build_observations(store: Store) -> ObservationSet:
     """Parse every resolved market with prices and list its observations (module docstring)."""
     markets = store.read("markets")
-    prices = store.read("market_prices")
+    prices = store.as_of("market_prices", datetime.now(UTC))  # every quote known now
     by_market = {str(k): v for k, v in prices.groupby("market_id", sort=False)}
     lookup = partial(highest_high, store)
     out = ObservationSet(pd.DataFrame(), {})
