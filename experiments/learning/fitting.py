@@ -8,8 +8,10 @@ models of ``models.learned`` on them. ``load_or_fit`` reuses a fit cached in
 ``cut + purge <= T``, else fits with ``cut = floor_day(T - purge)`` (refit on data before T,
 INTERFACE.md §5); a cached file that does not load as a fit of this layout is refitted, never
 trusted. ``fit_with_budget`` runs a cold fit under ``LEVERCAST_COLD_BUDGET_SECS`` (default 40 s).
-``learned_pricer(name, ...)`` wraps a usable fit in a ``LearnedPricer``. Pricing itself never
-fits and never logs.
+``learned_pricer(name, ...)`` wraps a usable fit in a ``LearnedPricer``: ``learned`` and
+``default`` use the shipped ``TrainingConfig()``, ``default_vol`` the same without leverage
+features (``TrainingConfig().vol_only()``; ``model_config``); each config is cached separately.
+Pricing itself never fits and never logs.
 """
 
 from __future__ import annotations
@@ -49,12 +51,13 @@ __all__ = [
     "fit_with_budget",
     "learned_pricer",
     "load_or_fit",
+    "model_config",
     "replace_config",
 ]
 
 COLD_BUDGET_SECS: Final = 40.0
 # Bumped whenever the pickled classes move or change: older cache files are then never matched.
-CACHE_VERSION: Final = "v2"
+CACHE_VERSION: Final = "v3"
 
 
 def fit_default(
@@ -234,8 +237,22 @@ def load_or_fit(
     return fitted
 
 
+def model_config(name: str) -> TrainingConfig:
+    """The training settings of a learned model: ``default_vol`` is ``default`` without the
+    leverage features; ``learned`` and ``default`` share one fit."""
+    if name not in ("learned", "default", "default_vol"):
+        raise ConfigError(f"name must be 'learned', 'default' or 'default_vol'; found {name!r}")
+    config = TrainingConfig()
+    return config.vol_only() if name == "default_vol" else config
+
+
 def fit_with_budget(
-    store: Store, *, assets: Sequence[str], at: pd.Timestamp, budget_secs: float | None = None
+    store: Store,
+    *,
+    assets: Sequence[str],
+    at: pd.Timestamp,
+    budget_secs: float | None = None,
+    config: TrainingConfig | None = None,
 ) -> tuple[FittedForecaster | None, str | None]:
     """``load_or_fit`` in a worker thread; (None, reason) when it exceeds the budget or fails."""
     budget = budget_secs
@@ -245,7 +262,7 @@ def fit_with_budget(
 
     def work() -> None:
         try:
-            result["fit"] = load_or_fit(store, assets=assets, at=at)
+            result["fit"] = load_or_fit(store, assets=assets, at=at, config=config)
         except Exception as e:
             result["error"] = e
 
@@ -267,10 +284,14 @@ def replace_config(config: TrainingConfig, **changes: Any) -> TrainingConfig:
 def learned_pricer(
     name: str, store: Store, *, asset: str, at: pd.Timestamp, budget_secs: float | None = None
 ) -> LearnedPricer:
-    """The ``learned`` / ``default`` pricer for ``asset`` at ``at``: a usable fit (cached, or
-    fitted now within the cold budget) wrapped in ``LearnedPricer``; without one the pricer
-    answers with ``gbm`` and names the reason."""
+    """The ``learned`` / ``default`` / ``default_vol`` pricer for ``asset`` at ``at``: a usable
+    fit (cached, or fitted now within the cold budget) wrapped in ``LearnedPricer``; without one
+    the pricer answers with ``gbm`` and names the reason."""
     fitted, reason = fit_with_budget(
-        store, assets=(asset,), at=pd.Timestamp(at), budget_secs=budget_secs
+        store,
+        assets=(asset,),
+        at=pd.Timestamp(at),
+        budget_secs=budget_secs,
+        config=model_config(name),
     )
     return LearnedPricer(name, fitted, reason)

@@ -17,7 +17,7 @@ from levercast.models.pricing.pricers import BUILTIN_PRICERS
 
 __all__ = ["LEARNED_MODELS", "MODEL_NAMES", "pricer_for"]
 
-LEARNED_MODELS: Final = ("learned", "default")
+LEARNED_MODELS: Final = ("learned", "default", "default_vol")
 MODEL_NAMES: Final = (*BUILTIN_PRICERS, *LEARNED_MODELS)
 
 

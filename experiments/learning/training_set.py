@@ -10,8 +10,13 @@
    reader); a row is kept only when its outcome is known and resolved by ``cut + purge`` (every
    window ends by then since ``purge >= the longest horizon``), so a model fitted on the set may
    be used at any ``T >= cut + purge`` (INTERFACE.md §5);
-4. the feature frame at each (asset, t) (``features.frame.frame``, point in time) and the
-   selection and design of ``models.learned.design``.
+4. the volatility features of the feature frame at each (asset, t) (``features.frame.frame``,
+   point in time), with ``config.use_leverage`` the contract-relative leverage features of each row
+   (``models.learned.leverage`` on the maps of ``features.liqmap.contract_maps`` and the frame's
+   scalars, both point in time), and the selection and design of ``models.learned.design``.
+
+``leverage_inputs(source, keys)`` gives the same point-in-time inputs (frame scalars and maps) for
+prediction: ``FittedForecaster.predict(rows, features, maps)``.
 
 Rows whose ``gbm`` probability is NaN are dropped.
 """
@@ -27,6 +32,7 @@ from levercast.experiments.labels.outcomes import label_contracts
 from levercast.features.dataset.store import PointInTime, Store
 from levercast.features.errors import DataError
 from levercast.features.frame.registry import feature_specs
+from levercast.features.liqmap.contract_maps import SnapshotMaps, snapshot_maps
 from levercast.models.learned.contract_grid import contract_grid, to_contracts
 from levercast.models.learned.design import (
     BASE_FEATURES,
@@ -35,11 +41,19 @@ from levercast.models.learned.design import (
     contract_design,
     decision_times,
     design_matrix,
+    mask_leverage,
     select_features,
 )
+from levercast.models.learned.leverage import LEVERAGE_FEATURES, SCALAR_INPUTS, leverage_features
 from levercast.models.pricing.market_state import market_inputs
 
-__all__ = ["assemble_training_set", "features_for", "label_grid"]
+__all__ = [
+    "assemble_training_set",
+    "features_for",
+    "label_grid",
+    "leverage_inputs",
+    "maps_for",
+]
 
 
 def features_for(
@@ -62,6 +76,25 @@ def features_for(
     out = pd.concat(pieces, ignore_index=True)
     out["asset"] = out["asset"].astype(str)
     return out
+
+
+def maps_for(source: PointInTime, keys: pd.DataFrame) -> SnapshotMaps:
+    """Point-in-time liquidation maps (``features.liqmap.contract_maps``) at the unique
+    (asset, t) of ``keys``."""
+    pieces = []
+    for asset, group in keys.groupby("asset", sort=True):
+        times = pd.DatetimeIndex(group["t"].drop_duplicates().sort_values())
+        pieces.append(snapshot_maps(source, str(asset), times))
+    return SnapshotMaps.concat(pieces)
+
+
+def leverage_inputs(
+    source: PointInTime, keys: pd.DataFrame, names: Sequence[str] = ()
+) -> tuple[pd.DataFrame, SnapshotMaps]:
+    """Frame rows with ``names`` and the leverage scalars, and the maps, at the (asset, t) of
+    ``keys``: what ``FittedForecaster.predict`` reads for a fit using leverage features."""
+    wanted = list(dict.fromkeys([*names, *SCALAR_INPUTS]))
+    return features_for(source, keys, wanted), maps_for(source, keys)
 
 
 def assemble_training_set(
@@ -107,19 +140,34 @@ def assemble_training_set(
         )
         frame = frame.iloc[keep]
     frame = frame.sort_values(["t", "asset"], kind="stable").reset_index(drop=True)
-    names = None if config.use_leverage else BASE_FEATURES
-    features = features_for(store, frame[["asset", "t"]], names)
+    keys = frame[["asset", "t"]]
+    features = features_for(store, keys, BASE_FEATURES)
     kept, excluded = select_features(features, cut, config)
-    if not config.use_leverage:
-        excluded.update(
-            {
-                spec.name: "leverage feature left out (use_leverage=False)"
-                for spec in feature_specs()
-                if spec.name not in BASE_FEATURES and spec.name not in excluded
-            }
+    excluded.update(
+        {
+            spec.name: "asset-level feature, not a design column: leverage enters through the "
+            "contract-relative features (models.learned.leverage)"
+            for spec in feature_specs()
+            if spec.name not in BASE_FEATURES and spec.name not in excluded
+        }
+    )
+    leverage = None
+    if config.use_leverage:
+        scalars, maps = leverage_inputs(store, keys)
+        values = mask_leverage(
+            leverage_features(frame, maps, scalars), frame["family_code"].to_numpy(), config
         )
-    X = design_matrix(frame, features, kept)
-    return TrainingSet(frame, X, tuple(kept), excluded, int((~ok).sum()))
+        probe = values.assign(asset=frame["asset"], ts=frame["t"])
+        chosen, dropped = select_features(probe, cut, config)
+        excluded.update(dropped)
+        leverage = values[chosen]
+    else:
+        excluded.update(
+            {name: "leverage feature left out (use_leverage=False)" for name in LEVERAGE_FEATURES}
+        )
+    X = design_matrix(frame, features, kept, leverage)
+    used = tuple(leverage.columns) if leverage is not None else ()
+    return TrainingSet(frame, X, tuple(kept), excluded, int((~ok).sum()), used)
 
 
 def _split_half_labels(frame: pd.DataFrame) -> pd.DataFrame:

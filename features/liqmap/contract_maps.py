@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -140,7 +140,7 @@ class SnapshotMaps:
             )
         shift = np.cumsum([0, *[len(p) for p in parts[:-1]]])
         base = np.cumsum([0, *[p.offsets[-1] for p in parts[:-1]]])
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             name = f.name
             if name == "bin_bps":
@@ -274,7 +274,7 @@ def snapshot_maps(
     spot = np.full(n, np.nan)
     has = np.zeros(n, dtype=bool)
     dense: dict[int, tuple[FloatArray, FloatArray]] = {}
-    cluster_parts: list[tuple[IntArray, ...]] = []
+    cluster_parts: list[tuple[Any, ...]] = []
     if ok.any():
         share = long_share_known_at(ctx.tables, ctx.asset)
         for k, s in enumerate(ctx.candidates("price")):
@@ -295,17 +295,17 @@ def snapshot_maps(
                 first[part] = maps.first_bin
                 spot[part] = np.where(live, maps.spot_usd, np.nan)
                 has[part] = live
-                for side, mass in enumerate((long_m, short_m)):
-                    c_row, c_side, c_col, c_mass = _top_clusters(mass, side, top_n)
+                for side_code, mass in enumerate((long_m, short_m)):
+                    c_row, c_side, c_col, c_mass = _top_clusters(mass, side_code, top_n)
                     keep = live[c_row]
                     log_usd = (maps.first_bin[c_row] + c_col) * np.log1p(params.bin_bps / 1e4)
                     cluster_parts.append(
                         (part[c_row][keep], c_side[keep], log_usd[keep], c_mass[keep])
                     )
-                for j in np.flatnonzero(~live):
-                    reasons[part[j]] = (
+                for row in part[~live]:
+                    reasons[row] = (
                         f"liquidation map unavailable: no bar closes within "
-                        f"{params.lookback_hours:g} h before {format_ns(int(ctx.times[part[j]]))}"
+                        f"{params.lookback_hours:g} h before {format_ns(int(ctx.times[row]))}"
                     )
     empty = np.zeros(0)
     long_flat = np.concatenate([dense[i][0] if i in dense else empty for i in range(n)])

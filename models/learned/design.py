@@ -7,10 +7,16 @@ feature-frame rows in, numbers out. ``experiments.learning.training_set`` assemb
 Contract columns (``contract_design``): the event-family code, the ``gbm`` probability as a
 logit, the signed moneyness and width in ``sigma sqrt(h)`` units, log hours to expiry.
 
+Feature columns: the asset-level volatility features ``BASE_FEATURES`` of the feature frame
+(one value per (asset, t)) and, with ``use_leverage``, the contract-relative leverage features of
+``models.learned.leverage`` (one value per contract row: mass to the barrier, cluster distances,
+oriented dominance and funding, ...), given only to the event families of ``leverage_families``
+(NaN elsewhere). Other registered frame features (ELR, map, dominance, deleveraging signals as
+asset-level scalars) are not design columns: leverage enters through the contract-relative ones.
+
 Feature selection (``select_features``): features with under ``min_history_days`` (365) of
 history before the cut, features with no value in the ``stale_days`` before the cut, USD levels
-(non-stationary) and trend features (directional) are left out and listed with the reason;
-without ``use_leverage`` only ``BASE_FEATURES`` are kept.
+(non-stationary) and trend features (directional) are left out and listed with the reason.
 
 NaN policy: NaN feature values are kept (the estimators accept them).
 """
@@ -18,7 +24,7 @@ NaN policy: NaN feature values are kept (the estimators accept them).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -34,6 +40,7 @@ from levercast.models.probability import logit
 __all__ = [
     "BASE_FEATURES",
     "CONTRACT_COLUMNS",
+    "FAMILIES",
     "FAMILY_CODES",
     "TREND_FEATURES",
     "TrainingConfig",
@@ -42,6 +49,7 @@ __all__ = [
     "decision_times",
     "design_matrix",
     "family_codes",
+    "mask_leverage",
     "select_features",
 ]
 
@@ -80,9 +88,11 @@ class TrainingConfig:
     min_history_days, stale_days
         Feature selection (see module docstring).
     use_leverage
-        True adds every registered feature (ELR, liquidation map, dominance, deleveraging
-        signals) to ``BASE_FEATURES``; off by default: in the walk-forward study of
-        experiments/learned_models/README.md they did not improve on the volatility features.
+        True adds the contract-relative leverage features (``models.learned.leverage``) to the
+        volatility features; False is ``default_vol`` (volatility features only).
+    leverage_families
+        Event families (``FAMILIES``) whose rows get the leverage features (others: NaN);
+        None = every family.
     max_rows
         Seeded subsample of the labelled rows (time order kept) above this size.
     n_estimators, learning_rate, num_leaves, min_child_samples
@@ -101,6 +111,7 @@ class TrainingConfig:
     min_history_days: float = 365.0
     stale_days: float = 30.0
     use_leverage: bool = False
+    leverage_families: tuple[str, ...] | None = None
     max_rows: int = 400_000
     n_estimators: int = 150
     learning_rate: float = 0.05
@@ -122,6 +133,13 @@ class TrainingConfig:
         unknown = sorted(set(self.kinds) - set(GRID_KINDS))
         if unknown:
             raise ConfigError(f"kinds must be among {GRID_KINDS}; found {unknown}")
+        families = sorted(set(self.leverage_families or ()) - set(FAMILIES))
+        if families:
+            raise ConfigError(f"leverage_families must be among {FAMILIES}; found {families}")
+
+    def vol_only(self) -> TrainingConfig:
+        """The same settings without leverage features (``default_vol``, the ablation)."""
+        return replace(self, use_leverage=False, leverage_families=None)
 
     @property
     def purge(self) -> pd.Timedelta:
@@ -139,6 +157,7 @@ class TrainingConfig:
             self.min_history_days,
             self.stale_days,
             self.use_leverage,
+            self.leverage_families,
             self.max_rows,
             self.n_estimators,
             self.learning_rate,
@@ -161,11 +180,13 @@ class TrainingSet:
     X
         Design matrix: ``CONTRACT_COLUMNS`` then ``features`` (float32), rows as ``frame``.
     features
-        Feature columns used.
+        Frame feature columns used (one value per (asset, t)).
     excluded
         Feature -> reason it was left out.
     n_unlabelled
         Grid rows dropped for an unknown outcome.
+    leverage
+        Contract-relative leverage columns used (after ``features`` in ``X``).
     """
 
     frame: pd.DataFrame
@@ -173,6 +194,7 @@ class TrainingSet:
     features: tuple[str, ...]
     excluded: dict[str, str]
     n_unlabelled: int
+    leverage: tuple[str, ...] = ()
 
 
 def decision_times(
@@ -294,10 +316,8 @@ def select_features(
         valid = ts[features[name].notna().to_numpy()]
         if name in TREND_FEATURES:
             excluded[name] = "trend feature (directional); the learned models are direction-neutral"
-        elif units.get(name) == "usd":
+        elif units.get(name) == "usd" or name.endswith("_usd"):
             excluded[name] = "a USD level (non-stationary); not used by the learned models"
-        elif not config.use_leverage and name not in BASE_FEATURES:
-            excluded[name] = "leverage feature left out (use_leverage=False)"
         elif len(valid) == 0:
             excluded[name] = "no value before the cut"
         elif cut - valid.min() < min_history:
@@ -312,8 +332,14 @@ def select_features(
     return kept, excluded
 
 
-def design_matrix(rows: pd.DataFrame, features: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """``CONTRACT_COLUMNS`` of ``rows`` (with ``contract_design`` columns) + feature values."""
+def design_matrix(
+    rows: pd.DataFrame,
+    features: pd.DataFrame,
+    names: Sequence[str],
+    leverage: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """``CONTRACT_COLUMNS`` of ``rows`` (with ``contract_design`` columns) + frame feature values
+    at each row's (asset, t) + the per-row ``leverage`` columns (aligned with ``rows``)."""
     keyed = features.set_index(["asset", "ts"])
     index = pd.MultiIndex.from_arrays([rows["asset"].astype(str), pd.DatetimeIndex(rows["t"])])
     values = (
@@ -324,4 +350,22 @@ def design_matrix(rows: pd.DataFrame, features: pd.DataFrame, names: Sequence[st
     X = pd.DataFrame(values, columns=list(names), index=rows.index)
     for column in reversed(CONTRACT_COLUMNS):
         X.insert(0, column, rows[column].to_numpy(np.float32))
+    if leverage is not None and len(leverage.columns):
+        extra = pd.DataFrame(
+            leverage.to_numpy(np.float32), columns=list(leverage.columns), index=rows.index
+        )
+        X = pd.concat([X, extra], axis=1)
     return X
+
+
+def mask_leverage(
+    leverage: pd.DataFrame, family_code: np.ndarray, config: TrainingConfig
+) -> pd.DataFrame:
+    """``leverage`` with rows outside ``config.leverage_families`` set to NaN."""
+    if config.leverage_families is None:
+        return leverage
+    allowed = [FAMILY_CODES[name] for name in config.leverage_families]
+    keep = np.isin(np.asarray(family_code, dtype=float), allowed)
+    out = leverage.copy()
+    out.loc[~keep, :] = np.nan
+    return out

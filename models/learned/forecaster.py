@@ -30,8 +30,19 @@ Use (``FittedForecaster.predict``)
       study of experiments/studies/learned_models/README.md, so ``default`` does not use it).
 
     Learned probabilities are kept within ``[0.002, 0.998]`` unless ``gbm`` itself is beyond
-    (a calibrator can map sparse tails to exactly 0 or 1, which log loss punishes). Strikes beyond
-    the trained moneyness (``|z| > 1.5``) take the learned logit shift measured at the boundary.
+    (a calibrator can map sparse tails to exactly 0 or 1, which log loss punishes).
+
+    Smooth in strike: for a strike contract (close_above, close_below, touch) the learned logit
+    shift over ``gbm`` is evaluated at the training z-nodes of the row's (asset, t, horizon,
+    kind, direction) (``z`` in ``config.z_grid``; touches on their own side of spot) and
+    interpolated linearly in the row's ``z = ln(K/S) / (sigma sqrt(h))``, flat beyond the outer
+    nodes (the boundary shift), then added to the row's own ``gbm`` logit. A tree is piecewise
+    constant in moneyness (ladders became staircases: 101k = 102k = 0.822, 103k = 0.647); the
+    training rows lie on the nodes only, so the model has no information between them anyway.
+
+    Leverage: a fit with contract-relative leverage features (``leverage``) computes them for
+    every row it evaluates (node rows included) from the snapshot maps and frame scalars given to
+    ``predict`` (``models.learned.leverage``).
 
     Outside the learned domain (a forward-start window, horizons beyond the longest trained one,
     discrete touches, continuous moves, open-ended first_of, kinds not trained) ``prob_default``
@@ -50,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from levercast.features.errors import ConfigError
+from levercast.features.liqmap.contract_maps import SnapshotMaps
 from levercast.features.timeutil import HOURS_PER_YEAR
 from levercast.models.consistency import enforce_consistency
 from levercast.models.learned.design import (
@@ -57,12 +69,15 @@ from levercast.models.learned.design import (
     TrainingSet,
     contract_design,
     design_matrix,
+    family_codes,
+    mask_leverage,
 )
 from levercast.models.learned.estimators import (
     TimeCalibratedClassifier,
     lightgbm_classifier,
     logistic_classifier,
 )
+from levercast.models.learned.leverage import SCALAR_INPUTS, leverage_features
 from levercast.models.learned.liquidation_volume import LiquidationVolumeModel
 from levercast.models.probability import logit, shift_logit
 
@@ -71,6 +86,7 @@ __all__ = ["FittedForecaster", "fit_forecaster"]
 LOGISTIC_MAX_ROWS: Final = 60_000  # the logistic variant is fitted on the latest rows only
 _MONOTONE: Final = {"gbm_logit": 1, "signed_moneyness": 1}
 _FLOOR: Final = 0.002
+_SHIFT_EPS: Final = 1e-9
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -95,6 +111,8 @@ class FittedForecaster:
         The liquidation-volume model (None without enough liquidation history).
     n_rows, fit_seconds
         Training rows and wall time of the fit.
+    leverage
+        Contract-relative leverage columns of the design (empty for ``default_vol``).
     """
 
     cut: pd.Timestamp
@@ -111,6 +129,14 @@ class FittedForecaster:
     fit_seconds: float
     seed: int = 0
     model_kind: str = field(default="lightgbm-monotone+calibrated-per-family")
+    leverage: tuple[str, ...] = ()
+
+    @property
+    def frame_features(self) -> tuple[str, ...]:
+        """Feature-frame columns ``predict`` reads: the design's and, with leverage, the scalars
+        of ``models.learned.leverage.SCALAR_INPUTS``."""
+        extra = SCALAR_INPUTS if self.leverage else ()
+        return tuple(dict.fromkeys([*self.features, *extra]))
 
     def usable_at(self, t: pd.Timestamp) -> bool:
         """Whether no training label resolves after ``t`` (``t >= cut + purge``)."""
@@ -124,50 +150,137 @@ class FittedForecaster:
                 f"(training labels resolve until then); found t = {first}; refit earlier"
             )
 
-    def _raw(self, rows: pd.DataFrame, features: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    def leverage_of(
+        self, rows: pd.DataFrame, features: pd.DataFrame, maps: SnapshotMaps | None
+    ) -> pd.DataFrame:
+        """The contract-relative leverage columns the design uses for ``rows`` (masked to
+        ``config.leverage_families``); no column for a fit without leverage."""
+        if not self.leverage:
+            return pd.DataFrame(index=rows.index)
+        if maps is None:
+            raise ConfigError(
+                "maps must be given for a fit with leverage features "
+                "(experiments.learning.training_set.leverage_inputs); found None"
+            )
+        values = leverage_features(rows, maps, features)
+        family = family_codes(
+            rows["kind"].to_numpy(str), rows["direction"].fillna("").to_numpy(str)
+        )
+        return mask_leverage(values, family, self.config)[list(self.leverage)]
+
+    def _raw(
+        self, rows: pd.DataFrame, features: pd.DataFrame, maps: SnapshotMaps | None
+    ) -> tuple[np.ndarray, ...]:
         design = contract_design(rows)
         X = design_matrix(
-            pd.concat([rows[["asset", "t"]], design], axis=1), features, self.features
+            pd.concat([rows[["asset", "t"]], design], axis=1),
+            features,
+            self.features,
+            self.leverage_of(rows, features, maps),
         )
         values = X.to_numpy(np.float64)
         p_lgbm = self.lightgbm.predict_proba(values)[:, 1]
         p_log = self.logistic.predict_proba(values)[:, 1] if self.logistic is not None else p_lgbm
         gbm = design["prob_gbm"].to_numpy(float)
-        return p_lgbm, p_log, gbm, design["signed_moneyness"].to_numpy(float)
+        return p_lgbm, p_log, gbm
 
-    def _learned(self, rows: pd.DataFrame, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Learned probabilities; strikes beyond the trained moneyness are extrapolated.
+    def _node_shifts(
+        self, rows: pd.DataFrame, features: pd.DataFrame, maps: SnapshotMaps | None
+    ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Learned logit shifts over ``gbm`` at the z-nodes of every group ``_g`` of ``rows``.
 
-        Past ``max |z|`` of the grid the model has no data (trees are flat there), so a strike
-        contract (close, touch) beyond it gets the learned logit shift over ``gbm`` at the
-        boundary strike added to its own ``gbm`` logit: continuous at the boundary and monotone
-        in the strike like ``gbm``.
+        Returns, per (kind, direction) class, the node ``z`` values and the shifts of the
+        LightGBM and the logistic model, shape (groups, nodes).
         """
-        p_lgbm, p_log, gbm, signed = self._raw(rows, features)
-        limit = max(abs(z) for z in self.config.z_grid)
+        groups = rows.drop_duplicates("_g").sort_values("_g")
+        groups = groups[groups["_g"] >= 0]
+        n_groups = int(rows["_g"].max()) + 1 if len(groups) else 0
+        zs = np.asarray(sorted(self.config.z_grid), dtype=float)
+        classes = {
+            ("close_above", ""): zs,
+            ("close_below", ""): zs,
+            ("touch", "up"): zs[zs > 0],
+            ("touch", "down"): zs[zs < 0],
+        }
+        pieces, spans = [], {}
+        start = 0
+        for (kind, way), nodes in classes.items():
+            if kind not in self.config.kinds:
+                continue
+            block = groups.loc[np.repeat(groups.index.to_numpy(), len(nodes))].copy()
+            z = np.tile(nodes, len(groups))
+            scale = block["vol_annual"].to_numpy(float) * np.sqrt(
+                block["horizon_hours"].to_numpy(float) / HOURS_PER_YEAR
+            )
+            block["kind"] = kind
+            block["direction"] = way
+            block["monitoring"] = "continuous" if kind == "touch" else "terminal"
+            block["strike_usd"] = block["spot_usd"].to_numpy(float) * np.exp(z * scale)
+            for name in ("lower_usd", "upper_usd", "threshold"):
+                block[name] = np.nan
+            block["reference_usd"] = block["spot_usd"]
+            pieces.append(block)
+            spans[(kind, way)] = (start, start + len(block), nodes)
+            start += len(block)
+        if not pieces or start == 0:
+            return {}
+        nodes_frame = pd.concat(pieces, ignore_index=True)
+        p_lgbm, p_log, gbm = self._raw(nodes_frame, features, maps)
+        out = {}
+        g = groups["_g"].to_numpy(int)
+        for key, (lo, hi, nodes) in spans.items():
+            shape = (len(groups), len(nodes))
+            base = logit(gbm[lo:hi], eps=_SHIFT_EPS).reshape(shape)
+            lg = np.full((n_groups, len(nodes)), np.nan)
+            lo_ = np.full((n_groups, len(nodes)), np.nan)
+            lg[g] = logit(p_lgbm[lo:hi], eps=_SHIFT_EPS).reshape(shape) - base
+            lo_[g] = logit(p_log[lo:hi], eps=_SHIFT_EPS).reshape(shape) - base
+            out[key] = (nodes, lg, lo_)
+        return out
+
+    def _learned(
+        self,
+        rows: pd.DataFrame,
+        features: pd.DataFrame,
+        maps: SnapshotMaps | None,
+        shifts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Learned probabilities: strike contracts from the interpolated node shifts (module
+        docstring), other kinds from the model directly."""
+        n = len(rows)
         kinds = rows["kind"].to_numpy(str)
-        beyond = np.isin(kinds, ("close_above", "close_below", "touch")) & (np.abs(signed) > limit)
-        if beyond.any():
-            sub = rows[beyond].copy()
-            way = sub["direction"].fillna("").to_numpy(str)
-            sign = np.where(
-                (sub["kind"].to_numpy(str) == "close_above")
-                | ((sub["kind"].to_numpy(str) == "touch") & (way == "up")),
-                -1.0,
-                1.0,
+        way = rows["direction"].fillna("").to_numpy(str)
+        gbm = contract_design(rows)["prob_gbm"].to_numpy(float)
+        p_lgbm, p_log = np.full(n, np.nan), np.full(n, np.nan)
+        strike = np.isin(kinds, ("close_above", "close_below", "touch"))
+        other = ~strike
+        if other.any():
+            sub = rows[other]
+            p_lgbm[other], p_log[other], _ = self._raw(sub, features, maps)
+        if strike.any():
+            scale = rows["vol_annual"].to_numpy(float) * np.sqrt(
+                rows["horizon_hours"].to_numpy(float) / HOURS_PER_YEAR
             )
-            scale = sub["vol_annual"].to_numpy(float) * np.sqrt(
-                sub["horizon_hours"].to_numpy(float) / HOURS_PER_YEAR
-            )
-            clamped = np.clip(signed[beyond], -limit, limit)
-            sub["strike_usd"] = sub["spot_usd"].to_numpy(float) * np.exp(sign * clamped * scale)
-            b_lgbm, b_log, b_gbm, _ = self._raw(sub, features)
-            p_lgbm[beyond] = _shifted(gbm[beyond], b_lgbm, b_gbm)
-            p_log[beyond] = _shifted(gbm[beyond], b_log, b_gbm)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.log(rows["strike_usd"].to_numpy(float) / rows["spot_usd"].to_numpy(float))
+                z = z / scale
+            g = rows["_g"].to_numpy(int)
+            for (kind, direction), (nodes, lg, lo) in shifts.items():
+                sel = strike & (kinds == kind) & (way == direction) & (g >= 0)
+                if not sel.any() or not len(nodes):
+                    continue
+                for target, table in ((p_lgbm, lg), (p_log, lo)):
+                    shift = _interpolate(nodes, table[g[sel]], z[sel])
+                    target[sel] = shift_logit(gbm[sel], shift, eps=_SHIFT_EPS)
         low, high = np.fmin(gbm, _FLOOR), np.fmax(gbm, 1.0 - _FLOOR)
         return np.clip(p_lgbm, low, high), np.clip(p_log, low, high)
 
-    def predict(self, contracts: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    def predict(
+        self,
+        contracts: pd.DataFrame,
+        features: pd.DataFrame,
+        maps: SnapshotMaps | None = None,
+    ) -> pd.DataFrame:
         """Probabilities of contract rows from their point-in-time features.
 
         Parameters
@@ -179,8 +292,11 @@ class FittedForecaster:
             spot_usd, vol_annual``; optional ``reference_usd`` (window start price, default
             spot) and ``start`` (default ``t``). Any index.
         features
-            Optional precomputed ``features.frame.frame.feature_frame`` rows (``asset, ts`` + the
-            features) covering every (asset, t): saves recomputing them across calls.
+            Feature-frame rows (``asset, ts`` + at least ``frame_features``) covering every
+            (asset, t) of ``contracts``.
+        maps
+            The liquidation maps at every (asset, t) (``experiments.learning.training_set.
+            leverage_inputs``); required when the fit uses leverage features.
 
         Returns
         -------
@@ -191,7 +307,8 @@ class FittedForecaster:
         Raises
         ------
         ConfigError
-            A row with ``t < cut + purge`` (look-ahead) or missing columns.
+            A row with ``t < cut + purge`` (look-ahead), missing columns, or no ``maps`` for a
+            fit with leverage features.
         """
         if contracts.empty:
             return pd.DataFrame(
@@ -208,19 +325,28 @@ class FittedForecaster:
         if "reference_usd" not in rows:
             rows["reference_usd"] = rows["spot_usd"]
         rows["reference_usd"] = rows["reference_usd"].fillna(rows["spot_usd"])
-        missing = [n for n in self.features if n not in features.columns]
+        missing = [n for n in self.frame_features if n not in features.columns]
         if missing:
             raise ConfigError(f"features must have the columns the fit uses; missing {missing}")
+        if self.leverage and maps is None:
+            raise ConfigError(
+                "maps must be given for a fit with leverage features "
+                "(experiments.learning.training_set.leverage_inputs); found None"
+            )
         kinds = rows["kind"].to_numpy(str)
         domain = self._domain(rows)
         gbm = contract_design(rows)["prob_gbm"].to_numpy(float)
+        rows["_g"] = rows.groupby(
+            ["asset", "t", "horizon_hours", "spot_usd", "vol_annual"], sort=False
+        ).ngroup()
+        trained = np.isin(kinds, list(self.config.kinds)) & np.isfinite(gbm)
+        shifts = self._node_shifts(rows[trained | domain], features, maps)
         learned = np.full(len(rows), np.nan)
         logistic = np.full(len(rows), np.nan)
-        trained = np.isin(kinds, list(self.config.kinds)) & np.isfinite(gbm)
         if trained.any():
             sub = rows[trained]
-            learned[trained], logistic[trained] = self._learned(sub, features)
-        default = self._default(rows, features, learned, domain, gbm)
+            learned[trained], logistic[trained] = self._learned(sub, features, maps, shifts)
+        default = self._default(rows, features, maps, shifts, learned, domain, gbm)
         default = np.where(domain & np.isfinite(default), default, gbm)
         out = rows.assign(prob_default=default)
         out = enforce_consistency(out, prob="prob_default") if "end" in out else out
@@ -254,6 +380,8 @@ class FittedForecaster:
         self,
         rows: pd.DataFrame,
         features: pd.DataFrame,
+        maps: SnapshotMaps | None,
+        shifts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]],
         learned: np.ndarray,
         domain: np.ndarray,
         gbm: np.ndarray,
@@ -278,8 +406,8 @@ class FittedForecaster:
             [rows["upper_usd"].to_numpy(float), ref * (1 - th)],
             np.nan,
         )
-        c1 = self._close_above(rows, features, k1, domain)
-        c2 = self._close_above(rows, features, k2, domain)
+        c1 = self._close_above(rows, features, maps, shifts, k1, domain)
+        c2 = self._close_above(rows, features, maps, shifts, k2, domain)
         up_move, down_move = c1, 1.0 - c2
         return np.select(
             [
@@ -310,29 +438,43 @@ class FittedForecaster:
         )
 
     def _close_above(
-        self, rows: pd.DataFrame, features: pd.DataFrame, strike: np.ndarray, domain: np.ndarray
+        self,
+        rows: pd.DataFrame,
+        features: pd.DataFrame,
+        maps: SnapshotMaps | None,
+        shifts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]],
+        strike: np.ndarray,
+        domain: np.ndarray,
     ) -> np.ndarray:
         need = domain & np.isfinite(strike) & (strike > 0)
         out = np.full(len(rows), np.nan)
         if not need.any():
             return out
-        query = rows.loc[need, ["asset", "t", "horizon_hours", "spot_usd", "vol_annual"]].copy()
+        columns = ["asset", "t", "horizon_hours", "spot_usd", "vol_annual", "_g"]
+        query = rows.loc[need, columns].copy()
         query["kind"] = "close_above"
         query["strike_usd"] = strike[need]
         for name in ("lower_usd", "upper_usd", "threshold"):
             query[name] = np.nan
         query["direction"] = ""
         query["monitoring"] = "terminal"
-        above = self._learned(query, features)[0]
-        below = self._learned(query.assign(kind="close_below"), features)[0]
+        above = self._learned(query, features, maps, shifts)[0]
+        below = self._learned(query.assign(kind="close_below"), features, maps, shifts)[0]
         # Symmetrised: the event and its complement predicted separately need not sum to 1.
         out[need] = (above + 1.0 - below) / 2.0
         return out
 
 
-def _shifted(gbm: np.ndarray, learned_at: np.ndarray, gbm_at: np.ndarray) -> np.ndarray:
-    """``gbm`` moved by the learned logit shift measured at another strike."""
-    return shift_logit(gbm, logit(learned_at) - logit(gbm_at))
+def _interpolate(nodes: np.ndarray, table: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Row-wise linear interpolation of ``table`` (rows x nodes, at increasing ``nodes``) at
+    ``z``, flat beyond the outer nodes (``np.interp`` for each row, vectorised)."""
+    if len(nodes) == 1:
+        return np.asarray(table[:, 0], dtype=float)
+    j = np.clip(np.searchsorted(nodes, z, side="right") - 1, 0, len(nodes) - 2)
+    lo, hi = nodes[j], nodes[j + 1]
+    w = np.clip((z - lo) / (hi - lo), 0.0, 1.0)
+    rows = np.arange(len(z))
+    return np.asarray((1.0 - w) * table[rows, j] + w * table[rows, j + 1], dtype=float)
 
 
 def _purge_rows(t: pd.Series, fraction: float, purge: pd.Timedelta) -> int:
@@ -425,4 +567,5 @@ def fit_forecaster(
         n_rows=len(y),
         fit_seconds=time.perf_counter() - started,
         seed=seed,
+        leverage=data.leverage,
     )

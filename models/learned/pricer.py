@@ -1,13 +1,16 @@
-"""The ``learned`` and ``default`` pricers: a fitted forecaster answering at a decision time.
+"""The ``learned``, ``default`` and ``default_vol`` pricers: a fitted forecaster answering at T.
 
 ``LearnedPricer(name, fitted)`` prices one contract from the view it is given: spot and the
 ``gbm`` answer from ``models.pricing.gbm``, the contract as a one-row contract frame, its
-point-in-time features computed from the view (never the store), and
+point-in-time features computed from the view (never the store): the frame features and, for a
+fit with leverage features, the liquidation map at T (``features.liqmap.contract_maps``), then
 ``FittedForecaster.predict``. It never fits and never logs: ``experiments.learning.fitting``
-finds or makes a fit usable at ``T`` and builds the pricer. ``default`` reports
-``prob_default`` (coherent by construction: see ``models.learned.forecaster``), ``learned`` the
-raw learned model of the contract's kind. Components: ``gbm``, ``learned``,
-``learned_logistic``, ``default``.
+finds or makes a fit usable at ``T`` and builds the pricer. ``default`` and ``default_vol``
+report ``prob_default`` of their fit (coherent by construction: see
+``models.learned.forecaster``; ``default_vol`` is fitted on volatility features only),
+``learned`` the raw learned model of the contract's kind. Components: ``gbm``, ``learned``,
+``learned_logistic``, ``default``. ``inputs["leverage"]`` holds the contract-relative leverage
+features the fit used, evaluated for this contract (name -> value or None; empty without them).
 
 ``prob_lo``/``prob_hi``: the ``gbm`` vol band shifted by the learned correction in logit space
 (``logit(prob) - logit(prob_gbm)``), widened to include the logistic variant.
@@ -34,6 +37,7 @@ import pandas as pd
 from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError, UnsupportedContract
 from levercast.features.frame.frame import compute_feature_frame
+from levercast.features.liqmap.contract_maps import SnapshotMaps, snapshot_maps
 from levercast.features.liquidation_windows import liquidation_buckets, window_sums
 from levercast.models.contracts import Contract, Kind
 from levercast.models.learned.forecaster import FittedForecaster
@@ -44,7 +48,7 @@ from levercast.models.probability import logit, shift_logit
 
 __all__ = ["LEARNED_NAMES", "LearnedPricer"]
 
-LEARNED_NAMES: Final = ("learned", "default")
+LEARNED_NAMES: Final = ("learned", "default", "default_vol")
 _EPS: Final = 1e-6
 
 
@@ -80,6 +84,7 @@ def _fit_inputs(fitted: FittedForecaster) -> dict[str, Any]:
         "learned_purge_hours": fitted.purge / pd.Timedelta(hours=1),
         "learned_rows": fitted.n_rows,
         "learned_features": list(fitted.features),
+        "learned_leverage_features": list(fitted.leverage),
         "learned_features_excluded": dict(fitted.excluded),
         "data_fingerprint": fitted.fingerprint,
     }
@@ -93,7 +98,27 @@ def _features(
     request: PricingRequest, asset: str, names: tuple[str, ...] | list[str]
 ) -> pd.DataFrame:
     """Feature-frame rows of ``asset`` at the decision time, read through the view only."""
-    return compute_feature_frame(request.view, asset, [request.view.t], names=list(names)).frame
+    frame = compute_feature_frame(request.view, asset, [request.view.t], names=list(names)).frame
+    frame["asset"] = frame["asset"].astype(str)
+    return frame
+
+
+def _leverage_inputs(
+    request: PricingRequest, fitted: FittedForecaster, asset: str
+) -> tuple[pd.DataFrame, SnapshotMaps | None]:
+    """Frame rows and (for a fit with leverage features) the map at the decision time."""
+    features = _features(request, asset, fitted.frame_features)
+    if not fitted.leverage:
+        return features, None
+    t = pd.DatetimeIndex([request.view.t]).tz_convert("UTC")
+    return features, snapshot_maps(request.view, asset, t)
+
+
+def _leverage_json(values: pd.DataFrame) -> dict[str, float | None]:
+    if values.empty or not len(values.columns):
+        return {}
+    row = values.iloc[0]
+    return {str(name): (float(row[name]) if np.isfinite(row[name]) else None) for name in values}
 
 
 def _price(
@@ -113,7 +138,8 @@ def _price(
         return _fallback(gbm, f"{name} fell back to gbm: {reason}")
     vol = float(gbm.inputs["vol_annual"])
     row = _contract_row(contract, request, vol)
-    pred = fitted.predict(row, _features(request, contract.asset, fitted.features)).iloc[0]
+    features, maps = _leverage_inputs(request, fitted, contract.asset)
+    pred = fitted.predict(row, features, maps).iloc[0]
     if not bool(pred["in_domain"]):
         return _fallback(
             gbm,
@@ -121,7 +147,7 @@ def _price(
             f"starting by T, horizons up to {max(fitted.config.horizons_hours):.0f} h, "
             "continuous touches, terminal or one-way moves)",
         )
-    prob = float(pred["prob_default"] if name == "default" else pred["prob_learned"])
+    prob = float(pred["prob_learned"] if name == "learned" else pred["prob_default"])
     shift = logit(prob, eps=_EPS) - logit(float(pred["prob_gbm"]), eps=_EPS)
     band = [float(v) for v in shift_logit([gbm.prob_lo, gbm.prob_hi], shift, eps=_EPS)]
     logistic = float(pred["prob_learned_logistic"])
@@ -139,7 +165,11 @@ def _price(
         prob_hi=max(prob, logistic, *band),
         model=name,
         components=components,
-        inputs={**gbm.inputs, **_fit_inputs(fitted)},
+        inputs={
+            **gbm.inputs,
+            **_fit_inputs(fitted),
+            "leverage": _leverage_json(fitted.leverage_of(row, features, maps)),
+        },
         warnings=gbm.warnings,
     )
 
@@ -221,7 +251,8 @@ class LearnedPricer:
     Attributes
     ----------
     name
-        ``learned`` (the raw learned model of the contract's kind) or ``default``.
+        ``learned`` (the raw learned model of the contract's kind), ``default`` or
+        ``default_vol`` (``prob_default`` of the fit given: with or without leverage).
     fitted
         A fit usable at the decision time, or None when none could be made.
     unavailable

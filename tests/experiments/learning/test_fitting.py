@@ -12,9 +12,10 @@ from levercast.experiments.cli.main import main
 from levercast.experiments.labels.liquidations import liquidation_sums
 from levercast.experiments.labels.outcomes import label_contracts
 from levercast.experiments.learning.fitting import fit_default, fit_with_budget, load_or_fit
-from levercast.experiments.learning.training_set import features_for
+from levercast.experiments.learning.training_set import leverage_inputs
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
+from levercast.features.liqmap.contract_maps import SnapshotMaps
 from levercast.models.consistency import consistency_violations
 from levercast.models.contracts import Contract, Kind, Resolution
 from levercast.models.learned.contract_grid import contract_grid
@@ -63,7 +64,7 @@ def test_fit_records_its_cut_purge_and_data(fitted, store):
 
 def test_predict_frame_is_coherent_and_in_range(fitted, store):
     grid = _grid(store, pd.date_range(CUT + pd.Timedelta(days=1), periods=3, freq="12h"))
-    pred = fitted.predict(grid, features_for(store, grid[["asset", "t"]], fitted.features))
+    pred = fitted.predict(grid, *leverage_inputs(store, grid[["asset", "t"]], fitted.features))
     assert list(pred.columns) == [
         "prob_gbm",
         "prob_learned",
@@ -85,7 +86,7 @@ def test_predict_frame_is_coherent_and_in_range(fitted, store):
 def test_refit_rule_refuses_look_ahead(fitted, store):
     early = _grid(store, pd.DatetimeIndex([CUT + pd.Timedelta(hours=12)]))
     with pytest.raises(ConfigError, match=r"t must be at or after cut \+ purge"):
-        fitted.predict(early, features_for(store, early[["asset", "t"]], fitted.features))
+        fitted.predict(early, *leverage_inputs(store, early[["asset", "t"]], fitted.features))
 
 
 def test_load_or_fit_caches_and_refits_before_an_earlier_time(store, tmp_path, monkeypatch):
@@ -139,9 +140,9 @@ def test_nan_features_and_out_of_domain_rows(fitted, store):
     times = pd.DatetimeIndex([CUT + pd.Timedelta(days=2)])
     grid = _grid(store, times, hours=(4.0, 48.0))
     features = pd.DataFrame({"asset": ["BTC"], "ts": times})
-    for name in fitted.features:
+    for name in fitted.frame_features:
         features[name] = np.nan
-    pred = fitted.predict(grid, features)
+    pred = fitted.predict(grid, features, SnapshotMaps.empty())  # no map at t either
     assert np.isfinite(pred["prob_default"]).all()
     outside = grid["horizon_hours"] == 48.0
     assert not pred.loc[outside, "in_domain"].any() and pred.loc[~outside, "in_domain"].all()
@@ -159,12 +160,13 @@ def test_run_where_funding_dvol_and_one_venue_stop_partway(tmp_path):
         frame[frame["ts"] < stop - pd.Timedelta(days=5)].to_parquet(root / f"{table}.parquet")
     store = Store(root)
     fit = fit_default(store, assets=("BTC",), cut=CUT, config=SMALL, liquidations=False)
-    assert "stale" in fit.excluded["funding_rate_8h"]
+    assert "stale" in fit.excluded["lev_funding"] and fit.leverage
+    assert "not a design column" in fit.excluded["funding_rate_8h"]
     times = pd.date_range(CUT + pd.Timedelta(days=1), periods=4, freq="12h")
     inputs = market_inputs(store, "BTC", times)
     assert (inputs["spot_venue"] == "bitget-usdtm").all()
     grid = contract_grid(inputs, horizons_hours=SMALL.horizons_hours)
-    pred = fit.predict(grid, features_for(store, grid[["asset", "t"]], fit.features))
+    pred = fit.predict(grid, *leverage_inputs(store, grid[["asset", "t"]], fit.features))
     assert np.isfinite(pred.drop(columns="in_domain").to_numpy(float)).all()
 
 

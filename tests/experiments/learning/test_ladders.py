@@ -1,0 +1,113 @@
+"""Strike ladders of the default forecaster: smooth, monotone and coherent at random times.
+
+Property (issue 16): adjacent strikes 1 % apart never differ by more than
+``max(3 x gbm's difference, 0.01)``; ``close_above`` and an up touch fall with the strike,
+``close_below`` and a down touch rise; a touch is at least its close beyond.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from levercast.experiments.learning.fitting import fit_default
+from levercast.experiments.learning.training_set import leverage_inputs
+from levercast.features.dataset.store import Store
+from levercast.models.learned.design import TrainingConfig
+from levercast.models.pricing.market_state import market_inputs
+from tests.conftest import make_dataset
+
+CONFIG = TrainingConfig(
+    decision_every_hours=12.0,
+    history_days=30.0,
+    horizons_hours=(1.0, 4.0, 24.0),
+    min_history_days=5.0,
+    stale_days=3.0,
+    n_estimators=40,
+    min_child_samples=20,
+    max_rows=20_000,
+    use_leverage=True,
+)
+START = pd.Timestamp("2024-01-01T00:00Z")
+CUT = START + pd.Timedelta(days=36)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return Store(make_dataset(tmp_path_factory.mktemp("ladder") / "data", hours=24 * 50))
+
+
+@pytest.fixture(scope="module")
+def fitted(store):
+    return fit_default(store, assets=("BTC",), cut=CUT, config=CONFIG, liquidations=False)
+
+
+def _ladder(store, t: pd.Timestamp, hours: float, steps: int) -> pd.DataFrame:
+    base = market_inputs(store, "BTC", pd.DatetimeIndex([t])).iloc[0]
+    spot, vol = float(base["spot_usd"]), float(base["vol_annual"])
+    strikes = spot * 1.01 ** np.arange(-steps, steps + 1)
+    rows = []
+    for k in strikes:
+        rows.append(("close_above", k, "", "terminal"))
+        rows.append(("close_below", k, "", "terminal"))
+        rows.append(("touch", k, "up" if k > spot else "down", "continuous"))
+    frame = pd.DataFrame(rows, columns=["kind", "strike_usd", "direction", "monitoring"])
+    frame["asset"] = "BTC"
+    frame["t"] = t
+    frame["end"] = t + pd.Timedelta(hours=hours)
+    frame["horizon_hours"] = hours
+    frame["spot_usd"] = spot
+    frame["vol_annual"] = vol
+    for name in ("lower_usd", "upper_usd", "threshold"):
+        frame[name] = np.nan
+    return frame
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offset_hours=st.integers(24, 24 * 12),
+    hours=st.floats(1.0, 24.0),
+    steps=st.integers(3, 12),
+)
+def test_ladders_are_smooth_monotone_and_coherent(store, fitted, offset_hours, hours, steps):
+    t = CUT + pd.Timedelta(hours=offset_hours)
+    rows = _ladder(store, t, hours, steps)
+    features, maps = leverage_inputs(store, rows[["asset", "t"]].iloc[:1], fitted.features)
+    pred = fitted.predict(rows, features, maps)
+    assert pred["in_domain"].all()
+    for kind, way, falling in (
+        ("close_above", "", True),
+        ("close_below", "", False),
+        ("touch", "up", True),
+        ("touch", "down", False),
+    ):
+        sel = (rows["kind"] == kind) & (rows["direction"] == way)
+        order = np.argsort(rows.loc[sel, "strike_usd"].to_numpy())
+        p = pred.loc[sel, "prob_default"].to_numpy()[order]
+        g = pred.loc[sel, "prob_gbm"].to_numpy()[order]
+        if len(p) < 2:
+            continue
+        step = np.diff(p)
+        assert ((step <= 1e-12) if falling else (step >= -1e-12)).all(), (kind, way, p)
+        bound = np.maximum(3 * np.abs(np.diff(g)), 0.01)
+        assert (np.abs(step) <= bound + 1e-12).all(), (kind, way, p, g)
+    touch = rows["kind"] == "touch"
+    for _, row in rows[touch].iterrows():
+        beyond = "close_above" if row["direction"] == "up" else "close_below"
+        close = (rows["kind"] == beyond) & np.isclose(rows["strike_usd"], row["strike_usd"])
+        assert pred.loc[row.name, "prob_default"] >= pred.loc[close, "prob_default"].max() - 1e-12
+
+
+def test_strikes_between_nodes_are_interpolated_not_stepped(store, fitted):
+    """The staircase of issue 16: neighbouring strikes that straddle no node differ."""
+    t = CUT + pd.Timedelta(days=3)
+    rows = _ladder(store, t, 24.0, 6)
+    features, maps = leverage_inputs(store, rows[["asset", "t"]].iloc[:1], fitted.features)
+    pred = fitted.predict(rows, features, maps)
+    above = pred.loc[rows["kind"] == "close_above", "prob_default"].to_numpy()
+    assert (np.diff(above) < 0).all()
