@@ -48,10 +48,11 @@ def run_features(args: argparse.Namespace) -> int:
     store = Store(root)
     if store.is_empty():
         raise DataError(f"--data {root} holds no dataset (expected candles.parquet and others)")
-    candles = store.read("candles")
-    known = sorted(set(candles["asset"].astype(str)))
+    known = sorted(set(store.as_of("candles", at)["asset"].astype(str)))
     if asset not in known:
-        raise ConfigError(f"--asset must be one of the dataset's assets {known}; found {asset!r}")
+        raise ConfigError(
+            f"--asset must be one of the assets with candles known at --at {known}; found {asset!r}"
+        )
     snapshot = features_at(store, asset, at)
     emit(args, snapshot.to_json_dict(), _render)
     return 0
