@@ -50,8 +50,11 @@ __all__ = [
     "RunLog",
     "RunRecord",
     "git_commit",
+    "log_backtest",
+    "log_evaluation",
     "log_model",
     "log_pending_runs",
+    "log_report",
     "log_run",
     "tracking_uri",
 ]
@@ -391,3 +394,115 @@ def log_model(
     except Exception as e:
         print(f"levercast: model logging failed ({_error_text(e)})", file=sys.stderr)
         return None
+
+
+# -- runs built from result objects (the commands only call these) ------------------------------
+_BACKTEST_CSV_COLUMNS: Final = (
+    "decision_time",
+    "kind",
+    "horizon",
+    "z",
+    "direction",
+    "strike_usd",
+    "lower_usd",
+    "upper_usd",
+    "threshold",
+    "spot_usd",
+    "vol_annual",
+    "spot_venue",
+    "outcome",
+)
+
+
+def backtest_metrics(doc: Mapping[str, Any]) -> dict[str, float | None]:
+    """MLflow metrics of a backtest's JSON (INTERFACE.md §4: the metrics of the JSON output)."""
+    out: dict[str, float | None] = {
+        "n_forecasts": doc["n_forecasts"],
+        "n_days": doc["n_days"],
+        "n_dropped": doc["n_dropped"],
+    }
+    for name, m in doc["models"].items():
+        for key in ("brier", "log_loss", "ece"):
+            out[f"{key}_{name}"] = m[key]
+    for name, s in doc["skill_vs_gbm"].items():
+        out[f"skill_vs_gbm_{name}"] = s["value"]
+    return out
+
+
+def evaluation_metrics(doc: Mapping[str, Any]) -> dict[str, float | None]:
+    """MLflow metrics of an evaluation's JSON."""
+    out: dict[str, float | None] = {"markets": doc["markets"], "observations": doc["observations"]}
+    for key in ("brier", "log_loss"):
+        for s, v in doc.get(key, {}).items():
+            out[f"{key}_{s}"] = v
+    for s, v in doc.get("skill_vs_market", {}).items():
+        out[f"skill_vs_market_{s}"] = v["value"]
+    trading = doc.get("trading", {})
+    for key in ("trades", "hit_rate", "pnl_per_dollar", "max_drawdown_usd"):
+        if key in trading:
+            out[f"trading_{key}"] = trading[key]
+    return out
+
+
+def log_backtest(
+    result: Any, *, fingerprint: str, seed: int, folder: Path, plots: Mapping[str, Path] = {}
+) -> RunLog:
+    """Log a ``BacktestResult``: its config as params, the JSON's metrics, the forecasts as a
+    gzipped CSV written into ``folder`` and any ``plots`` given (name -> PNG)."""
+    doc = result.to_json_dict()
+    frame = result.to_frame()
+    columns = [c for c in _BACKTEST_CSV_COLUMNS if c in frame.columns]
+    columns += [c for c in frame.columns if c.startswith("prob_")]
+    csv = folder / "forecasts.csv.gz"
+    frame[columns].to_csv(csv, index=False, compression="gzip")
+    record = RunRecord(
+        experiment="levercast-backtest",
+        run_name=f"backtest-{result.config.asset}",
+        params=result.config.to_json_dict(),
+        tags={"data_fingerprint": fingerprint, "seed": str(seed)},
+        metrics=backtest_metrics(doc),
+        artifacts={"forecasts.csv.gz": csv, **plots},
+    )
+    return log_run(record)
+
+
+def log_evaluation(
+    result: Any,
+    *,
+    params: Mapping[str, Any],
+    fingerprint: str,
+    seed: int,
+    folder: Path,
+    plots: Mapping[str, Path] = {},
+) -> RunLog:
+    """Log an ``EvaluationResult``: ``params`` (the command's config), the JSON's metrics, the
+    observations as a CSV written into ``folder`` and any ``plots``."""
+    doc = result.to_json_dict()
+    csv = folder / "observations.csv"
+    result.to_frame().to_csv(csv, index=False)
+    record = RunRecord(
+        experiment="levercast-evaluate",
+        run_name=f"evaluate-{doc.get('model_used', params.get('model'))}",
+        params=dict(params),
+        tags={"data_fingerprint": fingerprint, "seed": str(seed)},
+        metrics=evaluation_metrics(doc),
+        artifacts={"observations.csv": csv, **plots},
+    )
+    return log_run(record)
+
+
+def log_report(report: Any, payload: Mapping[str, Any], *, fingerprint: str) -> RunLog:
+    """Log a written report (its HTML and Markdown files as artifacts)."""
+    record = RunRecord(
+        experiment="levercast-report",
+        run_name=f"report-{report.at:%Y%m%dT%H%MZ}",
+        params={"assets": ",".join(report.assets), "at": report.at, "model": report.model},
+        tags={"data_fingerprint": fingerprint, "seed": "0"},
+        metrics={
+            "plots": payload["plots"],
+            "notes": len(payload["notes"]),
+            "markets_priced": len(report.scan.rows) if report.scan else 0,
+        },
+        artifacts={"report.html": Path(payload["html"]), "report.md": Path(payload["markdown"])},
+    )
+    return log_run(record)

@@ -19,22 +19,6 @@ from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["run_backtest"]
 
-_CSV_COLUMNS = (
-    "decision_time",
-    "kind",
-    "horizon",
-    "z",
-    "direction",
-    "strike_usd",
-    "lower_usd",
-    "upper_usd",
-    "threshold",
-    "spot_usd",
-    "vol_annual",
-    "spot_venue",
-    "outcome",
-)
-
 
 def _split(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (text or "").split(",") if s.strip())
@@ -59,46 +43,20 @@ def _render(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _metrics(doc: dict[str, Any]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {
-        "n_forecasts": doc["n_forecasts"],
-        "n_days": doc["n_days"],
-        "n_dropped": doc["n_dropped"],
-    }
-    for name, m in doc["models"].items():
-        for key in ("brier", "log_loss", "ece"):
-            out[f"{key}_{name}"] = m[key]
-    for name, s in doc["skill_vs_gbm"].items():
-        out[f"skill_vs_gbm_{name}"] = s["value"]
-    return out
-
-
-def _log(result: Any, store: Any, doc: dict[str, Any], seed: int) -> None:
+def _log(result: Any, store: Any, seed: int) -> None:
     from levercast.experiments.reporting.plots import plot_reliability
-    from levercast.experiments.tracking import RunRecord, log_run
+    from levercast.experiments.tracking import log_backtest
 
-    config = result.config
+    doc = result.to_json_dict()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        csv = folder / "forecasts.csv.gz"
-        columns = [c for c in _CSV_COLUMNS if c in result.forecasts.columns]
-        prob_columns = [c for c in result.forecasts.columns if c.startswith("prob_")]
-        result.to_frame()[columns + prob_columns].to_csv(csv, index=False, compression="gzip")
-        artifacts = {"forecasts.csv.gz": csv}
+        plots = {}
         if doc.get("reliability"):
-            png = plot_reliability(
-                doc["reliability"], folder / "reliability.png", title=f"backtest {config.asset}"
+            title = f"backtest {result.config.asset}"
+            plots["reliability.png"] = plot_reliability(
+                doc["reliability"], folder / "reliability.png", title=title
             )
-            artifacts["reliability.png"] = png
-        record = RunRecord(
-            experiment="levercast-backtest",
-            run_name=f"backtest-{config.asset}",
-            params=config.to_json_dict(),
-            tags={"data_fingerprint": store.fingerprint(), "seed": str(seed)},
-            metrics=_metrics(doc),
-            artifacts=artifacts,
-        )
-        log_run(record)
+        log_backtest(result, fingerprint=store.fingerprint(), seed=seed, folder=folder, plots=plots)
 
 
 def run_backtest(args: argparse.Namespace) -> int:
@@ -129,7 +87,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     emit(args, doc, _render)
     sys.stdout.flush()
     try:
-        _log(result, store, doc, args.seed)
+        _log(result, store, args.seed)
     except (OSError, ValueError, ForecastError) as e:
         print(f"levercast: run not logged ({type(e).__name__}: {e})", file=sys.stderr)
     return 0

@@ -47,42 +47,27 @@ def _render(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _metrics(doc: dict[str, Any]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {"markets": doc["markets"], "observations": doc["observations"]}
-    for key in ("brier", "log_loss"):
-        for s, v in doc.get(key, {}).items():
-            out[f"{key}_{s}"] = v
-    for s, v in doc.get("skill_vs_market", {}).items():
-        out[f"skill_vs_market_{s}"] = v["value"]
-    trading = doc.get("trading", {})
-    for key in ("trades", "hit_rate", "pnl_per_dollar", "max_drawdown_usd"):
-        if key in trading:
-            out[f"trading_{key}"] = trading[key]
-    return out
-
-
-def _log(result: Any, store: Any, doc: dict[str, Any], args: argparse.Namespace) -> None:
+def _log(result: Any, store: Any, args: argparse.Namespace) -> None:
     from levercast.experiments.reporting.plots import plot_reliability
-    from levercast.experiments.tracking import RunRecord, log_run
+    from levercast.experiments.tracking import log_evaluation
 
+    doc = result.to_json_dict()
+    params = {"model": args.model, "forecasts": bool(args.forecasts), "seed": args.seed}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        csv = folder / "observations.csv"
-        result.to_frame().to_csv(csv, index=False)
-        artifacts = {"observations.csv": csv}
+        plots = {}
         if doc.get("reliability"):
-            artifacts["reliability.png"] = plot_reliability(
+            plots["reliability.png"] = plot_reliability(
                 doc["reliability"], folder / "reliability.png", title="evaluate"
             )
-        record = RunRecord(
-            experiment="levercast-evaluate",
-            run_name=f"evaluate-{doc.get('model_used', args.model)}",
-            params={"model": args.model, "forecasts": bool(args.forecasts), "seed": args.seed},
-            tags={"data_fingerprint": store.fingerprint(), "seed": str(args.seed)},
-            metrics=_metrics(doc),
-            artifacts=artifacts,
+        log_evaluation(
+            result,
+            params=params,
+            fingerprint=store.fingerprint(),
+            seed=args.seed,
+            folder=folder,
+            plots=plots,
         )
-        log_run(record)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -102,7 +87,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     emit(args, doc, _render)
     sys.stdout.flush()
     try:
-        _log(result, store, doc, args)
+        _log(result, store, args)
     except (OSError, ValueError, ForecastError) as e:
         print(f"levercast: run not logged ({type(e).__name__}: {e})", file=sys.stderr)
     return 0

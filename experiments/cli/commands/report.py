@@ -22,26 +22,6 @@ from levercast.experiments.paths import levercast_home, resolve_data_dir
 __all__ = ["run_report"]
 
 
-def _log_mlflow(report: Any, payload: dict[str, Any], fingerprint: str) -> None:
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        return
-    from levercast.experiments.tracking import RunRecord, log_run
-
-    record = RunRecord(
-        experiment="levercast-report",
-        run_name=f"report-{report.at:%Y%m%dT%H%MZ}",
-        params={"assets": ",".join(report.assets), "at": report.at, "model": report.model},
-        tags={"data_fingerprint": fingerprint, "seed": "0"},
-        metrics={
-            "plots": payload["plots"],
-            "notes": len(payload["notes"]),
-            "markets_priced": len(report.scan.rows) if report.scan else 0,
-        },
-        artifacts={"report.html": Path(payload["html"]), "report.md": Path(payload["markdown"])},
-    )
-    log_run(record)
-
-
 def _render(args: argparse.Namespace, out_dir: Path, at: datetime | None) -> dict[str, Any]:
     from levercast.experiments.reporting.report import build_report, write_report
     from levercast.features.dataset.store import Store
@@ -63,7 +43,10 @@ def _render(args: argparse.Namespace, out_dir: Path, at: datetime | None) -> dic
             )
         except DataError as e:
             payload["notes"].append(f"forward log not written ({e})")
-    _log_mlflow(report, payload, fingerprint)
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        from levercast.experiments.tracking import log_report
+
+        log_report(report, payload, fingerprint=fingerprint)
     return payload
 
 
