@@ -17,6 +17,7 @@ __all__ = [
     "ET",
     "HOURS_PER_YEAR",
     "SECONDS_PER_YEAR",
+    "duration_text",
     "format_utc",
     "parse_duration",
     "parse_utc",
@@ -94,3 +95,15 @@ def parse_duration(value: str | timedelta, *, name: str = "duration") -> timedel
     if delta <= timedelta(0):
         raise ConfigError(f"{name} must be positive; found {value!r}")
     return delta
+
+
+def duration_text(delta: timedelta) -> str:
+    """A duration as the text a backtest writes: whole days from two days up (``7d``, ``30d``),
+    else whole hours (``1h``, ``24h``), minutes (``90m``) or seconds (``45s``)."""
+    secs = delta.total_seconds()
+    if secs >= 2 * 86400 and secs % 86400 == 0:
+        return f"{int(secs // 86400)}d"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if secs % size == 0:
+            return f"{int(secs // size)}{unit}"
+    return f"{secs:g}s"

@@ -26,7 +26,7 @@ import pandas as pd
 from levercast.markets.questions.parser import AthLookup, parse_market
 from levercast.markets.types import BookLevel, OrderBook, VenueMarket
 
-__all__ = ["books_from_rows", "parse_markets", "venue_market_from_row"]
+__all__ = ["book_rows", "books_from_rows", "parse_markets", "venue_market_from_row"]
 
 
 def _time(value: Any) -> datetime | None:
@@ -136,3 +136,24 @@ def parse_markets(
         parsed = parse_market(market, reference_time=reference, ath_usd=ath_usd)
         out.append({"market_id": market.market_id, **parsed.to_json_dict()})
     return out
+
+
+def book_rows(book: OrderBook, *, received_at: datetime) -> pd.DataFrame:
+    """``books`` rows of one snapshot: one row per side and price (sizes at a price summed).
+
+    ``ts`` is the book's time; ``available_at`` the later of it and ``received_at``.
+    """
+    ts = pd.Timestamp(book.observed_at).tz_convert("UTC")
+    available = max(ts, pd.Timestamp(received_at).tz_convert("UTC"))
+    levels = [("bid", lv.price, lv.size) for lv in book.bids]
+    levels += [("ask", lv.price, lv.size) for lv in book.asks]
+    frame = pd.DataFrame(levels, columns=["side", "price", "size"])
+    frame = frame.groupby(["side", "price"], as_index=False)["size"].sum()
+    n = len(frame)
+    return frame.assign(
+        venue=book.venue,
+        market_id=book.market_id,
+        outcome=book.outcome,
+        ts=pd.Series([ts] * n, dtype="datetime64[ns, UTC]"),
+        available_at=pd.Series([available] * n, dtype="datetime64[ns, UTC]"),
+    )

@@ -44,7 +44,13 @@ from levercast.experiments.labels.outcomes import label_contracts
 from levercast.experiments.metrics import score_backtest
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
-from levercast.features.timeutil import HOURS_PER_YEAR, format_utc, parse_duration, parse_utc
+from levercast.features.timeutil import (
+    HOURS_PER_YEAR,
+    duration_text,
+    format_utc,
+    parse_duration,
+    parse_utc,
+)
 from levercast.models.learned.contract_grid import to_contracts
 from levercast.models.pricing.gbm import gbm_probabilities
 
@@ -52,7 +58,6 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "backtest_task",
-    "duration_text",
     "gbm_frame_probabilities",
     "run_backtest",
 ]
@@ -60,18 +65,6 @@ __all__ = [
 SUPPORTED_MODELS: Final = ("gbm", "learned", "default")
 _DAY: Final = timedelta(days=1)
 _NO_INPUTS: Final = "no fresh candle venue with a week of returns at the decision"
-
-
-def duration_text(delta: timedelta) -> str:
-    """A duration as the text a backtest writes: whole days from two days up (``7d``, ``30d``),
-    else whole hours (``1h``, ``24h``), minutes (``90m``) or seconds (``45s``)."""
-    secs = delta.total_seconds()
-    if secs >= 2 * 86400 and secs % 86400 == 0:
-        return f"{int(secs // 86400)}d"
-    for unit, size in (("h", 3600), ("m", 60)):
-        if secs % size == 0:
-            return f"{int(secs // size)}{unit}"
-    return f"{secs:g}s"
 
 
 @dataclass(frozen=True, slots=True)

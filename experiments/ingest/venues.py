@@ -37,8 +37,9 @@ from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, ForecastError
 from levercast.features.timeutil import parse_duration
 from levercast.markets.client import BookStreaming, LiveBooks, MarketClient
+from levercast.markets.dataset import book_rows
 from levercast.markets.settings import VenueSettings, venue_settings_from_env
-from levercast.markets.types import OrderBook, VenueMarket
+from levercast.markets.types import VenueMarket
 
 __all__ = ["VENUES", "fetch_markets", "make_clients", "record_books"]
 
@@ -269,27 +270,6 @@ def fetch_markets(
 
 
 # -- record books ------------------------------------------------------------------------------
-def book_rows(book: OrderBook, *, received_at: datetime) -> pd.DataFrame:
-    """``books`` rows of one snapshot: one row per side and price (sizes at a price summed).
-
-    ``ts`` is the book's time; ``available_at`` the later of it and ``received_at``.
-    """
-    ts = pd.Timestamp(book.observed_at).tz_convert("UTC")
-    available = max(ts, pd.Timestamp(received_at).tz_convert("UTC"))
-    levels = [("bid", lv.price, lv.size) for lv in book.bids]
-    levels += [("ask", lv.price, lv.size) for lv in book.asks]
-    frame = pd.DataFrame(levels, columns=["side", "price", "size"])
-    frame = frame.groupby(["side", "price"], as_index=False)["size"].sum()
-    n = len(frame)
-    return frame.assign(
-        venue=book.venue,
-        market_id=book.market_id,
-        outcome=book.outcome,
-        ts=pd.Series([ts] * n, dtype="datetime64[ns, UTC]"),
-        available_at=pd.Series([available] * n, dtype="datetime64[ns, UTC]"),
-    )
-
-
 def _streamed(
     client: BookStreaming,
     venue: str,

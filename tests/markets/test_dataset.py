@@ -8,8 +8,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from levercast.experiments.ingest.venues import book_rows
-from levercast.markets.dataset import books_from_rows, parse_markets, venue_market_from_row
+from levercast.markets.dataset import (
+    book_rows,
+    books_from_rows,
+    parse_markets,
+    venue_market_from_row,
+)
 from levercast.markets.types import BookLevel, OrderBook
 
 AT = datetime(2026, 1, 10, 12, tzinfo=UTC)

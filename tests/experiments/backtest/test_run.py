@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levercast.experiments.backtest.run import BacktestConfig, duration_text, run_backtest
+from levercast.experiments.backtest.run import BacktestConfig, run_backtest
 from levercast.experiments.learning import fitting
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.features.prices import hourly_series, to_ns
+from levercast.features.timeutil import duration_text
 from levercast.models.pricing.gbm import gbm_vol_at
 from levercast.models.pricing.price import price_contract
 from levercast.models.pricing.pricers import GBM
