@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from levercast.experiments.learning import fitting
-from levercast.experiments.learning.training_set import features_for
+from levercast.experiments.learning.training_set import leverage_inputs
 from levercast.experiments.parallel import run_grid
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
+from levercast.models.learned.design import TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster
 from levercast.models.learned.splits import walk_forward_splits
 
@@ -36,6 +37,7 @@ class _Segment:
     cut: datetime
     seed: int
     rows: pd.DataFrame
+    config: TrainingConfig | None = None
 
 
 def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
@@ -45,6 +47,7 @@ def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
         assets=task.assets,
         cut=pd.Timestamp(cut),
         seed=task.seed,
+        config=task.config,
         logistic=False,
         liquidations=False,
     )
@@ -61,8 +64,8 @@ def _fit_predict(task: _Segment) -> pd.DataFrame:
         fitted = _fit(task, (first - fitted.purge).to_pydatetime())
     # ``start`` is left out: the grid's windows start at ``t`` (the forecaster's default).
     rows = task.rows.drop(columns=["start"], errors="ignore")
-    features = features_for(task.store, rows[["asset", "t"]], fitted.features)
-    return fitted.predict(rows, features)
+    features, maps = leverage_inputs(task.store, rows[["asset", "t"]], fitted.features)
+    return fitted.predict(rows, features, maps if fitted.leverage else None)
 
 
 def walk_forward_predict(
@@ -77,28 +80,35 @@ def walk_forward_predict(
     seed: int,
     engine: str = "serial",
 ) -> dict[str, np.ndarray]:
-    """``prob_<model>`` of the learned forecaster, refitted every ``every`` (expanding window).
+    """``prob_<model>`` of the learned forecasters, refitted every ``every`` (expanding window).
 
     Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a
-    fit with training cut ``first + k every - purge``. NaN where the forecaster gives none.
+    fit with training cut ``first + k every - purge``. ``learned`` and ``default`` share the
+    shipped fit; ``default_vol`` is the fit without leverage features (its ``prob_default``).
+    NaN where the forecaster gives none.
     """
     splits = walk_forward_splits(
         frame["decision_time"], origin=pd.Timestamp(first), every=every, purge=purge
     )
-    tasks = [
-        _Segment(store, assets, split.cut.to_pydatetime(), seed, frame.iloc[split.rows])
-        for split in splits
-    ]
-    results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
     out = {m: np.full(len(frame), np.nan) for m in wanted}
-    for split, predicted in zip(splits, results, strict=True):
-        where = split.rows
-        # Outside its domain the forecaster answers with prob_gbm: count that as a fallback.
-        domain = np.ones(len(where), bool)
-        if "in_domain" in predicted.columns:
-            domain = predicted["in_domain"].to_numpy(bool)
-        for m in wanted:
-            column = f"prob_{m}"
-            if column in predicted.columns:
-                out[m][where] = np.where(domain, predicted[column].to_numpy(float), np.nan)
+    groups: dict[str, list[str]] = {}
+    for m in wanted:
+        groups.setdefault("default_vol" if m == "default_vol" else "default", []).append(m)
+    for name, models in groups.items():
+        config = fitting.model_config(name)
+        tasks = [
+            _Segment(store, assets, split.cut.to_pydatetime(), seed, frame.iloc[split.rows], config)
+            for split in splits
+        ]
+        results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
+        for split, predicted in zip(splits, results, strict=True):
+            where = split.rows
+            # Outside its domain the forecaster answers with prob_gbm: count that as a fallback.
+            domain = np.ones(len(where), bool)
+            if "in_domain" in predicted.columns:
+                domain = predicted["in_domain"].to_numpy(bool)
+            for m in models:
+                column = "prob_default" if m == "default_vol" else f"prob_{m}"
+                if column in predicted.columns:
+                    out[m][where] = np.where(domain, predicted[column].to_numpy(float), np.nan)
     return out

@@ -41,7 +41,6 @@ from levercast.models.learned.design import (
     contract_design,
     decision_times,
     design_matrix,
-    mask_leverage,
     select_features,
 )
 from levercast.models.learned.leverage import LEVERAGE_FEATURES, SCALAR_INPUTS, leverage_features
@@ -154,9 +153,7 @@ def assemble_training_set(
     leverage = None
     if config.use_leverage:
         scalars, maps = leverage_inputs(store, keys)
-        values = mask_leverage(
-            leverage_features(frame, maps, scalars), frame["family_code"].to_numpy(), config
-        )
+        values = leverage_features(frame, maps, scalars)
         probe = values.assign(asset=frame["asset"], ts=frame["t"])
         chosen, dropped = select_features(probe, cut, config)
         excluded.update(dropped)

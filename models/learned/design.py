@@ -10,9 +10,11 @@ logit, the signed moneyness and width in ``sigma sqrt(h)`` units, log hours to e
 Feature columns: the asset-level volatility features ``BASE_FEATURES`` of the feature frame
 (one value per (asset, t)) and, with ``use_leverage``, the contract-relative leverage features of
 ``models.learned.leverage`` (one value per contract row: mass to the barrier, cluster distances,
-oriented dominance and funding, ...), given only to the event families of ``leverage_families``
-(NaN elsewhere). Other registered frame features (ELR, map, dominance, deleveraging signals as
-asset-level scalars) are not design columns: leverage enters through the contract-relative ones.
+oriented dominance and funding, ...). Other registered frame features (ELR, map, dominance,
+deleveraging signals as asset-level scalars) are not design columns: leverage enters through the
+contract-relative ones. ``leverage_families`` names the event families whose answers come from
+the leverage model; the others come from a volatility-only companion fitted on the same rows
+(``TrainingSet.without_leverage``).
 
 Feature selection (``select_features``): features with under ``min_history_days`` (365) of
 history before the cut, features with no value in the ``stale_days`` before the cut, USD levels
@@ -49,7 +51,6 @@ __all__ = [
     "decision_times",
     "design_matrix",
     "family_codes",
-    "mask_leverage",
     "select_features",
 ]
 
@@ -91,8 +92,12 @@ class TrainingConfig:
         True adds the contract-relative leverage features (``models.learned.leverage``) to the
         volatility features; False is ``default_vol`` (volatility features only).
     leverage_families
-        Event families (``FAMILIES``) whose rows get the leverage features (others: NaN);
-        None = every family.
+        Event families (``FAMILIES``) answered by the leverage model; the others are answered
+        by a volatility-only companion fitted on the same rows. None = every family (no
+        companion). The shipped ``("terminal_beyond",)`` is the walk-forward choice of
+        experiments/studies/learned_models/README.md: the leverage model answers closes,
+        one-way moves and up_down (and, through ``c(K)``, the close floor of touches); touches
+        themselves are answered without leverage, where it did not help.
     max_rows
         Seeded subsample of the labelled rows (time order kept) above this size.
     n_estimators, learning_rate, num_leaves, min_child_samples
@@ -110,8 +115,8 @@ class TrainingConfig:
     z_grid: tuple[float, ...] = Z_GRID
     min_history_days: float = 365.0
     stale_days: float = 30.0
-    use_leverage: bool = False
-    leverage_families: tuple[str, ...] | None = None
+    use_leverage: bool = True
+    leverage_families: tuple[str, ...] | None = ("terminal_beyond",)
     max_rows: int = 400_000
     n_estimators: int = 150
     learning_rate: float = 0.05
@@ -136,6 +141,15 @@ class TrainingConfig:
         families = sorted(set(self.leverage_families or ()) - set(FAMILIES))
         if families:
             raise ConfigError(f"leverage_families must be among {FAMILIES}; found {families}")
+
+    @property
+    def uses_companion(self) -> bool:
+        """Whether some families are answered by a volatility-only companion fit."""
+        return (
+            self.use_leverage
+            and self.leverage_families is not None
+            and set(self.leverage_families) != set(FAMILIES)
+        )
 
     def vol_only(self) -> TrainingConfig:
         """The same settings without leverage features (``default_vol``, the ablation)."""
@@ -195,6 +209,15 @@ class TrainingSet:
     excluded: dict[str, str]
     n_unlabelled: int
     leverage: tuple[str, ...] = ()
+
+    def without_leverage(self) -> TrainingSet:
+        """The same rows with the leverage columns dropped (the volatility-only design)."""
+        excluded = dict(self.excluded)
+        excluded.update(
+            {name: "leverage feature left out (use_leverage=False)" for name in self.leverage}
+        )
+        X = self.X.drop(columns=list(self.leverage))
+        return TrainingSet(self.frame, X, self.features, excluded, self.n_unlabelled, ())
 
 
 def decision_times(
@@ -356,16 +379,3 @@ def design_matrix(
         )
         X = pd.concat([X, extra], axis=1)
     return X
-
-
-def mask_leverage(
-    leverage: pd.DataFrame, family_code: np.ndarray, config: TrainingConfig
-) -> pd.DataFrame:
-    """``leverage`` with rows outside ``config.leverage_families`` set to NaN."""
-    if config.leverage_families is None:
-        return leverage
-    allowed = [FAMILY_CODES[name] for name in config.leverage_families]
-    keep = np.isin(np.asarray(family_code, dtype=float), allowed)
-    out = leverage.copy()
-    out.loc[~keep, :] = np.nan
-    return out

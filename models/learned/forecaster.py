@@ -65,12 +65,12 @@ from levercast.features.liqmap.contract_maps import SnapshotMaps
 from levercast.features.timeutil import HOURS_PER_YEAR
 from levercast.models.consistency import enforce_consistency
 from levercast.models.learned.design import (
+    FAMILY_CODES,
     TrainingConfig,
     TrainingSet,
     contract_design,
     design_matrix,
     family_codes,
-    mask_leverage,
 )
 from levercast.models.learned.estimators import (
     TimeCalibratedClassifier,
@@ -87,6 +87,9 @@ LOGISTIC_MAX_ROWS: Final = 60_000  # the logistic variant is fitted on the lates
 _MONOTONE: Final = {"gbm_logit": 1, "signed_moneyness": 1}
 _FLOOR: Final = 0.002
 _SHIFT_EPS: Final = 1e-9
+# node shifts per (kind, direction) class: (nodes, LightGBM shifts, logistic shifts)
+_NodeShifts = dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]
+_Shifts = tuple[_NodeShifts, _NodeShifts]  # the leverage model's, the companion's
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -113,6 +116,9 @@ class FittedForecaster:
         Training rows and wall time of the fit.
     leverage
         Contract-relative leverage columns of the design (empty for ``default_vol``).
+    companion
+        The volatility-only fit on the same rows that answers the families outside
+        ``config.leverage_families`` (None: the leverage model answers every family).
     """
 
     cut: pd.Timestamp
@@ -130,6 +136,7 @@ class FittedForecaster:
     seed: int = 0
     model_kind: str = field(default="lightgbm-monotone+calibrated-per-family")
     leverage: tuple[str, ...] = ()
+    companion: FittedForecaster | None = None
 
     @property
     def frame_features(self) -> tuple[str, ...]:
@@ -153,8 +160,8 @@ class FittedForecaster:
     def leverage_of(
         self, rows: pd.DataFrame, features: pd.DataFrame, maps: SnapshotMaps | None
     ) -> pd.DataFrame:
-        """The contract-relative leverage columns the design uses for ``rows`` (masked to
-        ``config.leverage_families``); no column for a fit without leverage."""
+        """The contract-relative leverage columns the design uses for ``rows``; no column for
+        a fit without leverage."""
         if not self.leverage:
             return pd.DataFrame(index=rows.index)
         if maps is None:
@@ -162,11 +169,18 @@ class FittedForecaster:
                 "maps must be given for a fit with leverage features "
                 "(experiments.learning.training_set.leverage_inputs); found None"
             )
-        values = leverage_features(rows, maps, features)
-        family = family_codes(
-            rows["kind"].to_numpy(str), rows["direction"].fillna("").to_numpy(str)
-        )
-        return mask_leverage(values, family, self.config)[list(self.leverage)]
+        return leverage_features(rows, maps, features)[list(self.leverage)]
+
+    def uses_leverage_for(self, rows: pd.DataFrame) -> np.ndarray:
+        """Rows answered by the leverage model (the others by the volatility-only companion)."""
+        if not self.leverage:
+            return np.zeros(len(rows), dtype=bool)
+        if self.companion is None or self.config.leverage_families is None:
+            return np.ones(len(rows), dtype=bool)
+        way = rows["direction"].fillna("").to_numpy(str)
+        family = family_codes(rows["kind"].to_numpy(str), way)
+        allowed = [FAMILY_CODES[name] for name in self.config.leverage_families]
+        return np.asarray(np.isin(family, allowed))
 
     def _raw(
         self, rows: pd.DataFrame, features: pd.DataFrame, maps: SnapshotMaps | None
@@ -237,6 +251,26 @@ class FittedForecaster:
             lo_[g] = logit(p_log[lo:hi], eps=_SHIFT_EPS).reshape(shape) - base
             out[key] = (nodes, lg, lo_)
         return out
+
+    def _routed(
+        self,
+        rows: pd.DataFrame,
+        features: pd.DataFrame,
+        maps: SnapshotMaps | None,
+        shifts: _Shifts,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``_learned`` of the leverage model or of the companion, by event family."""
+        if self.companion is None:
+            return self._learned(rows, features, maps, shifts[0])
+        mine = self.uses_leverage_for(rows)
+        p_lgbm, p_log = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+        if mine.any():
+            p_lgbm[mine], p_log[mine] = self._learned(rows[mine], features, maps, shifts[0])
+        if (~mine).any():
+            p_lgbm[~mine], p_log[~mine] = self.companion._learned(
+                rows[~mine], features, None, shifts[1]
+            )
+        return p_lgbm, p_log
 
     def _learned(
         self,
@@ -340,12 +374,16 @@ class FittedForecaster:
             ["asset", "t", "horizon_hours", "spot_usd", "vol_annual"], sort=False
         ).ngroup()
         trained = np.isin(kinds, list(self.config.kinds)) & np.isfinite(gbm)
-        shifts = self._node_shifts(rows[trained | domain], features, maps)
+        needed = rows[trained | domain]
+        shifts: _Shifts = (
+            self._node_shifts(needed, features, maps),
+            self.companion._node_shifts(needed, features, None) if self.companion else {},
+        )
         learned = np.full(len(rows), np.nan)
         logistic = np.full(len(rows), np.nan)
         if trained.any():
             sub = rows[trained]
-            learned[trained], logistic[trained] = self._learned(sub, features, maps, shifts)
+            learned[trained], logistic[trained] = self._routed(sub, features, maps, shifts)
         default = self._default(rows, features, maps, shifts, learned, domain, gbm)
         default = np.where(domain & np.isfinite(default), default, gbm)
         out = rows.assign(prob_default=default)
@@ -381,7 +419,7 @@ class FittedForecaster:
         rows: pd.DataFrame,
         features: pd.DataFrame,
         maps: SnapshotMaps | None,
-        shifts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]],
+        shifts: _Shifts,
         learned: np.ndarray,
         domain: np.ndarray,
         gbm: np.ndarray,
@@ -442,7 +480,7 @@ class FittedForecaster:
         rows: pd.DataFrame,
         features: pd.DataFrame,
         maps: SnapshotMaps | None,
-        shifts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]],
+        shifts: _Shifts,
         strike: np.ndarray,
         domain: np.ndarray,
     ) -> np.ndarray:
@@ -458,8 +496,8 @@ class FittedForecaster:
             query[name] = np.nan
         query["direction"] = ""
         query["monitoring"] = "terminal"
-        above = self._learned(query, features, maps, shifts)[0]
-        below = self._learned(query.assign(kind="close_below"), features, maps, shifts)[0]
+        above = self._routed(query, features, maps, shifts)[0]
+        below = self._routed(query.assign(kind="close_below"), features, maps, shifts)[0]
         # Symmetrised: the event and its complement predicted separately need not sum to 1.
         out[need] = (above + 1.0 - below) / 2.0
         return out
@@ -497,6 +535,7 @@ def fit_forecaster(
     seed: int = 0,
     logistic: bool = True,
     liquidations: LiquidationVolumeModel | None = None,
+    companion: FittedForecaster | None = None,
 ) -> FittedForecaster:
     """Fit the learned/default forecaster on a training set (``X``, ``y`` in time order).
 
@@ -518,6 +557,9 @@ def fit_forecaster(
         Also fit the logistic variant.
     liquidations
         A fitted liquidation-volume model to carry along (or None).
+    companion
+        The volatility-only fit that answers the families outside
+        ``config.leverage_families`` (``fit_forecaster(data.without_leverage(), ...)``).
     """
     cut = pd.Timestamp(cut)
     if cut.tzinfo is None:
@@ -568,4 +610,5 @@ def fit_forecaster(
         fit_seconds=time.perf_counter() - started,
         seed=seed,
         leverage=data.leverage,
+        companion=companion,
     )
