@@ -7,6 +7,10 @@ given (``first ts <= start`` and ``end <= last available_at``) is unknown (NaN).
 at its decision time (``StoreView.table``), so a window it sums is fully known at that time.
 
 Bucket frame contract: ``ts``, ``available_at``, ``long_usd``, ``short_usd`` (one asset).
+
+``asset = ALL_ASSETS`` (``"ALL"``): the buckets of every asset in the rows, summed per ``ts``
+over the span every asset covers (first ``ts`` from the latest-starting asset, last
+``available_at`` from the earliest-ending), so a window is known only where all assets are.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import pandas as pd
 from levercast.features._typing import FloatArray
 from levercast.features.errors import ConfigError
 
-__all__ = ["SIDES", "liquidation_buckets", "window_sums"]
+__all__ = ["ALL_ASSETS", "SIDES", "liquidation_buckets", "window_sums"]
 
 SIDES: Final = ("long", "short", "total")
+ALL_ASSETS: Final = "ALL"
 _COLUMNS: Final = {
     "long": ("long_usd",),
     "short": ("short_usd",),
@@ -32,12 +37,31 @@ _COLUMNS: Final = {
 
 def liquidation_buckets(rows: pd.DataFrame, asset: str) -> pd.DataFrame:
     """The asset's hourly buckets of ``liquidations`` rows (any interval when it has no 1h rows),
-    sorted by ``ts``."""
+    sorted by ``ts``; ``ALL_ASSETS`` sums every asset (module docstring)."""
     if rows.empty:
         return pd.DataFrame(columns=["ts", "available_at", "long_usd", "short_usd"])
+    if asset == ALL_ASSETS:
+        return _all_assets(rows)
     sub = rows[rows["asset"] == asset]
     hourly = sub[sub["interval"] == "1h"] if "interval" in sub.columns else sub
     return (hourly if not hourly.empty else sub).sort_values("ts", kind="stable")
+
+
+def _all_assets(rows: pd.DataFrame) -> pd.DataFrame:
+    parts = [liquidation_buckets(rows, str(a)) for a in sorted(rows["asset"].dropna().unique())]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=["ts", "available_at", "long_usd", "short_usd"])
+    first = max(p["ts"].min() for p in parts)
+    last = min(p["available_at"].max() for p in parts)
+    merged = pd.concat([p[["ts", "available_at", "long_usd", "short_usd"]] for p in parts])
+    merged = merged[(merged["ts"] >= first) & (merged["available_at"] <= last)]
+    out = merged.groupby("ts", as_index=False).agg(
+        available_at=("available_at", "max"),
+        long_usd=("long_usd", "sum"),
+        short_usd=("short_usd", "sum"),
+    )
+    return out.assign(asset=ALL_ASSETS).sort_values("ts", kind="stable").reset_index(drop=True)
 
 
 def window_sums(

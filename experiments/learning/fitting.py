@@ -24,24 +24,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 
-from levercast.experiments.labels.liquidations import liquidation_buckets_of, liquidation_sums
-from levercast.experiments.learning.training_set import assemble_training_set, features_for
+from levercast.experiments.learning.liquidations import (
+    fit_liquidation_model,
+    load_or_fit_liquidations,
+)
+from levercast.experiments.learning.training_set import assemble_training_set
 from levercast.experiments.paths import levercast_home
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
-from levercast.features.liquidation_windows import SIDES
 from levercast.models.learned.design import TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster, fit_forecaster
-from levercast.models.learned.liquidation_volume import (
-    LIQ_FEATURES,
-    LIQ_HORIZONS_HOURS,
-    MIN_ROWS,
-    LiquidationVolumeModel,
-    fit_liquidation_volume,
-)
 from levercast.models.learned.pricer import LearnedPricer
 
 __all__ = [
@@ -50,6 +44,7 @@ __all__ = [
     "fit_liquidation_model",
     "fit_with_budget",
     "learned_pricer",
+    "liquidation_pricer",
     "load_or_fit",
     "model_config",
     "replace_config",
@@ -99,70 +94,18 @@ def fit_default(
         raise ConfigError(f"cut must be tz-aware UTC; found naive {cut.isoformat()}")
     data = assemble_training_set(store, assets=assets, cut=cut, config=config, seed=seed)
     liq = fit_liquidation_model(store, assets=assets, cut=cut, seed=seed) if liquidations else None
-    return fit_forecaster(
-        data,
-        cut=cut,
-        config=config,
-        fingerprint=store.fingerprint(),
-        assets=assets,
-        seed=seed,
-        logistic=logistic,
-        liquidations=liq,
-    )
-
-
-def fit_liquidation_model(
-    store: Store,
-    *,
-    assets: Sequence[str],
-    cut: pd.Timestamp,
-    every_hours: float = 4.0,
-    seed: int = 0,
-) -> LiquidationVolumeModel | None:
-    """Fit on windows decided at or before ``cut`` (every ``every_hours`` over the table's span).
-
-    Labels are window sums of the whole table (``experiments.labels.liquidations``), kept only
-    when the window ends by ``cut + 168 h``. Returns None when fewer than ``MIN_ROWS`` windows
-    can be labelled.
-    """
-    pieces = []
-    for asset in assets:
-        sub = liquidation_buckets_of(store, asset)
-        if sub.empty:
-            continue
-        first = pd.Timestamp(sub["ts"].min()).ceil("h") + pd.Timedelta(days=1)
-        if first >= cut:
-            continue
-        times = pd.date_range(first, cut, freq=pd.Timedelta(hours=every_hours))
-        grid = pd.MultiIndex.from_product(
-            [times, LIQ_HORIZONS_HOURS, SIDES], names=["t", "h", "side"]
-        )
-        frame = grid.to_frame(index=False)
-        frame["asset"] = asset
-        end = pd.DatetimeIndex(frame["t"]) + pd.to_timedelta(frame["h"], unit="h")
-        frame["y_usd"] = liquidation_sums(
-            store, asset, pd.DatetimeIndex(frame["t"]), end, frame["side"].to_numpy()
-        )
-        frame = frame[
-            np.isfinite(frame["y_usd"]) & (end <= cut + pd.Timedelta(hours=max(LIQ_HORIZONS_HOURS)))
-        ]
-        pieces.append(frame)
-    if not pieces or sum(len(p) for p in pieces) < MIN_ROWS:
-        return None
-    rows = pd.concat(pieces, ignore_index=True)
-    features = features_for(store, rows[["asset", "t"]], LIQ_FEATURES).set_index(["asset", "ts"])
-    aligned = features.reindex(
-        pd.MultiIndex.from_arrays([rows["asset"], pd.DatetimeIndex(rows["t"])])
-    )
-    return fit_liquidation_volume(
-        aligned,
-        rows["h"].to_numpy(float),
-        rows["side"].to_numpy(str),
-        rows["y_usd"].to_numpy(float),
-        cut=cut,
-        assets=assets,
-        seed=seed,
-    )
+    common: dict[str, Any] = {
+        "cut": cut,
+        "fingerprint": store.fingerprint(),
+        "assets": assets,
+        "seed": seed,
+        "logistic": logistic,
+    }
+    companion = None
+    if config.uses_companion:
+        # the families without leverage are answered by the volatility-only fit of the same rows
+        companion = fit_forecaster(data.without_leverage(), config=config.vol_only(), **common)
+    return fit_forecaster(data, config=config, liquidations=liq, companion=companion, **common)
 
 
 def _cache_dir() -> Path:
@@ -295,3 +238,17 @@ def learned_pricer(
         config=model_config(name),
     )
     return LearnedPricer(name, fitted, reason)
+
+
+def liquidation_pricer(name: str, store: Store, *, asset: str, at: pd.Timestamp) -> LearnedPricer:
+    """The pricer ``name`` for ``liquidations_above`` questions on ``asset`` (``ALL``: every
+    asset with liquidations): only the cheap liquidation-volume model is fitted (or loaded); the
+    climatology answers, named in the warnings, when it cannot be fitted."""
+    model = load_or_fit_liquidations(store, asset=asset, at=pd.Timestamp(at))
+    reason = (
+        "the price model is not fitted for a liquidations_above question"
+        if model is not None
+        else "liquidation model unavailable: too few liquidation windows labelled before "
+        f"{(pd.Timestamp(at) - pd.Timedelta(days=7)).floor('D').isoformat()}"
+    )
+    return LearnedPricer(name, None, reason, liquidations=model)

@@ -12,6 +12,8 @@ import pandas as pd
 
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
+from levercast.features.liquidation_windows import ALL_ASSETS
+from levercast.models.contracts import Kind
 from levercast.models.pricing.price import Pricer
 from levercast.models.pricing.pricers import BUILTIN_PRICERS
 
@@ -21,8 +23,18 @@ LEARNED_MODELS: Final = ("learned", "default", "default_vol")
 MODEL_NAMES: Final = (*BUILTIN_PRICERS, *LEARNED_MODELS)
 
 
-def pricer_for(name: str, store: Store, *, asset: str, at: pd.Timestamp) -> Pricer:
+def pricer_for(
+    name: str,
+    store: Store,
+    *,
+    asset: str,
+    at: pd.Timestamp,
+    kind: Kind | None = None,
+) -> Pricer:
     """The pricer called ``name``; a learned one is fitted (or loaded) for ``asset`` at ``at``.
+
+    ``kind`` (the contract's) lets a ``liquidations_above`` question fit only the cheap
+    liquidation-volume model; asset ``ALL`` (a liquidation-only asset) does the same.
 
     Raises
     ------
@@ -32,7 +44,9 @@ def pricer_for(name: str, store: Store, *, asset: str, at: pd.Timestamp) -> Pric
     if name in BUILTIN_PRICERS:
         return BUILTIN_PRICERS[name]
     if name in LEARNED_MODELS:
-        from levercast.experiments.learning.fitting import learned_pricer
+        from levercast.experiments.learning import fitting
 
-        return learned_pricer(name, store, asset=asset, at=pd.Timestamp(at))
+        if kind is Kind.LIQUIDATIONS_ABOVE or asset == ALL_ASSETS:
+            return fitting.liquidation_pricer(name, store, asset=asset, at=pd.Timestamp(at))
+        return fitting.learned_pricer(name, store, asset=asset, at=pd.Timestamp(at))
     raise ConfigError(f"model must be one of {list(MODEL_NAMES)}; found {name!r}")

@@ -19,10 +19,9 @@ Fallbacks (``model`` is then ``gbm``; the reason is in ``warnings``): no fit (th
 the fitting code, e.g. ``learned-model-timeout``), or a contract outside the learned domain
 (``outside-learned-domain``).
 
-``liquidations_above``: the liquidation-volume model on the remaining window (what was already
-liquidated since ``start`` and known at ``T`` is subtracted from the threshold); the band spans
-the model and the 90-day climatology of window sums of the same length and side, computed from
-the liquidation rows known at ``T`` (``features.liquidation_windows``).
+``liquidations_above``: ``models.learned.liquidation_pricer`` (the liquidation-volume model on
+the remaining window, banded by the 90-day climatology; the climatology with a named warning when
+no model is available: never an error).
 """
 
 from __future__ import annotations
@@ -34,14 +33,16 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from levercast.features.dataset.store import StoreView
-from levercast.features.errors import ConfigError, UnsupportedContract
+from levercast.features.errors import ConfigError
 from levercast.features.frame.frame import compute_feature_frame
 from levercast.features.liqmap.contract_maps import SnapshotMaps, snapshot_maps
-from levercast.features.liquidation_windows import liquidation_buckets, window_sums
 from levercast.models.contracts import Contract, Kind
 from levercast.models.learned.forecaster import FittedForecaster
-from levercast.models.learned.liquidation_volume import LIQ_FEATURES, LIQ_HORIZONS_HOURS
+from levercast.models.learned.liquidation_pricer import price_liquidations
+from levercast.models.learned.liquidation_volume import (
+    LIQ_HORIZONS_HOURS,
+    LiquidationVolumeModel,
+)
 from levercast.models.pricing.gbm import price_gbm
 from levercast.models.pricing.price import Forecast, PricingRequest
 from levercast.models.probability import logit, shift_logit
@@ -50,6 +51,7 @@ __all__ = ["LEARNED_NAMES", "LearnedPricer"]
 
 LEARNED_NAMES: Final = ("learned", "default", "default_vol")
 _EPS: Final = 1e-6
+LIQ_PURGE: Final = pd.Timedelta(hours=max(LIQ_HORIZONS_HOURS))
 
 
 def _contract_row(contract: Contract, request: PricingRequest, vol: float) -> pd.DataFrame:
@@ -114,6 +116,27 @@ def _leverage_inputs(
     return features, snapshot_maps(request.view, asset, t)
 
 
+def _leverage_used(
+    fitted: FittedForecaster,
+    name: str,
+    row: pd.DataFrame,
+    features: pd.DataFrame,
+    maps: SnapshotMaps | None,
+) -> pd.DataFrame:
+    """The leverage features of the contract row when the answer depends on the leverage model:
+    ``learned`` for the families it answers; ``default`` also through ``c(K)`` (moves, up_down,
+    touches), never for range and first_of (``gbm``)."""
+    kind = str(row["kind"].iloc[0])
+    if name == "learned":
+        used = bool(fitted.uses_leverage_for(row)[0])
+    else:
+        terminal = fitted.uses_leverage_for(row.assign(kind="close_above", direction=""))[0]
+        used = kind not in ("range", "first_of") and (
+            bool(fitted.uses_leverage_for(row)[0]) or bool(terminal)
+        )
+    return fitted.leverage_of(row, features, maps) if used else pd.DataFrame(index=row.index)
+
+
 def _leverage_json(values: pd.DataFrame) -> dict[str, float | None]:
     if values.empty or not len(values.columns):
         return {}
@@ -125,14 +148,6 @@ def _price(
     request: PricingRequest, name: str, fitted: FittedForecaster | None, reason: str | None
 ) -> Forecast:
     contract = request.contract
-    at = pd.Timestamp(request.at)
-    if contract.kind is Kind.LIQUIDATIONS_ABOVE:
-        if fitted is None or fitted.liquidations is None:
-            raise UnsupportedContract(
-                f"liquidations_above needs the liquidation-volume model, unavailable at "
-                f"{at.isoformat()}: {reason or 'not enough liquidation history before the cut'}"
-            )
-        return _price_liquidations(request, fitted, name)
     gbm = price_gbm(replace(request, model="gbm"))
     if fitted is None:
         return _fallback(gbm, f"{name} fell back to gbm: {reason}")
@@ -168,80 +183,10 @@ def _price(
         inputs={
             **gbm.inputs,
             **_fit_inputs(fitted),
-            "leverage": _leverage_json(fitted.leverage_of(row, features, maps)),
+            "leverage": _leverage_json(_leverage_used(fitted, name, row, features, maps)),
         },
         warnings=gbm.warnings,
     )
-
-
-def _price_liquidations(request: PricingRequest, fitted: FittedForecaster, name: str) -> Forecast:
-    contract, view = request.contract, request.view
-    model = fitted.liquidations
-    assert model is not None and contract.end is not None and contract.threshold is not None
-    at = pd.Timestamp(request.at)
-    start, end = pd.Timestamp(contract.start), pd.Timestamp(contract.end)
-    side = contract.side or "total"
-    so_far = 0.0
-    if start < at and view.has("liquidations"):
-        rows = view.table("liquidations", asset=contract.asset, interval="1h")
-        inside = rows[rows["ts"] >= start]
-        columns = ["long_usd", "short_usd"] if side == "total" else [f"{side}_usd"]
-        so_far = float(inside[columns].to_numpy(float).sum())
-    hours = (end - max(start, at)) / pd.Timedelta(hours=1)
-    remaining = contract.threshold - so_far
-    features = _features(request, contract.asset, LIQ_FEATURES)
-    quantiles = model.quantiles_usd(features, np.array([hours]), np.array([side]))[0]
-    if remaining <= 0:
-        prob = clim = 1.0
-    else:
-        prob = float(
-            model.prob_above(features, np.array([hours]), np.array([side]), np.array([remaining]))[
-                0
-            ]
-        )
-        clim = _climatology(view, contract.asset, hours, side, remaining)
-    lo, hi = min(prob, clim), max(prob, clim)
-    warnings = [w for w in request.state.warnings if "resolution source" not in w]
-    if hours > max(LIQ_HORIZONS_HOURS):
-        warnings.append(
-            f"window of {hours:.0f} h is longer than the longest trained "
-            f"({max(LIQ_HORIZONS_HOURS):.0f} h)"
-        )
-    return Forecast(
-        contract=contract,
-        at=request.at,
-        prob=prob,
-        prob_lo=lo,
-        prob_hi=hi,
-        model=name,
-        components={"liquidation_quantiles": prob, "climatology_90d": clim},
-        inputs={
-            "liquidated_so_far_usd": so_far,
-            "hours_left": hours,
-            "median_usd": float(quantiles[len(quantiles) // 2]),
-            "q05_usd": float(quantiles[1]),
-            "q95_usd": float(quantiles[-2]),
-            "liquidation_model_cut": model.cut.isoformat(),
-            "liquidation_model_rows": model.n_rows,
-        },
-        warnings=tuple(warnings),
-    )
-
-
-def _climatology(view: StoreView, asset: str, hours: float, side: str, thr: float) -> float:
-    """Share of windows of the same length ending in the 90 days before ``view.t`` whose
-    liquidations exceed ``thr``, from the rows known at ``view.t`` only (a window that is not
-    fully known at ``view.t`` is not counted)."""
-    at = view.t
-    ends = pd.date_range(at - pd.Timedelta(days=90), at, freq="1h")
-    starts = ends - pd.Timedelta(hours=hours)
-    rows = view.table("liquidations") if view.has("liquidations") else pd.DataFrame()
-    buckets = liquidation_buckets(rows, asset)
-    sums = window_sums(buckets, starts, ends, np.full(len(ends), side))
-    sums = sums[np.isfinite(sums)]
-    if sums.size == 0:
-        return 0.5
-    return float((sums > thr).mean())
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -257,11 +202,15 @@ class LearnedPricer:
         A fit usable at the decision time, or None when none could be made.
     unavailable
         Why ``fitted`` is None (named in the ``gbm`` fallback's warnings).
+    liquidations
+        The liquidation-volume model for ``liquidations_above`` (default: ``fitted``'s); the
+        90-day climatology answers, with a warning, when there is none.
     """
 
     name: str
     fitted: FittedForecaster | None
     unavailable: str | None = None
+    liquidations: LiquidationVolumeModel | None = None
 
     def __post_init__(self) -> None:
         if self.name not in LEARNED_NAMES:
@@ -275,9 +224,24 @@ class LearnedPricer:
 
     def price(self, request: PricingRequest) -> Forecast:
         """Price ``request.contract`` at ``request.view.t`` (reads the view only)."""
-        if self.fitted is not None and not self.fitted.usable_at(pd.Timestamp(request.at)):
+        liquidation = request.contract.kind is Kind.LIQUIDATIONS_ABOVE
+        usable = self.fitted is None or self.fitted.usable_at(pd.Timestamp(request.at))
+        if not liquidation and not usable:
+            assert self.fitted is not None
             raise ConfigError(
                 f"the fit (cut {self.fitted.cut.isoformat()}, purge {self.fitted.purge}) is not "
                 f"usable at {pd.Timestamp(request.at).isoformat()}: its labels resolve later"
             )
+        if request.contract.kind is Kind.LIQUIDATIONS_ABOVE:
+            model = self.liquidations
+            if model is None and self.fitted is not None:
+                model = self.fitted.liquidations
+            reason = self.unavailable or "not enough liquidation history before the cut"
+            if model is not None and pd.Timestamp(request.at) < model.cut + LIQ_PURGE:
+                reason = (
+                    f"the liquidation model (cut {model.cut.isoformat()}) has labels resolving "
+                    "after T"
+                )
+                model = None
+            return price_liquidations(request, model, name=self.name, reason=reason)
         return _price(request, self.name, self.fitted, self.unavailable)

@@ -208,8 +208,20 @@ class MarketState:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.spot_usd) and self.spot_usd > 0):
+        unpriced = self.spot_venue == "" and np.isnan(self.spot_usd)
+        if not unpriced and not (np.isfinite(self.spot_usd) and self.spot_usd > 0):
             raise DataError(f"spot_usd must be a positive price; found {self.spot_usd}")
+
+    @classmethod
+    def without_price(cls, at: datetime, warnings: tuple[str, ...] = ()) -> MarketState:
+        """A state with no spot (NaN, venue ""), for contracts that do not depend on a price
+        (``liquidations_above``, e.g. on asset ``ALL``)."""
+        return cls(at, float("nan"), "", "", at, warnings=warnings)
+
+    @property
+    def priced(self) -> bool:
+        """Whether the state has a spot price."""
+        return self.spot_venue != ""
 
     @property
     def window_begun(self) -> bool:
@@ -217,7 +229,9 @@ class MarketState:
         return self.start_price_usd is not None
 
     def inputs(self) -> dict[str, Any]:
-        """The JSON ``inputs`` entries of the state (None fields left out)."""
+        """The JSON ``inputs`` entries of the state (None fields left out; none unpriced)."""
+        if not self.priced:
+            return {}
         out: dict[str, Any] = {
             "spot_usd": self.spot_usd,
             "spot_venue": self.spot_venue,

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from levercast.features.dataset.store import StoreView
-from levercast.features.errors import ConfigError, UnsupportedContract
+from levercast.features.errors import ConfigError, DataError, UnsupportedContract
 from levercast.features.timeutil import format_utc
 from levercast.models.contracts import Contract, Kind
 from levercast.models.pricing.market_state import MarketState, resolve_market_state, settled_prob
@@ -188,6 +188,15 @@ def _resolve_direction(contract: Contract, state: MarketState) -> Contract:
     return contract.with_direction("up" if contract.strike_usd > reference else "down")
 
 
+def _liquidation_state(contract: Contract, view: StoreView) -> MarketState:
+    """A liquidation question needs no price: the asset's state when it has candles, else an
+    unpriced one (asset ``ALL``, or a coin with liquidations but no candles)."""
+    try:
+        return resolve_market_state(contract, view)
+    except DataError:
+        return MarketState.without_price(view.t.to_pydatetime())
+
+
 def price_contract(
     contract: Contract,
     view: StoreView,
@@ -230,7 +239,10 @@ def price_contract(
             f"at must be before the contract end; found at={format_utc(at)}, "
             f"end={format_utc(contract.end)}"
         )
-    state = resolve_market_state(contract, view)
+    if contract.kind is Kind.LIQUIDATIONS_ABOVE:
+        state = _liquidation_state(contract, view)
+    else:
+        state = resolve_market_state(contract, view)
     contract = _resolve_direction(contract, state)
     settled = settled_prob(contract, state)
     if settled is not None:

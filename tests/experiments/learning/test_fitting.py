@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from levercast.models.learned.contract_grid import contract_grid
 from levercast.models.learned.design import TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster
 from levercast.models.pricing.market_state import market_inputs
+from levercast.models.pricing.price import price_contract
 from tests.conftest import make_candles, make_dataset
 
 SMALL = TrainingConfig(
@@ -215,15 +217,98 @@ def test_price_default_and_learned_on_synthetic_data(tmp_path, monkeypatch, caps
         "liq": '{"kind":"liquidations_above","asset":"BTC","threshold":30000000,"side":"total",'
         '"end":"2024-02-26T00:00Z"}',
     }
+    specs["liq_all"] = specs["liq"].replace('"BTC"', '"ALL"')
     docs = {}
     for name, spec in specs.items():
-        for model in ("default", "learned"):
+        for model in ("default", "learned", "default_vol"):
             argv = ["price", spec, "--at", at, "--model", model, "--data", str(data), "--json"]
             assert main(argv) == 0
             docs[name, model] = json.loads(capsys.readouterr().out)
     for doc in docs.values():
-        assert doc["model"] in ("default", "learned")
+        assert doc["model"] in ("default", "learned", "default_vol", "climatology")
         assert 0 <= doc["prob_lo"] <= doc["prob"] <= doc["prob_hi"] <= 1
     assert docs["touch", "default"]["prob"] >= docs["close", "default"]["prob"] - 1e-12
     assert set(docs["touch", "default"]["components"]) >= {"gbm", "learned", "default"}
     assert "liquidation_quantiles" in docs["liq", "default"]["components"]
+    # 60 synthetic days are under the features' 365-day history rule: no leverage column here
+    assert docs["close", "default"]["inputs"]["leverage"] == {}
+    assert docs["close", "default_vol"]["inputs"]["leverage"] == {}
+    # ALL sums every asset with liquidations (BTC only here): the same answer as BTC
+    assert docs["liq_all", "default"]["contract"]["asset"] == "ALL"
+    assert docs["liq_all", "default"]["prob"] == pytest.approx(docs["liq", "default"]["prob"])
+
+
+def test_families_without_leverage_are_answered_by_the_volatility_companion(store):
+    config = replace(SMALL, leverage_families=("terminal_beyond",))
+    routed = fit_default(
+        store, assets=("BTC",), cut=CUT, config=config, logistic=False, liquidations=False
+    )
+    vol = fit_default(
+        store, assets=("BTC",), cut=CUT, config=SMALL.vol_only(), logistic=False, liquidations=False
+    )
+    every = replace(SMALL, leverage_families=None)
+    lev = fit_default(
+        store, assets=("BTC",), cut=CUT, config=every, logistic=False, liquidations=False
+    )
+    assert lev.companion is None
+    assert routed.companion is not None and routed.companion.leverage == ()
+    grid = _grid(store, pd.date_range(CUT + pd.Timedelta(days=1), periods=3, freq="12h"))
+    inputs = leverage_inputs(store, grid[["asset", "t"]], routed.features)
+    got = routed.predict(grid, *inputs)
+    touch = (grid["kind"] == "touch").to_numpy()
+    close = grid["kind"].isin(["close_above", "close_below"]).to_numpy()
+    np.testing.assert_allclose(
+        got.loc[touch, "prob_learned"], vol.predict(grid, *inputs).loc[touch, "prob_learned"]
+    )
+    np.testing.assert_allclose(
+        got.loc[close, "prob_default"], lev.predict(grid, *inputs).loc[close, "prob_default"]
+    )
+    assert consistency_violations(grid.assign(prob=got["prob_default"])) == []
+
+
+def test_liquidation_question_without_a_model_falls_back_to_climatology(tmp_path, monkeypatch):
+    data = make_dataset(tmp_path / "data", hours=24 * 20)
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    store = Store(data)
+    at = pd.Timestamp("2024-01-05T00:00Z")  # 4 days of liquidations: too few windows to fit
+    pricer = forecaster.liquidation_pricer("default", store, asset="ALL", at=at)
+    assert pricer.liquidations is None
+    res = Resolution(source="coinglass", price="close", symbol="ALL", interval="1h")
+    contract = Contract(
+        Kind.LIQUIDATIONS_ABOVE,
+        "ALL",
+        at,
+        at + pd.Timedelta(hours=4),
+        res,
+        threshold=4e6,
+        side="total",
+    )
+    forecast = price_contract(contract, store.at(at), pricer=pricer)
+    assert forecast.model == "climatology" and 0 <= forecast.prob <= 1
+    assert any("climatology" in w for w in forecast.warnings)
+
+
+def test_price_reports_the_leverage_features_it_used(fitted, store):
+    from levercast.models.learned.pricer import LearnedPricer
+
+    at = CUT + pd.Timedelta(days=2)
+    res = Resolution(source="binance-usdm", price="close", symbol="BTCUSDT", interval="1h")
+    spot = float(market_inputs(store, "BTC", pd.DatetimeIndex([at]))["spot_usd"].iloc[0])
+    close = Contract(
+        Kind.CLOSE_ABOVE, "BTC", at, at + pd.Timedelta(hours=20), res, strike_usd=spot * 1.02
+    )
+    forecast = price_contract(close, store.at(at), pricer=LearnedPricer("default", fitted))
+    used = forecast.inputs["leverage"]
+    assert forecast.model == "default" and set(used) == set(fitted.leverage) and used
+    assert json.loads(json.dumps(used)) == used
+    ranged = Contract(
+        Kind.RANGE,
+        "BTC",
+        at,
+        at + pd.Timedelta(hours=20),
+        res,
+        lower_usd=spot * 0.98,
+        upper_usd=spot * 1.02,
+    )
+    forecast = price_contract(ranged, store.at(at), pricer=LearnedPricer("default", fitted))
+    assert forecast.inputs["leverage"] == {}  # default prices ranges with gbm
