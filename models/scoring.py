@@ -19,8 +19,10 @@ from levercast.features._typing import FloatArray
 
 __all__ = [
     "BrierDecomposition",
+    "MeanEstimate",
     "ReliabilityCurve",
     "SkillEstimate",
+    "block_bootstrap_mean",
     "block_bootstrap_skill",
     "brier_decomposition",
     "brier_loss",
@@ -196,3 +198,46 @@ def block_bootstrap_skill(
         return SkillEstimate(float(value), float("nan"), float("nan"), n_blocks)
     lo, hi = np.quantile(skills, [alpha, 1 - alpha])
     return SkillEstimate(float(value), float(lo), float(hi), n_blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class MeanEstimate:
+    """A mean with a block-bootstrap confidence interval."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    n_blocks: int
+
+
+def block_bootstrap_mean(
+    values: npt.ArrayLike,
+    blocks: npt.ArrayLike,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.9,
+    seed: int | np.random.Generator | None = 0,
+) -> MeanEstimate:
+    """Mean of ``values`` (e.g. a loss difference per day) with a cluster-bootstrap CI.
+
+    Whole blocks are resampled (as ``block_bootstrap_skill``), which respects the dependence of
+    rows within a block (overlapping forecast windows, the same day).
+    """
+    v = np.asarray(values, dtype=float)
+    labels = np.asarray(blocks)
+    if v.size == 0 or not np.isfinite(v).all():
+        raise ValueError(f"values must be finite and non-empty; found {v.size} rows")
+    if labels.shape != v.shape:
+        raise ValueError(f"blocks must match values' shape {v.shape}; found {labels.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be within (0, 1); found {level}")
+    rng = np.random.default_rng(seed)
+    _, codes = np.unique(labels, return_inverse=True)
+    n_blocks = int(codes.max()) + 1
+    sums = np.bincount(codes, weights=v, minlength=n_blocks)
+    counts = np.bincount(codes, minlength=n_blocks).astype(float)
+    draws = rng.integers(0, n_blocks, size=(n_boot, n_blocks))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return MeanEstimate(float(v.mean()), float(lo), float(hi), n_blocks)
