@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from levercast.experiments.learning import fitting
-from levercast.experiments.learning.training_set import leverage_inputs
+from levercast.experiments.learning.training_set import features_for, leverage_inputs
 from levercast.experiments.parallel import run_grid
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
@@ -64,8 +64,11 @@ def _fit_predict(task: _Segment) -> pd.DataFrame:
         fitted = _fit(task, (first - fitted.purge).to_pydatetime())
     # ``start`` is left out: the grid's windows start at ``t`` (the forecaster's default).
     rows = task.rows.drop(columns=["start"], errors="ignore")
-    features, maps = leverage_inputs(task.store, rows[["asset", "t"]], fitted.features)
-    return fitted.predict(rows, features, maps if fitted.leverage else None)
+    keys = rows[["asset", "t"]]
+    if fitted.leverage:
+        features, maps = leverage_inputs(task.store, keys, fitted.features)
+        return fitted.predict(rows, features, maps)
+    return fitted.predict(rows, features_for(task.store, keys, fitted.features))
 
 
 def walk_forward_predict(

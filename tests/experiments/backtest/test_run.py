@@ -206,16 +206,18 @@ def test_price_series_is_point_in_time(data_dir):
 def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
     fits = []
 
-    def fit_default(store, *, assets, cut, seed, logistic, liquidations):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None):
         fits.append(cut)
 
-        def predict(rows, features):
+        def predict(rows, features, maps=None):
             assert (rows["t"] >= pd.Timestamp(cut) + pd.Timedelta("2D")).all()
             prob = np.full(len(rows), 0.5)
             prob[rows["kind"].to_numpy() == "move"] = np.nan  # cannot forecast: falls back
             return pd.DataFrame({"prob_default": prob}, index=rows.index)
 
-        return types.SimpleNamespace(predict=predict, purge=pd.Timedelta("2D"), features=())
+        return types.SimpleNamespace(
+            predict=predict, purge=pd.Timedelta("2D"), features=(), leverage=()
+        )
 
     monkeypatch.setattr(fitting, "fit_default", fit_default)
     config = _config(models=("gbm", "default"), retrain_every="4d", purge="2d")
@@ -245,14 +247,16 @@ def test_shared_data_week(shared_store):
 
 
 def test_out_of_domain_rows_count_as_fallbacks(data_dir, monkeypatch):
-    def fit_default(store, *, assets, cut, seed, logistic, liquidations):
-        def predict(rows, features):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None):
+        def predict(rows, features, maps=None):
             touch = rows["kind"].to_numpy() == "touch"
             return pd.DataFrame(
                 {"prob_default": np.full(len(rows), 0.4), "in_domain": touch}, index=rows.index
             )
 
-        return types.SimpleNamespace(predict=predict, purge=pd.Timedelta("2D"), features=())
+        return types.SimpleNamespace(
+            predict=predict, purge=pd.Timedelta("2D"), features=(), leverage=()
+        )
 
     monkeypatch.setattr(fitting, "fit_default", fit_default)
     result = run_backtest(Store(data_dir), _config(models=("gbm", "default")))
