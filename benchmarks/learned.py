@@ -2,7 +2,7 @@
 
 Targets (issue 7): ``fit_default`` on 3 years of BTC+ETH grid contracts with decisions every 4 h
 in < 5 min with peak RSS < 4 GB on 2 cores; prediction throughput of
-``FittedForecaster.predict_frame`` (features precomputed, as a backtest does) in rows/s.
+``FittedForecaster.predict`` (frame features and maps precomputed, as a backtest does) in rows/s.
 Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux).
 
 Run: ``.venv/bin/python benchmarks/learned.py`` (dataset from ``$LEVERCAST_DATA`` or
@@ -26,7 +26,7 @@ import pandas as pd
 
 from benchmarks._common import data_dir
 from levercast.experiments.learning.fitting import fit_default
-from levercast.experiments.learning.training_set import TrainingConfig, features_for
+from levercast.experiments.learning.training_set import TrainingConfig, leverage_inputs
 from levercast.features.dataset.store import Store
 from levercast.models.learned.contract_grid import contract_grid
 from levercast.models.pricing.market_state import market_inputs
@@ -46,10 +46,10 @@ def main() -> None:
     inputs = pd.concat([market_inputs(store, a, times) for a in ("BTC", "ETH")], ignore_index=True)
     grid = contract_grid(inputs, horizons_hours=config.horizons_hours)
     t0 = time.perf_counter()
-    features = features_for(store, grid[["asset", "t"]])
+    features, maps = leverage_inputs(store, grid[["asset", "t"]], fitted.features)
     feature_secs = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fitted.predict_frame(store, grid, features=features)
+    fitted.predict(grid, features, maps)
     predict_secs = time.perf_counter() - t0
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
