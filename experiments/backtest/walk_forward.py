@@ -27,7 +27,7 @@ from levercast.models.learned.design import TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster
 from levercast.models.learned.splits import walk_forward_splits
 
-__all__ = ["walk_forward_predict"]
+__all__ = ["WalkForwardResult", "walk_forward_predict", "walk_forward_run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +53,12 @@ def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
     )
 
 
-def _fit_predict(task: _Segment) -> pd.DataFrame:
+def _fit_predict(task: _Segment) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The segment's predictions and the design features of the fit that made them."""
     try:
         fitted = _fit(task, task.cut)
     except DataError:  # nothing labelled before the cut yet: these rows fall back to gbm
-        return pd.DataFrame(index=task.rows.index)
+        return pd.DataFrame(index=task.rows.index), ()
     first = pd.Timestamp(task.rows["t"].min())
     if first < pd.Timestamp(task.cut) + fitted.purge:
         # The fit's own purge is longer than the configured one: refit earlier, never later.
@@ -65,10 +66,76 @@ def _fit_predict(task: _Segment) -> pd.DataFrame:
     # ``start`` is left out: the grid's windows start at ``t`` (the forecaster's default).
     rows = task.rows.drop(columns=["start"], errors="ignore")
     keys = rows[["asset", "t"]]
+    used = (*fitted.features, *fitted.leverage)
     if fitted.leverage:
         features, maps = leverage_inputs(task.store, keys, fitted.features)
-        return fitted.predict(rows, features, maps)
-    return fitted.predict(rows, features_for(task.store, keys, fitted.features))
+        return fitted.predict(rows, features, maps), used
+    return fitted.predict(rows, features_for(task.store, keys, fitted.features)), used
+
+
+@dataclass(frozen=True, slots=True)
+class WalkForwardResult:
+    """Walk-forward predictions and what the fits used.
+
+    Attributes
+    ----------
+    probs
+        ``model -> prob`` aligned with the frame (NaN where the forecaster gives none).
+    features
+        ``model -> design features`` of its fits (frame features, then the contract-relative
+        leverage features; the union over the refits in first-seen order): the backtest JSON's
+        ``"features"`` of each learned model (INTERFACE.md §4a).
+    """
+
+    probs: dict[str, np.ndarray]
+    features: dict[str, tuple[str, ...]]
+
+
+def walk_forward_run(
+    store: Store,
+    frame: pd.DataFrame,
+    *,
+    wanted: list[str],
+    assets: tuple[str, ...],
+    first: datetime,
+    every: timedelta,
+    purge: timedelta,
+    seed: int,
+    engine: str = "serial",
+) -> WalkForwardResult:
+    """``prob_<model>`` of the learned forecasters, refitted every ``every`` (expanding window).
+
+    Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a
+    fit with training cut ``first + k every - purge``. ``learned`` and ``default`` share the
+    shipped fit; ``default_vol`` is the fit without leverage features (its ``prob_default``).
+    """
+    splits = walk_forward_splits(
+        frame["decision_time"], origin=pd.Timestamp(first), every=every, purge=purge
+    )
+    out = {m: np.full(len(frame), np.nan) for m in wanted}
+    used: dict[str, dict[str, None]] = {m: {} for m in wanted}
+    groups: dict[str, list[str]] = {}
+    for m in wanted:
+        groups.setdefault("default_vol" if m == "default_vol" else "default", []).append(m)
+    for name, models in groups.items():
+        config = fitting.model_config(name)
+        tasks = [
+            _Segment(store, assets, split.cut.to_pydatetime(), seed, frame.iloc[split.rows], config)
+            for split in splits
+        ]
+        results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
+        for split, (predicted, names) in zip(splits, results, strict=True):
+            where = split.rows
+            # Outside its domain the forecaster answers with prob_gbm: count that as a fallback.
+            domain = np.ones(len(where), bool)
+            if "in_domain" in predicted.columns:
+                domain = predicted["in_domain"].to_numpy(bool)
+            for m in models:
+                used[m].update(dict.fromkeys(names))
+                column = "prob_default" if m == "default_vol" else f"prob_{m}"
+                if column in predicted.columns:
+                    out[m][where] = np.where(domain, predicted[column].to_numpy(float), np.nan)
+    return WalkForwardResult(out, {m: tuple(names) for m, names in used.items()})
 
 
 def walk_forward_predict(
@@ -83,35 +150,15 @@ def walk_forward_predict(
     seed: int,
     engine: str = "serial",
 ) -> dict[str, np.ndarray]:
-    """``prob_<model>`` of the learned forecasters, refitted every ``every`` (expanding window).
-
-    Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a
-    fit with training cut ``first + k every - purge``. ``learned`` and ``default`` share the
-    shipped fit; ``default_vol`` is the fit without leverage features (its ``prob_default``).
-    NaN where the forecaster gives none.
-    """
-    splits = walk_forward_splits(
-        frame["decision_time"], origin=pd.Timestamp(first), every=every, purge=purge
-    )
-    out = {m: np.full(len(frame), np.nan) for m in wanted}
-    groups: dict[str, list[str]] = {}
-    for m in wanted:
-        groups.setdefault("default_vol" if m == "default_vol" else "default", []).append(m)
-    for name, models in groups.items():
-        config = fitting.model_config(name)
-        tasks = [
-            _Segment(store, assets, split.cut.to_pydatetime(), seed, frame.iloc[split.rows], config)
-            for split in splits
-        ]
-        results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
-        for split, predicted in zip(splits, results, strict=True):
-            where = split.rows
-            # Outside its domain the forecaster answers with prob_gbm: count that as a fallback.
-            domain = np.ones(len(where), bool)
-            if "in_domain" in predicted.columns:
-                domain = predicted["in_domain"].to_numpy(bool)
-            for m in models:
-                column = "prob_default" if m == "default_vol" else f"prob_{m}"
-                if column in predicted.columns:
-                    out[m][where] = np.where(domain, predicted[column].to_numpy(float), np.nan)
-    return out
+    """The ``probs`` of ``walk_forward_run`` (NaN where the forecaster gives none)."""
+    return walk_forward_run(
+        store,
+        frame,
+        wanted=wanted,
+        assets=assets,
+        first=first,
+        every=every,
+        purge=purge,
+        seed=seed,
+        engine=engine,
+    ).probs

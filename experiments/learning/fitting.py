@@ -104,7 +104,10 @@ def fit_default(
     companion = None
     if config.uses_companion:
         # the families without leverage are answered by the volatility-only fit of the same rows
-        companion = fit_forecaster(data.without_leverage(), config=config.vol_only(), **common)
+        # (without its logistic variant: the band of those families uses the LightGBM alone)
+        companion = fit_forecaster(
+            data.without_leverage(), config=config.vol_only(), **{**common, "logistic": False}
+        )
     return fit_forecaster(data, config=config, liquidations=liq, companion=companion, **common)
 
 
