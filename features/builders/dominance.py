@@ -14,11 +14,16 @@ Recipe (each component is a score in [-1, 1], +1 = long-dominated)
     ``dominance_taker``       mean of (q - 1) / (q + 1) over 24h, q = taker buy/sell ratio;
     ``dominance_oi_flow``     sum(new_i * sign(dp_i)) / sum(new_i) over hourly bars of 24h, with
                               new_i = max(OI coins_i - OI coins_{i-1}, 0) and dp_i the price move;
-    ``dominance_funding``     tanh((mean funding over 24h - 0.0001) / 0.0002).
+    ``dominance_funding``     tanh((mean funding over 24h - 0.0001) / 0.0002);
+    ``dominance_account``     (a - 1) / (a + 1), a = last long/short ACCOUNT ratio of all
+                              accounts (Binance, else Bybit, else OKX: the one series each of
+                              the three venues publishes).
     ``oi_dominance_score`` = weighted mean of the components present (weights 0.4, 0.3, 0.15,
-    0.15, renormalised; account head-count ratios are left out as noise, METHODS.md §2.2), and
-    ``oi_long_share = 0.5 + 0.5 * DAMPING * score`` with ``DAMPING = 0.5``: in [0.25, 0.75], damped
-    toward 0.5 because realised OI destruction is close to 50/50 even when ratios say 65/35.
+    0.15 and 0.1 for accounts, renormalised over the components present). Account head-counts
+    are mostly noise (METHODS.md §2.2: realised OI destruction stays near 50/50 when account
+    ratios say 65/35), so they get the smallest weight; they are kept because they are the only
+    crowd measure a Bybit- or OKX-only store has. ``oi_long_share = 0.5 + 0.5 * DAMPING *
+    score`` with ``DAMPING = 0.5``: in [0.25, 0.75], damped toward 0.5 for the same reason.
 
 The specs are ``DOMINANCE_FEATURES`` (part of the catalogue ``features.frame.registry.FEATURES``).
 
@@ -52,19 +57,34 @@ DAY_NS: Final = 24 * HOUR_NS
 DAMPING: Final = 0.5
 FUNDING_NEUTRAL: Final = 1e-4  # Binance interest component per 8h: premium 0 gives this rate
 FUNDING_SCALE: Final = 2e-4
-WEIGHTS: Final = {"top_trader": 0.4, "taker": 0.3, "oi_flow": 0.15, "funding": 0.15}
+WEIGHTS: Final = {
+    "top_trader": 0.4,
+    "taker": 0.3,
+    "oi_flow": 0.15,
+    "funding": 0.15,
+    "account": 0.1,
+}
 _INPUTS: Final = {
     "top_trader": "top_trader_ratio",
     "taker": "taker_ratio",
     "oi_flow": "open_interest_flow",
     "funding": "funding",
+    "account": "account_ratio",
 }
 
 
-def _top_trader(ctx: FrameContext, times: IntArray) -> tuple[FloatArray, ReasonArray]:
-    sel = ctx.select("top_trader_ratio", times)
+def _ratio_score(ctx: FrameContext, name: str, times: IntArray) -> tuple[FloatArray, ReasonArray]:
+    sel = ctx.select(name, times)
     r = ctx.pick(sel, "value")
     return (r - 1.0) / (r + 1.0), sel.reasons
+
+
+def _top_trader(ctx: FrameContext, times: IntArray) -> tuple[FloatArray, ReasonArray]:
+    return _ratio_score(ctx, "top_trader_ratio", times)
+
+
+def _account(ctx: FrameContext, times: IntArray) -> tuple[FloatArray, ReasonArray]:
+    return _ratio_score(ctx, "account_ratio", times)
 
 
 def _taker(ctx: FrameContext, times: IntArray) -> tuple[FloatArray, ReasonArray]:
@@ -137,6 +157,7 @@ _COMPONENTS: Final = {
     "taker": _taker,
     "oi_flow": _oi_flow,
     "funding": _funding,
+    "account": _account,
 }
 
 
@@ -230,7 +251,7 @@ def long_share_series(
         bar_ts[mask] = s.ts[rows]
         keep[mask] &= s.avail[rows] == avail[mask]
     comps = {"oi_flow": per_bar}
-    for name in ("top_trader", "taker", "funding"):
+    for name in ("top_trader", "taker", "funding", "account"):
         comps[name] = _COMPONENTS[name](ctx, avail)[0]
     score, _ = combine_components(comps)
     share = 0.5 + 0.5 * DAMPING * np.nan_to_num(score, nan=0.0)
@@ -262,7 +283,7 @@ DOMINANCE_FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = (
         "oi_dominance_score",
         "score[-1,1]",
         "weighted mean of the dominance components present (0.4 top-trader, 0.3 taker, "
-        "0.15 OI flow, 0.15 funding, renormalised)",
+        "0.15 OI flow, 0.15 funding, 0.1 accounts, renormalised)",
         (),
         _score,
         optional_inputs=tuple(_INPUTS.values()),
@@ -278,7 +299,7 @@ DOMINANCE_FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = (
     FeatureSpec(
         "oi_dominance_inputs",
         "count",
-        "number of dominance components available at t (0-4)",
+        "number of dominance components available at t (0-5)",
         (),
         _used,
         optional_inputs=tuple(_INPUTS.values()),

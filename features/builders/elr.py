@@ -5,9 +5,13 @@
 - ``OI_usd(t)`` is the open interest of the **widest-scope series fresh at t** (all-exchanges,
   else the Binance+Bybit+OKX aggregate, else Bybit alone; never a sum of overlapping scopes), named
   in ``sources["open_interest"]``;
-- ``d`` is the last exchange-reserve day known at ``t`` (a day's reserve is available the next day)
-  and ``price(d)`` the price known when that reserve became available (the close of day ``d``), so
-  the denominator is the reserve's USD value on its own day.
+- ``d`` is the last exchange-reserve day known at ``t`` of the provider **freshest at t** (the
+  candidate of ``exchange_reserves`` whose last known row has the latest day: the dataset's
+  CryptoQuant-style series, CryptoQuant, Glassnode, a CSV, or DefiLlama's Binance+OKX+Bybit
+  wallets), named in ``sources["exchange_reserves"]``, and ``price(d)`` the price known when that
+  reserve became available (the close of day ``d`` for a next-day series; the fetch time for
+  DefiLlama, whose rows are available only from when they were fetched), so the denominator is
+  the reserve's USD value when it became known.
 
 Missing or stale reserves (older than two days) make ELR NaN with a reason that names the last
 real reserve date; ``elr_proxy_oi_supply`` is then the offered substitute:
@@ -16,8 +20,9 @@ It is the OI/market-cap proxy of METHODS.md §1.2: exchange reserves move slowly
 over 2023-2024), so ELR is close to a constant multiple of it; BTC supply follows the issuance
 schedule exactly (no look-ahead), ETH supply is taken constant (120.5 M, within 1% since 2022).
 
-Windowed ELR features (1-year z-score, 7/30-day change) are NaN when the chosen OI series switched
-inside the window. The specs are ``ELR_FEATURES`` (part of ``features.frame.registry.FEATURES``).
+Windowed ELR features (1-year z-score, 7/30-day change) are NaN when the chosen OI series or the
+chosen reserve provider switched inside the window (providers differ in scope: all exchanges
+versus three). The specs are ``ELR_FEATURES`` (part of ``features.frame.registry.FEATURES``).
 NaN policy: NaN with a reason, never an exception.
 """
 
@@ -114,7 +119,10 @@ def _elr_change(ctx: FrameContext, window_ns: int) -> FeatureColumn:
         [None if r is None else f"at t-{format_span(window_ns)}: {r}" for r in past_why], object
     )
     guard = ctx.switch_guard("open_interest", window_ns)
-    return FeatureColumn.build(now.values / past - 1.0, first_reason(now.reasons, guard, tagged))
+    reserves = ctx.switch_guard("exchange_reserves", window_ns)
+    return FeatureColumn.build(
+        now.values / past - 1.0, first_reason(now.reasons, guard, reserves, tagged)
+    )
 
 
 def _elr_zscore(ctx: FrameContext) -> FeatureColumn:
@@ -147,7 +155,8 @@ def _elr_zscore(ctx: FrameContext) -> FeatureColumn:
         dtype=object,
     )
     guard = ctx.switch_guard("open_interest", YEAR_NS)
-    return FeatureColumn.build(z, first_reason(now.reasons, guard, short))
+    reserves = ctx.switch_guard("exchange_reserves", YEAR_NS)
+    return FeatureColumn.build(z, first_reason(now.reasons, guard, reserves, short))
 
 
 def _proxy(ctx: FrameContext) -> FeatureColumn:
@@ -163,7 +172,8 @@ ELR_FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = (
     FeatureSpec(
         "elr",
         "ratio",
-        "OI USD (widest scope at t) / (exchange reserve coins x price on the reserve's day)",
+        "OI USD (widest scope at t) / (exchange reserve coins of the freshest provider x price "
+        "when the reserve became known)",
         ("open_interest", "exchange_reserves", "price"),
         _elr_level,
     ),

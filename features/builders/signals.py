@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from levercast.features._typing import FloatArray
+from levercast.features.builders.liquidations import liquidation_sums
 from levercast.features.frame.inputs import FrameContext
 from levercast.features.frame.specs import (
     FeatureColumn,
@@ -178,14 +179,7 @@ def _reset(ctx: FrameContext, window_ns: int) -> FeatureColumn:
 
 
 def _liq_sums(ctx: FrameContext, window_ns: int) -> tuple[FloatArray, FloatArray, ReasonArray]:
-    key = f"liq:{window_ns}"
-    if key not in ctx.memo:
-        sel = ctx.selection("liquidations")
-        longs, _, why = ctx.window_sum(sel, "long_usd", window_ns)
-        shorts, _, _ = ctx.window_sum(sel, "short_usd", window_ns)
-        ctx.memo[key] = (longs, shorts, first_reason(sel.reasons, why))
-    result: tuple[FloatArray, FloatArray, ReasonArray] = ctx.memo[key]
-    return result
+    return liquidation_sums(ctx, "liquidations", window_ns)
 
 
 def _liq_total(ctx: FrameContext, window_ns: int) -> FeatureColumn:
@@ -319,7 +313,8 @@ def _signal_features() -> tuple[FeatureSpec[FrameContext], ...]:
             FeatureSpec(
                 f"liq_total_usd_{label}",
                 "usd",
-                f"long + short liquidations in buckets that closed in the last {label}",
+                f"long + short liquidations in buckets that closed in the last {label} (widest "
+                "scope fresh at t: CoinGlass aggregate, else the recorded exchanges)",
                 ("liquidations",),
                 windowed(_liq_total, hours * HOUR_NS),
             )

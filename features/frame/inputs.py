@@ -9,6 +9,10 @@ decision time, as ``SourceSeries`` (integer-nanosecond ``available_at``/``ts`` a
 table is read once as ``source.as_of(table, max(times), asset=asset)``; a view refuses decision
 times after its own ``t``) or from raw tables.
 
+A summed candidate (``Candidate.parts``) is built here from its parts' rows: one row per ``ts``
+at which every part has a row with a value, float columns summed, ``available_at`` the latest of
+the parts' (the sum is known once its last part is), before the rules below apply to it.
+
 NaN policy: rows whose value column is NaN are dropped (treated as missing); a row whose ``ts`` is
 not after the previous row's (a late revision) is dropped; candle bars with zero volume are
 placeholders and dropped. Missing and stale inputs yield NaN with a reason, never an exception.
@@ -28,6 +32,7 @@ from levercast.features.dataset.store import PointInTime, StoreView
 from levercast.features.errors import ConfigError
 from levercast.features.frame.specs import (
     INPUTS,
+    Candidate,
     InputSpec,
     ReasonArray,
     format_ns,
@@ -91,6 +96,23 @@ class Selection:
     def ok(self) -> BoolArray:
         """Where a fresh candidate serves the input."""
         return self.choice >= 0
+
+
+def _candidate_rows(spec: InputSpec, cand: Candidate, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one candidate: its venue's, or the sum of its parts' (module docstring)."""
+    mask = rows[spec.venue_column].isin(cand.parts or (cand.venue,))
+    for col, val in cand.filters:
+        mask &= rows[col] == val
+    mine = rows[mask]
+    if not cand.parts:
+        return mine
+    mine = mine[mine[spec.value_column].notna()]
+    floats = [c for c in mine.columns if pd.api.types.is_float_dtype(mine[c].dtype)]
+    grouped = mine.groupby("ts", sort=True)
+    sums = grouped[floats].sum(min_count=len(cand.parts))
+    sums["available_at"] = grouped["available_at"].max()
+    complete = grouped[spec.venue_column].nunique() == len(cand.parts)
+    return sums[complete].reset_index()
 
 
 def _series_from_frame(spec: InputSpec, k: int, frame: pd.DataFrame) -> SourceSeries:
@@ -183,13 +205,10 @@ class FrameContext:
                 continue
             rows = table[table["asset"] == asset]
             frames[spec.table] = rows
-            cands = []
-            for k, cand in enumerate(spec.candidates):
-                mask = rows[spec.venue_column] == cand.venue
-                for col, val in cand.filters:
-                    mask &= rows[col] == val
-                cands.append(_series_from_frame(spec, k, rows[mask]))
-            series[name] = cands
+            series[name] = [
+                _series_from_frame(spec, k, _candidate_rows(spec, cand, rows))
+                for k, cand in enumerate(spec.candidates)
+            ]
         return cls(asset, times, series, absent, tables=frames)
 
     # -- selection ---------------------------------------------------------------------------
@@ -200,30 +219,44 @@ class FrameContext:
     def select(
         self, name: str, times: IntArray, *, stale_ns: int | None = None, only: int | None = None
     ) -> Selection:
-        """The first fresh candidate at each time (see the module docstring).
+        """The candidate serving the input at each time (``features.frame.specs``: the first fresh
+        one, or the freshest for an input with ``choose="freshest"``).
 
         ``only`` restricts the choice to one candidate index; ``stale_ns`` tightens staleness.
         """
         cands = self.candidates(name)
+        freshest = INPUTS[name].choose == "freshest"
         n = len(times)
         choice = np.full(n, NONE, dtype=np.int64)
         ref = np.full(n, NONE, dtype=np.int64)
         idx = np.full(n, NONE, dtype=np.int64)
+        never = np.iinfo(np.int64).min
+        latest = np.full(n, never, dtype=np.int64)  # freshest: last ts of the chosen series
+        seen = np.full(n, never, dtype=np.int64)  # freshest: last ts of the best stale series
         for k, s in enumerate(cands):
-            if only is not None and k != only:
+            if (only is not None and k != only) or not len(s):
                 continue
             i = s.last_index(times)
             has = i >= 0
-            age = times - s.avail[np.clip(i, 0, None)] if len(s) else np.zeros(n, dtype=np.int64)
+            age = times - s.avail[np.clip(i, 0, None)]
             limit = s.stale_ns if stale_ns is None else min(stale_ns, s.stale_ns)
             fresh = has & (age <= limit)
             take = (choice < 0) & fresh
+            last = np.where(has, s.ts[np.clip(i, 0, None)], never)
+            if freshest:
+                take |= fresh & (last > latest)
+                latest[take] = last[take]
             choice[take] = k
             ref[take] = k
             idx[take] = i[take]
-            first_seen = (ref < 0) & has
-            ref[first_seen] = k
-            idx[first_seen] = i[first_seen]
+            # the series a reason names: the first with rows, or (freshest) the latest stale one
+            if freshest:
+                seen_now = (choice < 0) & has & (last > seen)
+                seen[seen_now] = last[seen_now]
+            else:
+                seen_now = (ref < 0) & has
+            ref[seen_now] = k
+            idx[seen_now] = i[seen_now]
         reasons = np.full(n, None, dtype=object)
         bad = choice < 0
         if bad.any():

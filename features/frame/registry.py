@@ -2,9 +2,10 @@
 
 ``FEATURES`` is an explicit tuple, the concatenation of the spec tuples each builder module
 declares (``features.builders.signals``, ``elr``, ``dominance`` and the liquidation map's
-``features.liqmap.clusters``). Nothing registers itself at import: a feature exists when its spec
-is in one of these tuples and that tuple is listed here. The order is the column order of the
-frame and of ``levercast features``. What a spec holds is described in
+``features.liqmap.clusters``), then the per-exchange liquidation features and the cascade
+flag (``features.builders.liquidations``). Nothing registers itself at import: a feature exists
+when its spec is in one of these tuples and that tuple is listed here. The order is the column
+order of the frame and of ``levercast features``. What a spec holds is described in
 ``features.frame.specs``.
 """
 
@@ -15,6 +16,7 @@ from typing import Final
 
 from levercast.features.builders.dominance import DOMINANCE_FEATURES
 from levercast.features.builders.elr import ELR_FEATURES
+from levercast.features.builders.liquidations import LIQUIDATION_FEATURES
 from levercast.features.builders.signals import SIGNAL_FEATURES
 from levercast.features.errors import ConfigError
 from levercast.features.frame.inputs import FrameContext
@@ -28,6 +30,7 @@ FEATURES: Final[tuple[FeatureSpec[FrameContext], ...]] = (
     *ELR_FEATURES,
     *DOMINANCE_FEATURES,
     *MAP_FEATURES,
+    *LIQUIDATION_FEATURES,
 )
 
 

@@ -3,12 +3,16 @@
 Inputs
     An ``InputSpec`` names one logical input (``price``, ``open_interest``, ``funding``...), the
     table it is read from and its candidate series (venue or source, native interval, extra
-    filters) **in order of preference**: widest scope first for open interest. At each decision
-    time ``t`` the frame picks the first candidate that is fresh at ``t``: its last row became
-    available at most ``max staleness`` before ``t`` (default twice the candidate's native
-    interval, so one missing bar is tolerated, two are not). The choice uses only rows with
-    ``available_at <= t``, never how far a series runs past ``t``. ``INPUTS`` is the read-only
-    catalogue of every input.
+    filters) **in order of preference**: widest scope first for open interest and liquidations.
+    At each decision time ``t`` the frame picks the first candidate that is fresh at ``t``: its
+    last row became available at most ``max staleness`` before ``t`` (default twice the
+    candidate's native interval, so one missing bar is tolerated, two are not). An input with
+    ``choose="freshest"`` (exchange reserves: one provider per candidate) picks instead, among
+    the fresh candidates, the one whose last known row describes the latest ``ts`` (ties: the
+    earlier candidate). Either way the choice uses only rows with ``available_at <= t``, never
+    how far a series runs past ``t``. A candidate with ``parts`` is the sum of disjoint venues'
+    series (``binance+bybit+okx``: the scope of the CoinGlass aggregate, built from the venues'
+    own rows). ``INPUTS`` is the read-only catalogue of every input.
 
 Features
     A ``FeatureSpec`` holds name, unit, description, required inputs (a stale or missing required
@@ -33,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +48,9 @@ from levercast.features.errors import ConfigError
 from levercast.features.timeutil import format_utc
 
 __all__ = [
+    "EXCHANGES",
     "INPUTS",
+    "LIQUIDATION_INTERVALS",
     "Candidate",
     "FeatureColumn",
     "FeatureSpec",
@@ -79,23 +85,38 @@ class Candidate:
         Extra equality filters, e.g. ``(("interval", "1h"),)``.
     scope
         Human description of what the series covers (reported in docs, not used in maths).
+    parts
+        Venues whose rows are summed into this series (disjoint scopes, e.g. three exchanges):
+        a row exists at a ``ts`` where every part has a row with a value, its float columns are
+        the sums and its ``available_at`` the latest of the parts'. ``venue`` is then the parts
+        joined by ``+`` (what ``sources`` reports). Empty: the rows of ``venue`` itself.
     """
 
     venue: str
     native_interval: pd.Timedelta
     filters: tuple[tuple[str, str], ...] = ()
     scope: str = ""
+    parts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.native_interval <= pd.Timedelta(0):
             raise ConfigError(
                 f"native_interval must be positive; found {self.native_interval} for {self.venue}"
             )
+        if self.parts and (len(self.parts) < 2 or self.venue != "+".join(self.parts)):
+            raise ConfigError(
+                f"a summed candidate must have 2 or more parts and venue '+'.join(parts); "
+                f"found venue={self.venue!r}, parts={self.parts}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
 class InputSpec:
-    """A logical input read from one table with candidates in order of preference."""
+    """A logical input read from one table with candidates in order of preference.
+
+    ``choose`` is ``"widest"`` (the first fresh candidate) or ``"freshest"`` (the fresh candidate
+    whose last known row has the latest ``ts``; see the module docstring).
+    """
 
     name: str
     table: str
@@ -103,6 +124,13 @@ class InputSpec:
     candidates: tuple[Candidate, ...]
     venue_column: str = "venue"
     description: str = ""
+    choose: Literal["widest", "freshest"] = "widest"
+
+    def __post_init__(self) -> None:
+        if self.choose not in ("widest", "freshest"):
+            raise ConfigError(
+                f"choose must be 'widest' or 'freshest'; found {self.choose!r} for {self.name}"
+            )
 
 
 def _h(hours: float) -> pd.Timedelta:
@@ -110,6 +138,55 @@ def _h(hours: float) -> pd.Timedelta:
 
 
 _HOURLY_CANDLES: Final = (("interval", "1h"),)
+# The exchanges whose own series levercast fetches and records, widest first (by open interest).
+EXCHANGES: Final = ("binance", "bybit", "okx")
+# Bucket widths ``levercast record liquidations --every`` writes (coarsest first).
+LIQUIDATION_INTERVALS: Final = ("1h", "30m", "15m", "5m")
+_ALL_EXCHANGES: Final = "+".join(EXCHANGES)
+_EXCHANGE_SCOPE: Final = {
+    "binance": "Binance USD-M only",
+    "bybit": "Bybit USDT perpetual only",
+    "okx": "OKX USDT swap only",
+}
+
+
+def _summed(interval: pd.Timedelta, filters: tuple[tuple[str, str], ...] = ()) -> Candidate:
+    return Candidate(
+        _ALL_EXCHANGES,
+        interval,
+        filters,
+        "Binance+Bybit+OKX summed from the venues' own series",
+        parts=EXCHANGES,
+    )
+
+
+def _recorded(venues: tuple[str, ...]) -> tuple[Candidate, ...]:
+    """Recorder buckets of ``venues`` (a venue, or the sum of all three), one per bucket width."""
+    out = []
+    for interval in LIQUIDATION_INTERVALS:
+        filters = (("interval", interval),)
+        if len(venues) > 1:
+            out.append(_summed(pd.Timedelta(interval), filters))
+        else:
+            scope = f"{_EXCHANGE_SCOPE[venues[0]]}, recorded {interval} buckets (lower bounds)"
+            out.append(Candidate(venues[0], pd.Timedelta(interval), filters, scope))
+    return tuple(out)
+
+
+def _account_ratio(venue: str) -> Candidate:
+    return Candidate(venue, _h(1), (("metric", "global_account_ratio"),), _EXCHANGE_SCOPE[venue])
+
+
+def _liquidation_input(venue: str) -> InputSpec:
+    return InputSpec(
+        f"liquidations_{venue}",
+        "liquidations",
+        "long_usd",
+        _recorded((venue,)),
+        description=f"{venue} long/short liquidations as recorded from its stream (USD, lower "
+        "bounds)",
+    )
+
 
 INPUTS: Final[Mapping[str, InputSpec]] = MappingProxyType(
     {
@@ -134,9 +211,11 @@ INPUTS: Final[Mapping[str, InputSpec]] = MappingProxyType(
                 (
                     Candidate("all-exchanges", _h(24), scope="all exchanges (daily)"),
                     Candidate("aggregate", _h(1), scope="Binance+Bybit+OKX aggregate (hourly)"),
-                    Candidate("bybit", _h(1), scope="Bybit USDT perpetual only (hourly)"),
+                    _summed(_h(1)),
+                    *(Candidate(v, _h(1), scope=_EXCHANGE_SCOPE[v]) for v in EXCHANGES),
                 ),
-                description="open interest in USD, widest scope fresh at t (never summed)",
+                description="open interest in USD, widest scope fresh at t (overlapping scopes "
+                "are never summed; the three exchanges' own series are, as one wider candidate)",
             ),
             InputSpec(
                 "open_interest_flow",
@@ -144,7 +223,8 @@ INPUTS: Final[Mapping[str, InputSpec]] = MappingProxyType(
                 "oi_usd",
                 (
                     Candidate("aggregate", _h(1), scope="Binance+Bybit+OKX aggregate (hourly)"),
-                    Candidate("bybit", _h(1), scope="Bybit USDT perpetual only (hourly)"),
+                    _summed(_h(1)),
+                    *(Candidate(v, _h(1), scope=_EXCHANGE_SCOPE[v]) for v in EXCHANGES),
                 ),
                 description="hourly open interest for per-bar changes (widest hourly scope)",
             ),
@@ -159,16 +239,36 @@ INPUTS: Final[Mapping[str, InputSpec]] = MappingProxyType(
                 "liquidations",
                 "liquidations",
                 "long_usd",
-                (Candidate("aggregate", _h(1), (("interval", "1h"),), "CoinGlass aggregate"),),
-                description="hourly long/short liquidations (USD)",
+                (
+                    Candidate("aggregate", _h(1), (("interval", "1h"),), "CoinGlass aggregate"),
+                    *_recorded(EXCHANGES),
+                    *(c for v in EXCHANGES for c in _recorded((v,))),
+                ),
+                description="long/short liquidations (USD), widest scope fresh at t: the "
+                "CoinGlass aggregate, else the recorded streams of the three exchanges summed, "
+                "else one exchange's",
             ),
+            *(_liquidation_input(v) for v in EXCHANGES),
             InputSpec(
                 "exchange_reserves",
                 "exchange_reserves",
                 "reserve_base",
-                (Candidate("cryptoquant-style", _h(24), scope="all exchanges"),),
+                (
+                    Candidate("cryptoquant-style", _h(24), scope="all exchanges (dataset)"),
+                    Candidate("cryptoquant", _h(24), scope="all exchanges (CryptoQuant API)"),
+                    Candidate("glassnode", _h(24), scope="all exchanges (Glassnode API)"),
+                    Candidate("csv", _h(24), scope="a CSV file ($LEVERCAST_RESERVES_CSV)"),
+                    Candidate(
+                        "defillama",
+                        _h(24),
+                        scope="Binance+OKX+Bybit wallets as attributed by DefiLlama, "
+                        "available from the fetch time",
+                    ),
+                ),
                 venue_column="source",
-                description="coins held on exchange wallets, daily, available the next day",
+                description="coins held on exchange wallets, daily, from the provider freshest "
+                "at t",
+                choose="freshest",
             ),
             InputSpec(
                 "top_trader_ratio",
@@ -191,6 +291,14 @@ INPUTS: Final[Mapping[str, InputSpec]] = MappingProxyType(
                     ),
                 ),
                 description="taker buy/sell volume ratio over the bucket (optional ratios table)",
+            ),
+            InputSpec(
+                "account_ratio",
+                "ratios",
+                "value",
+                tuple(_account_ratio(v) for v in EXCHANGES),
+                description="long/short ACCOUNT ratio of all accounts (head counts; optional "
+                "ratios table)",
             ),
         )
     }

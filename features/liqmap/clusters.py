@@ -16,6 +16,9 @@ Inputs at a decision time ``t`` (point in time: only rows with ``available_at <=
       the OI bar's open ``ts``; a value is known at the bar's close, so the index is shifted by
       +1 h before ``build_inputs`` forward-fills it onto bar closes).
 
+Lookback: the window in effect (``features.liqmap.params.lookback_hours``, the committed 168 h
+unless the command runs inside ``map_lookback(hours)``) unless ``params`` are given.
+
 Features are NaN with a reason when the ``price`` or ``open_interest_flow`` input is missing or
 stale at ``t`` (the input's reason), when no bar closes in the lookback window, and as listed in
 ``features.liqmap.snapshots``. The clusters of the map at ``t`` are left in the context
@@ -30,6 +33,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from levercast.features._typing import IntArray
 from levercast.features.builders.dominance import long_share_series
 from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError
@@ -64,11 +68,13 @@ __all__ = [
     "hourly_vol",
     "liqmap_features",
     "long_share_known_at",
+    "map_features_at",
+    "map_params",
     "mass_near_spot",
 ]
 
 MAP_INPUTS: Final = ("price", "open_interest_flow")
-SHARE_INPUTS: Final = ("funding", "top_trader_ratio", "taker_ratio")
+SHARE_INPUTS: Final = ("funding", "top_trader_ratio", "taker_ratio", "account_ratio")
 _MEMO: Final = "liqmap:features"
 _SHARE_DELAY: Final = pd.Timedelta(hours=1)  # an hourly OI bar's value is known at its close
 
@@ -198,6 +204,54 @@ def _oi(ctx: FrameContext) -> pd.DataFrame | None:
     return None
 
 
+def map_params() -> LiqMapParams:
+    """The committed map parameters with the lookback in effect
+    (``features.liqmap.params.lookback_hours``)."""
+    hours = P.lookback_hours()
+    base = LiqMapParams.default()
+    return base if hours == base.lookback_hours else base.replace(lookback_hours=hours)
+
+
+def map_features_at(
+    ctx: FrameContext,
+    times: IntArray,
+    *,
+    params: LiqMapParams | None = None,
+    horizon_hours: float = 24,
+    top_n: int = TOP_N,
+    long_share: float | pd.Series | None = None,
+) -> MapFeatures:
+    """Map features at ``times`` (any times known to ``ctx``, e.g. an hour before its decision
+    times) from the inputs selected at each of them (module docstring: inputs and reasons).
+
+    ``params`` default to ``map_params()``; ``long_share`` overrides the dominance estimate (a
+    scalar, or a Series indexed by the time each value is known).
+    """
+    params = params or map_params()
+    times = np.asarray(times, dtype=np.int64)
+    price = ctx.select("price", times)
+    flow = ctx.select("open_interest_flow", times)
+    ok = price.ok & flow.ok
+    result = MapFeatures.unavailable(first_reason(price.reasons, flow.reasons))
+    if ok.any():
+        share = long_share
+        if share is None:
+            key = "liqmap:long_share"
+            if key not in ctx.memo:
+                ctx.memo[key] = long_share_known_at(ctx.tables, ctx.asset)
+            share = ctx.memo[key]
+        oi = _oi(ctx)
+        for k, s in enumerate(ctx.candidates("price")):
+            rows = np.flatnonzero(ok & (price.choice == k))
+            if len(rows):
+                inputs = build_inputs(_candles(s), oi, long_share=share)
+                part = map_features(
+                    inputs, params, times[rows], horizon_hours=horizon_hours, top_n=top_n
+                )
+                result = result.scatter(rows, part)
+    return result
+
+
 def context_map_features(
     ctx: FrameContext,
     *,
@@ -209,30 +263,24 @@ def context_map_features(
     """Map features at every decision time of ``ctx`` (module docstring: inputs and reasons).
 
     ``long_share`` overrides the dominance estimate (a scalar, or a Series indexed by the time
-    each value is known). With every argument at its default the result is memoised on ``ctx``.
+    each value is known). With every argument at its default the result is memoised on ``ctx``
+    (per lookback in effect).
     """
     default = params is None and horizon_hours == 24 and top_n == TOP_N and long_share is None
-    if default and _MEMO in ctx.memo:
-        cached: MapFeatures = ctx.memo[_MEMO]
+    key = f"{_MEMO}:{P.lookback_hours():g}"
+    if default and key in ctx.memo:
+        cached: MapFeatures = ctx.memo[key]
         return cached
-    params = params or LiqMapParams.default()
-    price = ctx.selection("price")
-    flow = ctx.selection("open_interest_flow")
-    ok = price.ok & flow.ok
-    result = MapFeatures.unavailable(first_reason(price.reasons, flow.reasons))
-    if ok.any():
-        share = long_share_known_at(ctx.tables, ctx.asset) if long_share is None else long_share
-        oi = _oi(ctx)
-        for k, s in enumerate(ctx.candidates("price")):
-            rows = np.flatnonzero(ok & (price.choice == k))
-            if len(rows):
-                inputs = build_inputs(_candles(s), oi, long_share=share)
-                part = map_features(
-                    inputs, params, ctx.times[rows], horizon_hours=horizon_hours, top_n=top_n
-                )
-                result = result.scatter(rows, part)
+    result = map_features_at(
+        ctx,
+        ctx.times,
+        params=params,
+        horizon_hours=horizon_hours,
+        top_n=top_n,
+        long_share=long_share,
+    )
     if default:
-        ctx.memo[_MEMO] = result
+        ctx.memo[key] = result
     return result
 
 

@@ -28,11 +28,27 @@ Tier weights, half-lives, lookback, volume fraction
     Data: ``../shared/data`` (candles binance-usdm BTC 1h, open_interest bybit BTC,
     liquidations aggregate BTC 1h). Fit window: 2025-11-24 .. 2026-01-15 (exclusive); the
     validation window reported in ``experiments/liquidation_map/README.md`` starts at 2026-01-15.
+
+Lookback of one run
+    ``LOOKBACK_HOURS`` is the committed window. A command may run with another one
+    (``--lookback``, within ``LOOKBACK_RANGE_HOURS``) through ``map_lookback(hours)``, a context
+    manager in the manner of scikit-learn's ``config_context``: inside it,
+    ``lookback_hours()`` returns the chosen window and the catalogued map features
+    (``features.liqmap.clusters``), ``liqmap_features`` and the heatmap use it. It is a
+    ``contextvars.ContextVar``, so it is local to the thread or task that set it and reset on
+    exit. ``LiqMapParams.default()`` keeps the committed constants: the learned models'
+    contract-relative maps (and their caches) never see a per-command setting.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Final
+
+from levercast.features.errors import ConfigError
 
 __all__ = [
     "BIN_BPS",
@@ -40,11 +56,15 @@ __all__ = [
     "HALF_LIVES_HOURS",
     "LEVERAGES",
     "LOOKBACK_HOURS",
+    "LOOKBACK_RANGE_HOURS",
     "MMR_BRACKETS",
     "OI_VENUE",
     "POSITION_NOTIONAL_USD",
     "TIER_WEIGHTS",
     "VOLUME_OPEN_FRACTION",
+    "check_lookback",
+    "lookback_hours",
+    "map_lookback",
 ]
 
 # (notional cap USD, maintenance rate); max leverage of a bracket = 1 / (2 * rate).
@@ -62,6 +82,8 @@ TIER_WEIGHTS: Final[tuple[float, ...]] = (0.08, 0.22, 0.32, 0.25, 0.13)
 # fitted: pcdogyu ladder, half-lives x2, lookback 168 h (mean Spearman 0.6207 on the fit window)
 HALF_LIVES_HOURS: Final[tuple[float, ...]] = (336.0, 240.0, 144.0, 72.0, 36.0)
 LOOKBACK_HOURS: Final = 168.0
+# The windows a command may choose (``--lookback``): a day to the fitted week.
+LOOKBACK_RANGE_HOURS: Final = (24.0, 168.0)
 # new notional per USD of traded volume where open interest is missing (median dOI+/volume).
 VOLUME_OPEN_FRACTION: Final = 0.0313  # fitted over the 90 days before 2025-11-24
 BIN_BPS: Final = 10.0
@@ -76,3 +98,48 @@ FIT_RECORD: Final[dict[str, str]] = {
     "score": "mean Spearman (long 0.629, short 0.612) = 0.621 over 1246 hours; the 27 candidates "
     "span 0.60-0.62, so the ladder barely matters: the lookback does (168 h > 72 h > 48 h)",
 }
+
+
+_LOOKBACK: Final[ContextVar[float]] = ContextVar("levercast_map_lookback_hours")
+
+
+def check_lookback(hours: float, *, name: str = "lookback") -> float:
+    """``hours`` as a float within ``LOOKBACK_RANGE_HOURS``.
+
+    Raises
+    ------
+    ConfigError
+        A value that is not a finite number within the range.
+    """
+    lo, hi = LOOKBACK_RANGE_HOURS
+    try:
+        value = float(hours)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(
+            f"{name} must be a number of hours in [{lo:g}, {hi:g}]; found {hours!r}"
+        ) from e
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ConfigError(f"{name} must be a number of hours in [{lo:g}, {hi:g}]; found {hours!r}")
+    return value
+
+
+def lookback_hours() -> float:
+    """The map lookback in effect: the innermost ``map_lookback`` value, else ``LOOKBACK_HOURS``."""
+    return _LOOKBACK.get(LOOKBACK_HOURS)
+
+
+@contextmanager
+def map_lookback(hours: float | None) -> Iterator[float]:
+    """Run the enclosed block with the map lookback ``hours`` (``None``: the committed default).
+
+    Raises
+    ------
+    ConfigError
+        ``hours`` outside ``LOOKBACK_RANGE_HOURS``.
+    """
+    value = LOOKBACK_HOURS if hours is None else check_lookback(hours)
+    token = _LOOKBACK.set(value)
+    try:
+        yield value
+    finally:
+        _LOOKBACK.reset(token)

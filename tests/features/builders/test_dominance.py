@@ -117,3 +117,21 @@ def test_combine_components(components, score, used):
     got, n = combine_components({k: np.array(v) for k, v in components.items()})
     assert got[0] == pytest.approx(score)
     assert n[0] == used
+
+
+def test_account_ratios_of_any_exchange_with_the_smallest_weight(tmp_path):
+    tables = _tables(True)
+    tables["ratios"] = [
+        *tables["ratios"],
+        ratios(np.full(HOURS, 4.0), "global_account_ratio", venue="okx"),  # 0.6
+        ratios(np.full(HOURS - 3, 0.25), "global_account_ratio", venue="binance"),  # -0.6, stale
+    ]
+    snap = features_at(Store(write(tmp_path / "d", **tables)), "BTC", T0 + HOURS * H)
+    f = snap.features
+    assert f["dominance_account"] == pytest.approx(0.6)  # Binance stale: OKX serves
+    assert snap.sources["account_ratio"]["venue"] == "okx"
+    parts = {"top_trader": 0.2, "taker": 0.5, "oi_flow": FLOW, "funding": FUNDING, "account": 0.6}
+    weights = {"top_trader": 0.4, "taker": 0.3, "oi_flow": 0.15, "funding": 0.15, "account": 0.1}
+    score = sum(weights[k] * v for k, v in parts.items()) / sum(weights.values())
+    assert f["oi_dominance_score"] == pytest.approx(score)
+    assert f["oi_dominance_inputs"] == 5.0

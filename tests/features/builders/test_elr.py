@@ -145,3 +145,53 @@ def test_elr_window_nan_when_oi_series_switches(tmp_path):
 def test_circulating_supply(asset, when, supply):
     got = circulating_supply(asset, np.array([pd.Timestamp(when).value]))[0]
     np.testing.assert_allclose(got, supply, rtol=1e-9)
+
+
+def _provider(source, values, *, fetched=None):
+    rows = reserves(values).assign(source=source)
+    return rows if fetched is None else rows.assign(available_at=fetched, fetched_at=fetched)
+
+
+def test_reserves_come_from_the_provider_freshest_at_t(tmp_path):
+    price = np.full(24 * 8, 40_000.0)
+    fetched = T0 + 3 * D + 2 * H  # DefiLlama's days 0-3, all known from their fetch time only
+    store = Store(
+        write(
+            tmp_path / "d",
+            candles=candles(price),
+            open_interest=open_interest(np.full(len(price), 4e9)),
+            exchange_reserves=[
+                _provider("cryptoquant", [2e6, 2e6, 2e6]),  # days 0-2, each known the next day
+                _provider("defillama", [1e6, 1e6, 1e6, 1e6], fetched=fetched),
+            ],
+        )
+    )
+    before = features_at(store, "BTC", T0 + 3 * D + H)  # DefiLlama not fetched yet
+    assert before.sources["exchange_reserves"]["venue"] == "cryptoquant"
+    assert before.features["elr"] == pytest.approx(4e9 / (2e6 * 40_000.0))
+    after = features_at(store, "BTC", fetched)  # day 3 beats CryptoQuant's day 2
+    assert after.sources["exchange_reserves"] == {
+        "venue": "defillama",
+        "last_ts": (T0 + 3 * D).to_pydatetime(),
+    }
+    assert after.features["elr"] == pytest.approx(4e9 / (1e6 * 40_000.0))
+    # a 7-day change across the provider switch would compare two scopes: NaN with a reason
+    week = features_at(store, "BTC", T0 + 5 * D)
+    assert week.features["elr_change_7d"] is None
+    assert (
+        "exchange_reserves series switched from cryptoquant to defillama"
+        in (week.missing["elr_change_7d"])
+    )
+
+
+def test_stale_providers_name_the_latest_one(tmp_path):
+    store = Store(
+        write(
+            tmp_path / "d",
+            candles=candles(np.full(24 * 9, 40_000.0)),
+            open_interest=open_interest(np.full(24 * 9, 4e9)),
+            exchange_reserves=[_provider("glassnode", [2e6] * 3), _provider("csv", [2e6] * 4)],
+        )
+    )
+    snap = features_at(store, "BTC", T0 + 8 * D)
+    assert snap.missing["elr"].startswith("exchange_reserves (csv) stale since")

@@ -70,6 +70,14 @@ def write_rich_dataset(root, *, seed=3):
     agg_ts = hourly[hourly >= START + 440 * D].delete(50)
     agg_vals = 1.8 * pd.Series(coins * btc.values, index=hourly).reindex(agg_ts).to_numpy()
     oi.append(_ts_frame("venue", "aggregate", "BTC", agg_ts, H, oi_base=np.nan, oi_usd=agg_vals))
+    # ETH: Binance and OKX from day 300 on, OKX missing a day: the summed candidate
+    # (binance+bybit+okx) serves where all three have the hour, Binance alone in the gap
+    eth_ts = hourly[hourly >= START + 300 * D]
+    eth_coins = pd.Series(coins * 10, index=hourly).reindex(eth_ts).to_numpy()
+    for venue, share, drop in (("binance", 2.0, []), ("okx", 0.7, list(range(500, 524)))):
+        ts = eth_ts.delete(drop)
+        base = np.delete(eth_coins * share, drop)
+        oi.append(_ts_frame("venue", venue, "ETH", ts, H, oi_base=base, oi_usd=base * 2_000.0))
     pd.concat(oi, ignore_index=True).to_parquet(root / "open_interest.parquet", index=False)
     fts = pd.date_range(START, periods=DAYS * 3, freq="8h")
     funding = [
@@ -86,32 +94,99 @@ def write_rich_dataset(root, *, seed=3):
         for a in ("BTC", "ETH")
     ]
     pd.concat(funding, ignore_index=True).to_parquet(root / "funding.parquet", index=False)
-    lts = hourly[hourly >= START + 100 * D].delete([30, 31, 32])
-    liq = _ts_frame(
-        "venue",
-        "aggregate",
-        "BTC",
-        lts,
-        H,
-        long_usd=rng.gamma(1.0, 1e6, len(lts)),
-        short_usd=rng.gamma(1.0, 8e5, len(lts)),
-    ).assign(interval="1h")
-    liq.to_parquet(root / "liquidations.parquet", index=False)
-    rts = daily[:390]
-    _ts_frame(
-        "source", "cryptoquant-style", "BTC", rts, D, reserve_base=2.4e6 + rng.normal(0, 1e4, 390)
-    ).to_parquet(root / "exchange_reserves.parquet", index=False)
-    rat_ts = hourly[hourly >= START + 300 * D]
-    ratios = pd.concat(
-        [
-            _ts_frame(
-                "venue", "binance", "BTC", rat_ts, H, value=rng.uniform(0.7, 1.6, len(rat_ts))
-            ).assign(metric=metric)
-            for metric in ("top_position_ratio", "taker_buy_sell_ratio_1h")
-        ],
-        ignore_index=True,
+    lts = hourly[(hourly >= START + 100 * D) & (hourly < START + 500 * D)].delete([30, 31, 32])
+    liq = [
+        _ts_frame(
+            "venue",
+            "aggregate",
+            "BTC",
+            lts,
+            H,
+            long_usd=rng.gamma(1.0, 1e6, len(lts)),
+            short_usd=rng.gamma(1.0, 8e5, len(lts)),
+        ).assign(interval="1h")
+    ]
+    # the recorder: Binance 5m buckets over days 450-480, then all three exchanges in 1h buckets
+    # (OKX missing a day): the aggregate ends at day 500, so the summed exchanges, then Binance
+    # alone in OKX's gap, serve the liquidations input afterwards
+    five = pd.Timedelta("5min")
+    b5 = pd.date_range(START + 450 * D, START + 480 * D, freq="5min", inclusive="left")
+    liq.append(
+        _ts_frame(
+            "venue",
+            "binance",
+            "BTC",
+            b5,
+            five,
+            long_usd=rng.gamma(0.5, 4e4, len(b5)),
+            short_usd=rng.gamma(0.5, 3e4, len(b5)),
+        ).assign(interval="5m", lower_bound="true")
     )
-    ratios.to_parquet(root / "ratios.parquet", index=False)
+    rec_ts = hourly[hourly >= START + 480 * D]
+    for venue, scale in (("binance", 5e5), ("bybit", 3e5), ("okx", 2e5)):
+        ts = rec_ts.delete(range(600, 624)) if venue == "okx" else rec_ts
+        liq.append(
+            _ts_frame(
+                "venue",
+                venue,
+                "BTC",
+                ts,
+                H,
+                long_usd=rng.gamma(1.0, scale, len(ts)),
+                short_usd=rng.gamma(1.0, scale, len(ts)),
+            ).assign(interval="1h", lower_bound="true")
+        )
+    pd.concat(liq, ignore_index=True).to_parquet(root / "liquidations.parquet", index=False)
+    rts = daily[:390]
+    reserves = [
+        _ts_frame(
+            "source",
+            "cryptoquant-style",
+            "BTC",
+            rts,
+            D,
+            reserve_base=2.4e6 + rng.normal(0, 1e4, 390),
+        ),
+        # a CSV one day fresher than the dataset's series near its end: the freshest provider
+        _ts_frame("source", "csv", "BTC", daily[380:392], D, reserve_base=2.3e6),
+    ]
+    # DefiLlama: a first fetch on day 395 01:30 brings days 370-395 (all available from the fetch
+    # time, never earlier), then one fetch a day at 01:30 until day 460
+    fetched = START + 395 * D + pd.Timedelta("90min")
+    history = _ts_frame("source", "defillama", "BTC", daily[370:396], D, reserve_base=7.6e5)
+    reserves.append(history.assign(available_at=fetched))
+    daily_ts = daily[396:461]
+    reserves.append(
+        _ts_frame(
+            "source",
+            "defillama",
+            "BTC",
+            daily_ts,
+            pd.Timedelta("90min"),
+            reserve_base=7.6e5 + rng.normal(0, 2e3, len(daily_ts)),
+        )
+    )
+    pd.concat(reserves, ignore_index=True).to_parquet(
+        root / "exchange_reserves.parquet", index=False
+    )
+    rat_ts = hourly[hourly >= START + 300 * D]
+    ratio_rows = [
+        _ts_frame(
+            "venue", "binance", "BTC", rat_ts, H, value=rng.uniform(0.7, 1.6, len(rat_ts))
+        ).assign(metric=metric)
+        for metric in ("top_position_ratio", "taker_buy_sell_ratio_1h")
+    ]
+    # long/short account ratios: Bybit from day 300, Binance (preferred) from day 400
+    acc_ts = rat_ts[rat_ts >= START + 400 * D]
+    ratio_rows += [
+        _ts_frame(
+            "venue", "bybit", "BTC", rat_ts, H, value=rng.uniform(0.8, 2.5, len(rat_ts))
+        ).assign(metric="global_account_ratio"),
+        _ts_frame(
+            "venue", "binance", "BTC", acc_ts, H, value=rng.uniform(0.8, 2.5, len(acc_ts))
+        ).assign(metric="global_account_ratio"),
+    ]
+    pd.concat(ratio_rows, ignore_index=True).to_parquet(root / "ratios.parquet", index=False)
     return root
 
 
@@ -345,3 +420,31 @@ def test_a_time_after_the_view_is_refused(rich, call):
     later = START + 300 * D + pd.Timedelta("1ns")
     with pytest.raises(ConfigError, match=r"times must be at or before the view's decision time"):
         call(view, later)
+
+
+def test_reserves_come_from_the_freshest_provider_known_at_t(rich):
+    _, full, _ = rich
+    res = full["BTC"].sources["exchange_reserves.venue"].to_numpy()
+    assert set(res[(day(300) < TS) & (day(380) > TS)]) == {"cryptoquant-style"}
+    # DefiLlama's first fetch (day 395 01:30) brought days 370-395: none is used before it
+    assert "defillama" not in set(res[day(395) + 90 * 60 * 10**9 > TS])
+    assert set(res[(day(396) < TS) & (day(460) > TS)]) == {"defillama"}
+    elr = full["BTC"].frame["elr"].to_numpy()
+    assert np.isfinite(elr[(day(396) < TS) & (day(460) > TS)]).all()
+
+
+def test_summed_exchanges_serve_open_interest_and_liquidations(rich):
+    data, full, _ = rich
+    eth = full["ETH"]
+    venues = eth.sources["open_interest.venue"].to_numpy()
+    late = day(301) < TS
+    assert set(venues[late]) <= {"binance+bybit+okx", "binance"}
+    row = int(np.flatnonzero(late & (venues == "binance+bybit+okx"))[-1])
+    t = GRID[row]
+    oi = Store(data).as_of("open_interest", t, asset="ETH")
+    last = oi[oi["ts"] == oi.loc[oi["venue"] == "okx", "ts"].max()]
+    assert eth.frame["oi_usd"].iloc[row] == pytest.approx(last["oi_usd"].sum())
+    liq = full["BTC"].sources["liquidations.venue"].to_numpy()
+    assert set(liq[(day(101) < TS) & (day(499) > TS)]) == {"aggregate"}
+    assert set(liq[day(501) < TS]) <= {"binance+bybit+okx", "binance"}
+    assert "binance+bybit+okx" in set(liq[day(501) < TS])

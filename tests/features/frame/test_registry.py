@@ -6,6 +6,7 @@ import pytest
 
 from levercast.features.builders.dominance import DOMINANCE_FEATURES
 from levercast.features.builders.elr import ELR_FEATURES
+from levercast.features.builders.liquidations import LIQUIDATION_FEATURES
 from levercast.features.builders.signals import SIGNAL_FEATURES
 from levercast.features.errors import ConfigError
 from levercast.features.frame.registry import (
@@ -24,7 +25,13 @@ def test_catalogue_names_are_unique_and_equal_feature_specs():
 
 
 def test_catalogue_is_the_builder_tuples_in_order():
-    assert (*SIGNAL_FEATURES, *ELR_FEATURES, *DOMINANCE_FEATURES, *MAP_FEATURES) == FEATURES
+    assert (
+        *SIGNAL_FEATURES,
+        *ELR_FEATURES,
+        *DOMINANCE_FEATURES,
+        *MAP_FEATURES,
+        *LIQUIDATION_FEATURES,
+    ) == FEATURES
     assert [s.name for s in FEATURES[:3]] == ["price_usd", "oi_usd", "rvol_24h"]
 
 
