@@ -3,7 +3,7 @@
 ``run_backtest(store, config)`` builds decision times on a regular grid inside ``[start, end]``,
 the z-strike contracts of every kind and horizon at each (``experiments.backtest.contracts``),
 labels them only through the single outcome reader
-(``experiments.labels.outcomes.label_contracts``),
+(``experiments.labels.outcomes.label_frame``, on each row's spot venue),
 prices them with every model on identical rows and scores them (``experiments.metrics``).
 
 Models
@@ -40,7 +40,7 @@ from levercast.experiments.backtest.contracts import (
     decision_grid,
 )
 from levercast.experiments.backtest.walk_forward import walk_forward_predict
-from levercast.experiments.labels.outcomes import label_contracts
+from levercast.experiments.labels.outcomes import label_frame
 from levercast.experiments.metrics import score_backtest
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
@@ -51,7 +51,6 @@ from levercast.features.timeutil import (
     parse_duration,
     parse_utc,
 )
-from levercast.models.learned.contract_grid import to_contracts
 from levercast.models.pricing.gbm import gbm_probabilities
 
 __all__ = [
@@ -272,18 +271,15 @@ def gbm_frame_probabilities(frame: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _label(store: Store, frame: pd.DataFrame) -> tuple[np.ndarray, list[str | None]]:
-    outcome = np.full(len(frame), np.nan)
-    reasons: list[str | None] = [None] * len(frame)
-    for venue, idx in frame.groupby("spot_venue", sort=True).indices.items():
-        contracts = to_contracts(frame.iloc[idx])
-        for i, result in zip(idx, label_contracts(store, contracts, venue=str(venue)), strict=True):
-            if result.value is None:
-                # The outcome reader leaves a window no forced-venue bar covers without a reason.
-                reasons[int(i)] = result.reason or f"window not covered by {venue} bars"
-            else:
-                outcome[int(i)] = result.value
-    return outcome, reasons
+def _label(store: Store, frame: pd.DataFrame) -> tuple[np.ndarray, Counter[str]]:
+    """Outcomes of the frame's contracts on their own spot venue (no proxy) and the reasons of
+    those left unlabelled, counted."""
+    labels = label_frame(store, frame, proxies=False)
+    outcome = labels["y"].to_numpy(float)
+    missing = np.isnan(outcome)
+    fallback = "window not covered by " + frame["spot_venue"].astype(str) + " bars"
+    reasons = labels["reason"].where(labels["reason"].notna(), fallback)[missing]
+    return outcome, Counter(reasons.astype(str).tolist())
 
 
 def _learned_probabilities(
@@ -348,12 +344,10 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
         empty = score_backtest(pd.DataFrame(), tuple(models), config.seed)
         return BacktestResult(pd.DataFrame(), empty, config, dict(dropped), {}, {}, tuple(notes))
     frame["prob_gbm"] = gbm_frame_probabilities(frame)
-    outcome, reasons = _label(store, frame)
+    outcome, unlabelled = _label(store, frame)
     frame["outcome"] = outcome
     frame["scored"] = np.isfinite(outcome)
-    for reason in reasons:
-        if reason is not None:
-            dropped[reason] += 1
+    dropped.update(unlabelled)
     wanted = [m for m in models if m != "gbm"]
     if wanted:
         probs, more = _learned_probabilities(store, frame, config, wanted)
