@@ -2,7 +2,12 @@
 
 Venue name ``bybit`` in every table (the dataset's Bybit open interest uses it). Lists come newest
 first; every endpoint is walked backwards from ``until``. Open interest pages with
-``nextPageCursor``; ``openInterest`` is in coins for linear contracts, so ``oi_usd`` is left NaN.
+``nextPageCursor``; ``openInterest`` is in coins for linear contracts, and ``oi_usd`` is coins x
+the **mark price**: the close of the ``/v5/market/mark-price-kline`` bar of the same period that
+starts at the observation's period start (the dataset's convention: "``oi_usd`` uses the close of
+the hour that starts at ``ts``", and ``available_at`` = ``ts`` + period is when that close is
+known). Observations whose mark bar has not closed yet are left for the next fetch; a closed
+period without a mark bar keeps ``oi_usd`` NaN.
 The account ratio (``global_account_ratio`` = buyRatio / sellRatio) accepts ``startTime``/
 ``endTime`` per ccxt, which is [UNVERIFIED]: when the venue ignores them the walk stops as soon as
 a page brings nothing older.
@@ -186,7 +191,6 @@ class BybitClient:
                             "oi_base": number_field(
                                 row, "openInterest", source=source, name="openInterest"
                             ),
-                            "oi_usd": float("nan"),
                         }
                     )
             cursor = str(result.get("nextPageCursor") or "")
@@ -194,7 +198,52 @@ class BybitClient:
                 break
             guard.advance(cursor, page)
             params = {**params, "cursor": cursor}
-        return frame(records, columns=OI_COLUMNS)
+        if not records:
+            return frame(records, columns=OI_COLUMNS)
+        starts = [r["ts"].floor(step) for r in records]
+        marks = self.mark_closes(asset, since=min(starts), until=max(starts) + step, period=period)
+        now = pd.Timestamp(self._now())
+        out = []
+        for record, start in zip(records, starts, strict=True):
+            if start + step > now:
+                continue  # the mark bar is still open: fetched again next time
+            out.append({**record, "oi_usd": record["oi_base"] * marks.get(start, float("nan"))})
+        return frame(out, columns=OI_COLUMNS)
+
+    def mark_closes(
+        self, asset: str, *, since: datetime, until: datetime, period: str = "1h"
+    ) -> dict[pd.Timestamp, float]:
+        """Mark-price closes of the linear perpetual's bars opening in ``[since, until)``, by bar
+        open (``/v5/market/mark-price-kline``: rows ``[startTime, open, high, low, close]``).
+
+        Raises
+        ------
+        DataError
+            A row of the wrong shape or with non-numeric fields.
+        MarketUnavailable
+            The venue failed after retries.
+        """
+        source = "bybit /v5/market/mark-price-kline"
+        params = {
+            "category": "linear",
+            "symbol": binance_symbol(asset),
+            "interval": _KLINE_INTERVAL[period],
+        }
+        rows = self._walk_back(
+            "/v5/market/mark-price-kline",
+            params,
+            since,
+            until,
+            limit=1000,
+            keys=("start", "end"),
+            stamp=lambda r: int(number_field(r, 0, source=source, name="startTime")),
+        )
+        return {
+            to_utc(field(row, 0, source=source), source=source, name="startTime"): number_field(
+                row, 4, source=source, name="close"
+            )
+            for row in rows
+        }
 
     def funding(self, asset: str, *, since: datetime, until: datetime) -> pd.DataFrame:
         """Funding history (``interval_hours`` 8, ``available_at`` = ``ts``)."""

@@ -1,5 +1,6 @@
 """Exchange coin reserves (APIS.md §4): a provider Protocol, CryptoQuant and Glassnode clients and a
-CSV import, all returning ``exchange_reserves`` rows.
+CSV import, all returning ``exchange_reserves`` rows; the keyless DefiLlama provider is
+``features.sources.defillama`` and is configured by default (``reserve_providers``).
 
 Keys come ONLY from the environment (``LEVERCAST_CRYPTOQUANT_KEY``, ``LEVERCAST_GLASSNODE_KEY``);
 they are sent as a header (CryptoQuant) or a query parameter the HTTP client redacts (Glassnode),
@@ -29,6 +30,7 @@ from levercast.features.sources.decode import (
     rows_of,
     utc_now,
 )
+from levercast.features.sources.defillama import DefiLlamaReserves, defillama_exchanges
 
 __all__ = [
     "RESERVE_COLUMNS",
@@ -195,18 +197,22 @@ class CsvReserves:
         )
 
 
-def reserve_providers() -> list[Any]:
+def reserve_providers(now: Clock = utc_now) -> list[Any]:
     """The providers configured in the environment, in preference order.
 
     CryptoQuant when ``LEVERCAST_CRYPTOQUANT_KEY`` is set, Glassnode when
-    ``LEVERCAST_GLASSNODE_KEY`` is set, a CSV when ``LEVERCAST_RESERVES_CSV`` names a file.
+    ``LEVERCAST_GLASSNODE_KEY`` is set, a CSV when ``LEVERCAST_RESERVES_CSV`` names a file, and
+    DefiLlama (no key) unless ``LEVERCAST_DEFILLAMA_EXCHANGES`` is ``none``. ``now`` is the clock
+    of the providers that stamp the fetch time.
     """
     env = os.environ
     providers: list[Any] = []
     if env.get("LEVERCAST_CRYPTOQUANT_KEY"):
-        providers.append(CryptoQuantReserves())
+        providers.append(CryptoQuantReserves(now=now))
     if env.get("LEVERCAST_GLASSNODE_KEY"):
-        providers.append(GlassnodeReserves())
+        providers.append(GlassnodeReserves(now=now))
     if env.get("LEVERCAST_RESERVES_CSV"):
-        providers.append(CsvReserves(env["LEVERCAST_RESERVES_CSV"]))
+        providers.append(CsvReserves(env["LEVERCAST_RESERVES_CSV"], now=now))
+    if defillama_exchanges():
+        providers.append(DefiLlamaReserves(now=now))
     return providers

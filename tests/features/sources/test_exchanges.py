@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from werkzeug import Response
@@ -215,13 +216,59 @@ def test_bybit_open_interest_walks_cursor_backwards(httpserver):
         },
     ).respond_with_json(page2)
     httpserver.expect_request("/v5/market/open-interest").respond_with_json(page1)
+    marks = load("bybit/mark-price-kline.docs_example.json")  # one bar, 2022-12-09T18:00Z
+    marks["result"]["list"] = [
+        [str(1669568400000 + i * 3_600_000), "1", "1", "1", str(16000.0 + i)] for i in (1, 0)
+    ]  # the bars opening 2022-11-27T17:00Z and 18:00Z, newest first as Bybit sends them
+    httpserver.expect_request("/v5/market/mark-price-kline").respond_with_json(marks)
     out = BybitClient(http(httpserver), now=lambda: NOW).open_interest(
         "BTC", since=SINCE, until=UNTIL
     )
     validate_table("open_interest", out)
-    assert len(out) == 3 and out["oi_usd"].isna().all()
+    assert len(out) == 3
     assert out["oi_base"].iloc[0] == pytest.approx(100.5)
-    assert len(httpserver.log) == 2
+    # coins x the mark close of the hour that starts at ts (all three rows are in 17:00-18:00)
+    assert out["oi_usd"].tolist() == pytest.approx([v * 16000.0 for v in out["oi_base"]])
+    mark_call = httpserver.log[2][0].args
+    assert (mark_call["category"], mark_call["symbol"], mark_call["interval"]) == (
+        "linear",
+        "BTCUSDT",
+        "60",
+    )
+    assert len(httpserver.log) == 3
+
+
+def test_bybit_open_interest_usd_from_the_mark_price(httpserver):
+    hour = 3_600_000
+    t0 = int(pd.Timestamp("2026-01-09T20:00Z").timestamp() * 1000)
+    oi = {
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {
+            "list": [
+                {"openInterest": "50000", "timestamp": str(t0 + i * hour)} for i in (3, 2, 1, 0)
+            ],
+            "nextPageCursor": "",
+        },
+    }
+    marks = load("bybit/mark-price-kline.docs_example.json")
+    # the 22:00 bar is missing at the venue; the 23:00 bar has not closed at NOW (23:30)
+    marks["result"]["list"] = [
+        [str(t0 + i * hour), "1", "1", "1", str(90000.0 + i)] for i in (3, 1, 0)
+    ]
+    httpserver.expect_request("/v5/market/open-interest").respond_with_json(oi)
+    httpserver.expect_request("/v5/market/mark-price-kline").respond_with_json(marks)
+    now = datetime(2026, 1, 9, 23, 30, tzinfo=UTC)
+    out = BybitClient(http(httpserver), now=lambda: now).open_interest(
+        "BTC", since=datetime(2026, 1, 9, tzinfo=UTC), until=now
+    )
+    validate_table("open_interest", out)
+    t = pd.Timestamp("2026-01-09T20:00Z")
+    assert list(out["ts"]) == [t, t + pd.Timedelta("1h"), t + pd.Timedelta("2h")]
+    assert out["oi_usd"].iloc[0] == pytest.approx(50000 * 90000.0)
+    assert out["oi_usd"].iloc[1] == pytest.approx(50000 * 90001.0)
+    assert np.isnan(out["oi_usd"].iloc[2])  # a closed hour without a mark bar stays NaN
+    assert (out["available_at"] - out["ts"] == pd.Timedelta("1h")).all()
 
 
 def test_bybit_error_envelope(httpserver):

@@ -29,6 +29,7 @@ from levercast.features.http import HttpClient, HttpSettings
 from levercast.features.sources.binance import BinanceClient
 from levercast.features.sources.binance_archive import BinanceArchive
 from levercast.features.sources.bybit import BybitClient
+from levercast.features.sources.defillama import DefiLlamaReserves
 from levercast.features.sources.deribit import DeribitClient
 from levercast.features.sources.okx import OkxClient
 from levercast.features.sources.reserves import GlassnodeReserves
@@ -120,6 +121,9 @@ SOURCES: dict[str, Call] = {
     "binance-archive": lambda url: BinanceArchive(_http(url), now=lambda: NOW).klines(
         "BTC", interval="1h", since=SINCE, until=UNTIL
     ),
+    "defillama": lambda url: DefiLlamaReserves(_http(url), now=lambda: NOW).reserves(
+        "BTC", since=SINCE, until=UNTIL
+    ),
 }
 
 
@@ -191,6 +195,7 @@ SKIP = {
     ("binance-archive", "html-body"),
     ("binance-archive", "schema-drift"),
     ("glassnode", "same-page-forever"),  # one request, no pagination
+    ("defillama", "same-page-forever"),  # one request per exchange, no pagination
 }
 CASES = [
     pytest.param(source, fault, id=f"{source}-{fault}")

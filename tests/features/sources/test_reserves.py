@@ -81,7 +81,10 @@ def test_csv_reserves_and_providers(tmp_path, monkeypatch):
     for name in ("LEVERCAST_CRYPTOQUANT_KEY", "LEVERCAST_GLASSNODE_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LEVERCAST_RESERVES_CSV", str(path))
+    monkeypatch.setenv("LEVERCAST_DEFILLAMA_EXCHANGES", "none")
     assert [p.source for p in reserve_providers()] == ["csv"]
+    monkeypatch.delenv("LEVERCAST_DEFILLAMA_EXCHANGES")
+    assert [p.source for p in reserve_providers()] == ["csv", "defillama"]  # keyless, by default
     path.write_text("day,value\n2026-01-01,1\n")
     with pytest.raises(DataError, match="columns must include date"):
         CsvReserves(path).reserves("BTC", since=datetime(2025, 1, 1, tzinfo=UTC), until=NOW)
