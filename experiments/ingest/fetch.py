@@ -93,6 +93,12 @@ def default_clients(now: Callable[[], datetime] | None = None) -> dict[str, Any]
     from levercast.features.sources.reserves import reserve_providers
 
     clock = now or utc_now
+
+    def fetch_time() -> datetime:
+        # Reserve rows may be stamped with the time they were fetched (DefiLlama's are available
+        # only from then): never earlier than the wall clock, even when a run fixes ``now``.
+        return max(clock(), utc_now())
+
     coinglass = None
     if os.environ.get("LEVERCAST_COINGLASS_KEY", "").strip():
         from levercast.features.sources.coinglass import CoinGlassLiquidations
@@ -104,7 +110,7 @@ def default_clients(now: Callable[[], datetime] | None = None) -> dict[str, Any]
         "bybit": BybitClient(now=clock),
         "okx": OkxClient(now=clock),
         "deribit": DeribitClient(now=clock),
-        "reserves": reserve_providers(),
+        "reserves": reserve_providers(now=fetch_time),
         "coinglass": coinglass,
     }
 
@@ -223,9 +229,11 @@ def _plan(
             failed.append(
                 {
                     "what": what,
-                    "error": "no reserve provider configured: set "
-                    "LEVERCAST_CRYPTOQUANT_KEY, LEVERCAST_GLASSNODE_KEY or "
-                    "LEVERCAST_RESERVES_CSV",
+                    "error": "no reserve provider configured"
+                    + (f" among --venue {sorted(venues)}" if venues is not None else "")
+                    + ": DefiLlama needs no key (unless LEVERCAST_DEFILLAMA_EXCHANGES=none; "
+                    "--venue defillama), or set LEVERCAST_CRYPTOQUANT_KEY, "
+                    "LEVERCAST_GLASSNODE_KEY or LEVERCAST_RESERVES_CSV",
                 }
             )
         for provider in providers:

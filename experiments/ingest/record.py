@@ -1,7 +1,9 @@
 """``levercast record``: keep a live feed accumulating in the store until SIGINT/SIGTERM.
 
 - ``derivatives``: every ``every``, an incremental ``fetch`` of open interest, funding and ratios,
-  so that the 30-day-limited REST series keep growing beyond 30 days.
+  so that the 30-day-limited REST series keep growing beyond 30 days; and, at most once an hour,
+  of exchange reserves when a provider is configured (DefiLlama needs no key), so that ELR stays
+  live: reserve rows are daily and DefiLlama's are known only from their fetch time.
 - ``liquidations``: listen to the Binance/Bybit/OKX liquidation streams and, at every bucket
   boundary (bucket = ``every``), write the buckets fully covered by a live connection (lower
   bounds, zeros included).
@@ -16,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from levercast.experiments.ingest.fetch import DERIVATIVE_KINDS, fetch
 from levercast.experiments.ingest.venues import record_books
@@ -25,7 +27,9 @@ from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, ForecastError
 from levercast.features.timeutil import parse_duration
 
-__all__ = ["record"]
+__all__ = ["RESERVES_EVERY", "record"]
+
+RESERVES_EVERY: Final = timedelta(hours=1)
 
 
 def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
@@ -103,12 +107,32 @@ def _record_derivatives(
     total: dict[str, Any],
 ) -> None:
     runs = 0
+    due = datetime.min.replace(tzinfo=UTC)
+    reserves_due = due if _has_reserves(clients, venues) else None
     while not stop.is_set():
-        _merge(total, fetch(store, DERIVATIVE_KINDS, assets=assets, venues=venues, clients=clients))
+        kinds = list(DERIVATIVE_KINDS)
+        now = datetime.now(UTC)
+        if reserves_due is not None and now >= reserves_due:
+            kinds.append("reserves")
+            reserves_due = now + RESERVES_EVERY
+        _merge(total, fetch(store, kinds, assets=assets, venues=venues, clients=clients))
         runs += 1
         if max_runs is not None and runs >= max_runs:
             break
         stop.wait(period.total_seconds())
+
+
+def _has_reserves(clients: dict[str, Any] | None, venues: list[str] | None) -> bool:
+    """Whether a reserve provider is configured (the injected ones, else the environment's) and
+    not filtered out by ``venues``."""
+    if clients is not None and "reserves" in clients:
+        providers = list(clients["reserves"] or [])
+    else:
+        from levercast.features.sources.reserves import reserve_providers
+
+        providers = reserve_providers()
+    wanted = None if venues is None else {v.strip().lower() for v in venues}
+    return any(wanted is None or p.source in wanted for p in providers)
 
 
 def _record_liquidations(

@@ -1,4 +1,9 @@
-"""``levercast fetch``/``record`` end to end against a local fake exchange (no network)."""
+"""``levercast fetch``/``record`` end to end against a local fake exchange (no network).
+
+``fake_exchange`` answers every REST endpoint the fetchers call in the venues' recorded shapes
+(generated for any window) and replays the DefiLlama payloads of ``tests/resources/reserves``
+with their days moved to the present (``defillama_payload``).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from levercast.experiments.cli.main import main
 from levercast.experiments.ingest.fetch import fetch
 from levercast.experiments.ingest.record import record
 from levercast.features.dataset.store import Store
-from tests.conftest import make_dataset
+from tests.conftest import RESOURCES, make_dataset
 
 HOUR_MS = 3_600_000
 NOW = datetime(2026, 1, 10, 6, 30, tzinfo=UTC)
@@ -30,6 +35,7 @@ URL_VARS = [
     "LEVERCAST_OKX_URL",
     "LEVERCAST_DERIBIT_URL",
     "LEVERCAST_COINGLASS_URL",
+    "LEVERCAST_DEFILLAMA_URL",
 ]
 MARKET_VARS = [
     "LEVERCAST_POLYMARKET_GAMMA_URL",
@@ -41,7 +47,9 @@ KEY_VARS = [
     "LEVERCAST_GLASSNODE_KEY",
     "LEVERCAST_COINGLASS_KEY",
     "LEVERCAST_RESERVES_CSV",
+    "LEVERCAST_DEFILLAMA_EXCHANGES",
 ]
+DAY_S = 86_400
 
 
 def _json(obj) -> Response:
@@ -55,6 +63,29 @@ def _hours(start_ms: int, end_ms: int, *, step_ms: int = HOUR_MS) -> list[int]:
 
 def _price(t_ms: int) -> float:
     return 90_000 + (t_ms // HOUR_MS) % 97 * 10.0
+
+
+def _oi_coins(t_ms: int) -> float:
+    """Open interest that builds up and unwinds (a 13-hour cycle), so the map has new notional."""
+    return 50_000 + (t_ms // HOUR_MS) % 13 * 400.0
+
+
+def defillama_payload(slug: str, *, today: datetime | None = None) -> dict:
+    """The recorded ``/protocol/{slug}`` payload with every ``date`` moved by whole days so that
+    its last daily point is ``today`` 00:00 UTC (default: the current day)."""
+    payload = json.loads((RESOURCES / "reserves" / f"defillama_protocol_{slug}.json").read_text())
+    day = (today or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = max(p["date"] for p in payload["tokens"] if p["date"] % DAY_S == 0)
+    shift = int(day.timestamp()) - last
+
+    def move(node):
+        if isinstance(node, dict):
+            return {k: (v + shift if k == "date" else move(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [move(v) for v in node]
+        return node
+
+    return move(payload)
 
 
 def fake_exchange(request: Request) -> Response:
@@ -88,8 +119,8 @@ def fake_exchange(request: Request) -> Response:
             [
                 {
                     "symbol": a["symbol"],
-                    "sumOpenInterest": "80000",
-                    "sumOpenInterestValue": "7.2e9",
+                    "sumOpenInterest": str(1.6 * _oi_coins(t)),
+                    "sumOpenInterestValue": str(1.6 * _oi_coins(t) * _price(t)),
                     "longShortRatio": "1.2",
                     "buySellRatio": "0.9",
                     "timestamp": t,
@@ -109,7 +140,10 @@ def fake_exchange(request: Request) -> Response:
         start = int(a.get("start") or a.get("startTime"))
         end = int(a.get("end") or a.get("endTime"))
         ts = _hours(start, end)[::-1][: int(a["limit"])]
-        if path.endswith("/kline"):
+        if path.endswith("/mark-price-kline"):
+            rows = [[str(t), str(_price(t)), str(_price(t) + 40), str(_price(t) - 40),
+                     str(_price(t) + 4)] for t in ts]  # fmt: skip
+        elif path.endswith("/kline"):
             rows = [
                 [
                     str(t),
@@ -134,7 +168,7 @@ def fake_exchange(request: Request) -> Response:
                 for t in ts
             ]
         else:
-            rows = [{"openInterest": "50000", "timestamp": str(t)} for t in ts]
+            rows = [{"openInterest": str(_oi_coins(t)), "timestamp": str(t)} for t in ts]
         return _json({"retCode": 0, "retMsg": "OK", "result": {"list": rows, "nextPageCursor": ""}})
     if path.startswith("/api/v5/"):
         cursor = int(a.get("after") or a.get("end"))
@@ -162,7 +196,11 @@ def fake_exchange(request: Request) -> Response:
                 if t % (8 * HOUR_MS) == 0
             ]
         elif "open-interest" in path:
-            rows = [[str(t), "2800000", "28000", "2.5e9"] for t in ts]
+            rows = [
+                [str(t), str(100 * 0.6 * _oi_coins(t)), str(0.6 * _oi_coins(t)),
+                 str(0.6 * _oi_coins(t) * _price(t))]
+                for t in ts
+            ]  # fmt: skip
         else:
             rows = [[str(t), "0.95"] for t in ts]
         return _json({"code": "0", "msg": "", "data": rows})
@@ -186,6 +224,10 @@ def fake_exchange(request: Request) -> Response:
                 ],
             }
         )
+    if path.startswith("/protocol/"):
+        slug = path.rsplit("/", 1)[-1]
+        if (RESOURCES / "reserves" / f"defillama_protocol_{slug}.json").exists():
+            return _json(defillama_payload(slug))
     return Response("not found", status=404)
 
 
@@ -504,5 +546,42 @@ def test_fetch_all_lists_unconfigured_sources_as_skipped(exchange, tmp_path, mon
     skipped = {s["what"] for s in result["skipped"]}
     assert {"reserves", "liquidations"} <= skipped
     assert not any(f["what"] in {"reserves", "liquidations"} for f in result["failed"])
+    # DefiLlama needs no key: `fetch reserves` writes its rows, stamped with the fetch time
+    before = datetime.now(UTC)
+    keyless = fetch(store, "reserves", assets=["BTC"])
+    assert keyless["failed"] == [] and keyless["written"]["exchange_reserves"] > 0
+    rows = store.read("exchange_reserves")
+    assert set(rows["source"]) == {
+        "defillama",
+        "defillama:binance-cex",
+        "defillama:okx",
+        "defillama:bybit",
+    }
+    assert (rows["available_at"] >= pd.Timestamp(before)).all()
+    assert (rows["available_at"] == rows["fetched_at"]).all()
+    monkeypatch.setenv("LEVERCAST_DEFILLAMA_EXCHANGES", "none")
     explicit = fetch(store, "reserves", assets=["BTC"])
     assert explicit["failed"][0]["what"] == "reserves"  # asked for by name: a failure
+
+
+def test_record_derivatives_fetches_reserves_at_most_hourly(httpserver, tmp_path):
+    from levercast.features.http import HttpClient, HttpSettings
+    from levercast.features.sources.defillama import DefiLlamaReserves
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(fake_exchange)
+    clients = _clients(httpserver, now=datetime.now(UTC))
+    settings = HttpSettings(base_url=httpserver.url_for("/"), max_retries=1, backoff_secs=0.01)
+    clients["reserves"] = [DefiLlamaReserves(HttpClient(settings, sleep=lambda s: None))]
+    result = record(
+        Store(tmp_path / "data"),
+        "derivatives",
+        every="1s",
+        assets=["BTC"],
+        venues=["okx", "defillama"],
+        max_runs=2,
+        clients=clients,
+    )
+    assert result["failed"] == []
+    assert result["written"]["exchange_reserves"] > 0
+    protocol_calls = [r for r, _ in httpserver.log if r.path.startswith("/protocol/")]
+    assert len(protocol_calls) == 3  # one round: three exchanges, once
