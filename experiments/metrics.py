@@ -143,6 +143,12 @@ def score_backtest(frame: pd.DataFrame, models: tuple[str, ...], seed: int) -> d
         out["models"][m] = model_metrics(frame[f"prob_{m}"].to_numpy(float), y)
         if m != "gbm":
             out["skill_vs_gbm"][m] = skill(frame[f"prob_{m}"], gbm, y, blocks, seed=seed)
+    if "default" in models and "default_vol" in models:
+        # The leverage contribution: default (with leverage where it ships) vs the same
+        # forecaster with volatility features only, on the same rows and blocks.
+        out["skill_vs_default_vol"] = {
+            "default": skill(frame["prob_default"], frame["prob_default_vol"], y, blocks, seed=seed)
+        }
     for (kind, horizon), part in frame.groupby(["kind", "horizon"], sort=True):
         yk = part["outcome"].to_numpy(float)
         hours = float(part["horizon_hours"].iloc[0])

@@ -39,7 +39,7 @@ from levercast.experiments.backtest.contracts import (
     contracts_per_decision,
     decision_grid,
 )
-from levercast.experiments.backtest.walk_forward import walk_forward_predict
+from levercast.experiments.backtest.walk_forward import walk_forward_run
 from levercast.experiments.labels.outcomes import label_frame
 from levercast.experiments.metrics import score_backtest
 from levercast.features.dataset.store import Store
@@ -61,7 +61,7 @@ __all__ = [
     "run_backtest",
 ]
 
-SUPPORTED_MODELS: Final = ("gbm", "learned", "default")
+SUPPORTED_MODELS: Final = ("gbm", "learned", "default", "default_vol")
 _DAY: Final = timedelta(days=1)
 _NO_INPUTS: Final = "no fresh candle venue with a week of returns at the decision"
 
@@ -209,6 +209,8 @@ class BacktestResult:
         Model -> rows that took the ``gbm`` probability.
     notes
         Caveats in words (e.g. a model unavailable).
+    features
+        Learned model -> the design features its walk-forward fits used.
     """
 
     forecasts: pd.DataFrame
@@ -218,6 +220,7 @@ class BacktestResult:
     venues: dict[str, int] = field(default_factory=dict)
     fallbacks: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    features: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The scored forecasts, one row per contract."""
@@ -231,13 +234,16 @@ class BacktestResult:
     def to_json_dict(self) -> dict[str, Any]:
         """INTERFACE.md §4 ``backtest`` object plus reliability, decomposition, venues, notes."""
         s = self.scores
-        return {
+        models: dict[str, Any] = {}
+        for m, v in s["models"].items():
+            models[m] = {k: v[k] for k in ("brier", "log_loss", "ece")}
+            if m in self.features:
+                models[m]["features"] = list(self.features[m])
+        doc: dict[str, Any] = {
             "n_forecasts": s["n_forecasts"],
             "n_days": s["n_days"],
             "n_dropped": int(sum(self.dropped.values())),
-            "models": {
-                m: {k: v[k] for k in ("brier", "log_loss", "ece")} for m, v in s["models"].items()
-            },
+            "models": models,
             "skill_vs_gbm": {
                 m: {"value": v["value"], "ci90": v["ci90"]} for m, v in s["skill_vs_gbm"].items()
             },
@@ -250,6 +256,12 @@ class BacktestResult:
             "notes": list(self.notes),
             "config": self.config.to_json_dict(),
         }
+        if "skill_vs_default_vol" in s:
+            doc["skill_vs_default_vol"] = {
+                m: {"value": v["value"], "ci90": v["ci90"]}
+                for m, v in s["skill_vs_default_vol"].items()
+            }
+        return doc
 
 
 # -- forecasts ---------------------------------------------------------------------------------
@@ -284,9 +296,10 @@ def _label(store: Store, frame: pd.DataFrame) -> tuple[np.ndarray, Counter[str]]
 
 def _learned_probabilities(
     store: Store, frame: pd.DataFrame, config: BacktestConfig, wanted: list[str]
-) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Walk-forward ``prob_<model>`` for the learned models (NaN where none)."""
-    probs = walk_forward_predict(
+) -> tuple[dict[str, np.ndarray], list[str], dict[str, tuple[str, ...]]]:
+    """Walk-forward ``prob_<model>`` for the learned models (NaN where none), the notes and
+    the features each model's fits used."""
+    result = walk_forward_run(
         store,
         frame,
         wanted=wanted,
@@ -301,7 +314,7 @@ def _learned_probabilities(
         f"learned models refitted every {duration_text(config.retrain_every)} (expanding window), "
         f"training cut {duration_text(config.purge)} before the first decision each fit serves"
     ]
-    return probs, notes
+    return result.probs, notes, result.features
 
 
 def _contract_frame(store: Store, config: BacktestConfig) -> tuple[pd.DataFrame, Counter[str]]:
@@ -349,8 +362,9 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
     frame["scored"] = np.isfinite(outcome)
     dropped.update(unlabelled)
     wanted = [m for m in models if m != "gbm"]
+    features: dict[str, tuple[str, ...]] = {}
     if wanted:
-        probs, more = _learned_probabilities(store, frame, config, wanted)
+        probs, more, features = _learned_probabilities(store, frame, config, wanted)
         notes += more
         for m in wanted:
             if m not in probs:
@@ -364,7 +378,14 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
     scores = score_backtest(scored, tuple(models), config.seed)
     venues = {str(k): int(v) for k, v in scored["spot_venue"].value_counts().sort_index().items()}
     return BacktestResult(
-        frame, scores, config, dict(sorted(dropped.items())), venues, fallbacks, tuple(notes)
+        frame,
+        scores,
+        config,
+        dict(sorted(dropped.items())),
+        venues,
+        fallbacks,
+        tuple(notes),
+        {m: features[m] for m in models if m in features},
     )
 
 

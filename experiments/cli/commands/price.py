@@ -80,7 +80,7 @@ def run_price(args: argparse.Namespace) -> int:
     at = parse_utc(args.at, name="--at")
     contract, yes_outcome = contract_from_spec(args.spec, at)
     store = Store(resolve_data_dir(args.data))
-    pricer = pricer_for(args.model or "gbm", store, asset=contract.asset, at=at)
+    pricer = pricer_for(args.model or "gbm", store, asset=contract.asset, at=at, kind=contract.kind)
     forecast = price_contract(
         contract, store.at(at), pricer=pricer, seed=args.seed, paths=args.paths
     )

@@ -10,6 +10,7 @@ import pytest
 
 from levercast.experiments.backtest.run import BacktestConfig, run_backtest
 from levercast.experiments.learning import fitting
+from levercast.experiments.learning.training_set import features_for
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.features.prices import hourly_series, to_ns
@@ -230,6 +231,36 @@ def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
     assert doc["fallbacks"]["default"] == int(moves.sum())
     np.testing.assert_allclose(frame.loc[moves, "prob_default"], frame.loc[moves, "prob_gbm"])
     assert (frame.loc[~moves, "prob_default"] == 0.5).all()
+
+
+def test_default_vs_default_vol_reports_features_and_the_leverage_skill(data_dir, monkeypatch):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None):
+        vol_only = not config.use_leverage
+
+        def predict(rows, features, maps=None):
+            prob = np.full(len(rows), 0.45 if vol_only else 0.55)
+            return pd.DataFrame({"prob_default": prob}, index=rows.index)
+
+        return types.SimpleNamespace(
+            predict=predict,
+            purge=pd.Timedelta("2D"),
+            features=("rvol_24h",),
+            leverage=() if vol_only else ("lev_mass_to_barrier_share",),
+        )
+
+    monkeypatch.setattr(fitting, "fit_default", fit_default)
+    monkeypatch.setattr(
+        "levercast.experiments.backtest.walk_forward.leverage_inputs",
+        lambda store, keys, names: (features_for(store, keys, names), None),
+    )
+    config = _config(models=("gbm", "default", "default_vol"), retrain_every="4d", purge="2d")
+    doc = run_backtest(Store(data_dir), config).to_json_dict()
+    assert doc["models"]["default"]["features"] == ["rvol_24h", "lev_mass_to_barrier_share"]
+    assert doc["models"]["default_vol"]["features"] == ["rvol_24h"]
+    assert "features" not in doc["models"]["gbm"]
+    leverage = doc["skill_vs_default_vol"]["default"]
+    lo, hi = leverage["ci90"]
+    assert lo <= leverage["value"] <= hi
 
 
 def test_shared_data_week(shared_store):
