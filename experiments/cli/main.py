@@ -30,6 +30,15 @@ OPTIONS: Final[dict[str, tuple[tuple[str, ...], dict[str, Any]]]] = {
     "seed": (("--seed",), {"type": int, "default": 0, "help": "random seed"}),
     "venue": (("--venue",), {"help": "venue(s), comma separated"}),
     "every": (("--every",), {"help": "period between runs, e.g. 5m, 1h"}),
+    "lookback": (
+        ("--lookback",),
+        {
+            "type": float,
+            "default": None,
+            "metavar": "HOURS",
+            "help": "liquidation-map lookback in hours, 24 to 168 (default: the fitted 168)",
+        },
+    ),
 }
 
 COMMON_HELP: Final = {
@@ -90,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(p, "at")
     _opt(p, "start", required=False)
     _opt(p, "end", required=False)
+    _opt(p, "lookback")
 
     p = _command(
         sub,
@@ -102,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(p, "end")
     _opt(p, "out", required=True)
     p.add_argument("--bin-bps", type=float, default=None, help="price bin width in bps")
+    _opt(p, "lookback")
 
     p = _command(
         sub,
@@ -181,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(p, "every")
     p.add_argument("--keep", type=int, default=48, help="reports kept with --every")
     _opt(p, "model", help="pricing model (default: the default forecaster, else gbm)")
+    _opt(p, "lookback")
 
     fetch_what = [
         "candles",

@@ -18,9 +18,9 @@ import pandas as pd
 from levercast.experiments.reporting.plots import plot_heatmap
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError
-from levercast.features.liqmap.clusters import find_clusters, long_share_known_at
-from levercast.features.liqmap.map import LiqMapParams, build_inputs, heatmap_matrix, map_snapshot
-from levercast.features.liqmap.params import OI_VENUE
+from levercast.features.liqmap.clusters import find_clusters, long_share_known_at, map_params
+from levercast.features.liqmap.map import build_inputs, heatmap_matrix, map_snapshot
+from levercast.features.liqmap.params import OI_VENUE, check_lookback
 
 __all__ = ["CLUSTER_MARKS", "MAX_SNAPSHOTS", "PRICE_MARGIN", "build_heatmap"]
 
@@ -37,20 +37,25 @@ def build_heatmap(
     end: datetime | pd.Timestamp,
     out: Path,
     bin_bps: float | None = None,
+    lookback_hours: float | None = None,
 ) -> dict[str, Any]:
     """Hourly map snapshots over ``[start, end]`` rendered to ``out``; returns the JSON payload.
 
     New notional is split long/short by the dominance estimate
     (``features.liqmap.clusters.long_share_known_at``), as in the registered map features.
+    ``lookback_hours`` (24 to 168) is the map's window; default: the lookback in effect
+    (``features.liqmap.params.lookback_hours``, the committed 168 h unless a command set one).
 
     Raises
     ------
     ConfigError
-        For an empty or too long period, or a bad ``bin_bps``.
+        For an empty or too long period, a bad ``bin_bps`` or a lookback out of range.
     DataError
         If the store has no bars for the asset in the period.
     """
-    params = LiqMapParams.default()
+    params = map_params()
+    if lookback_hours is not None:
+        params = params.replace(lookback_hours=check_lookback(lookback_hours, name="--lookback"))
     if bin_bps is not None:
         params = params.replace(bin_bps=float(bin_bps))
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)

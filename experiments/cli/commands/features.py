@@ -1,4 +1,9 @@
-"""``levercast features --asset A --at T`` (INTERFACE.md §4) and ``features validate-map``."""
+"""``levercast features --asset A --at T [--lookback H]`` (INTERFACE.md §4, §4a) and
+``features validate-map``.
+
+``--lookback`` (hours, 24 to 168) is the liquidation map's window for this run: the map features,
+their clusters and the cascade flag use it (``features.liqmap.params.map_lookback``).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,14 @@ def _render(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _lookback(args: argparse.Namespace) -> float | None:
+    """``--lookback`` validated (``None`` when not given)."""
+    from levercast.features.liqmap.params import check_lookback
+
+    value = getattr(args, "lookback", None)
+    return None if value is None else check_lookback(value, name="--lookback")
+
+
 def run_features(args: argparse.Namespace) -> int:
     """Print the features of ``--asset`` at ``--at``; delegate ``validate-map``."""
     if getattr(args, "action", None) == "validate-map":
@@ -36,6 +49,7 @@ def run_features(args: argparse.Namespace) -> int:
     from levercast.features.dataset.store import Store
     from levercast.features.errors import ConfigError, DataError
     from levercast.features.frame.frame import features_at
+    from levercast.features.liqmap.params import map_lookback
     from levercast.features.timeutil import parse_utc
 
     if not args.at:
@@ -53,6 +67,7 @@ def run_features(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--asset must be one of the assets with candles known at --at {known}; found {asset!r}"
         )
-    snapshot = features_at(store, asset, at)
+    with map_lookback(_lookback(args)):
+        snapshot = features_at(store, asset, at)
     emit(args, snapshot.to_json_dict(), _render)
     return 0

@@ -1,4 +1,5 @@
-"""``levercast heatmap --asset A --start S --end E --out FILE.png [--bin-bps B]`` (INTERFACE §4)."""
+"""``levercast heatmap --asset A --start S --end E --out FILE.png [--bin-bps B] [--lookback H]``
+(INTERFACE §4, §4a: ``--lookback`` is the map's window in hours, 24 to 168)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def run_heatmap(args: argparse.Namespace) -> int:
         end=parse_utc(args.end, name="--end"),
         out=Path(args.out),
         bin_bps=args.bin_bps,
+        lookback_hours=getattr(args, "lookback", None),
     )
     emit(
         args,

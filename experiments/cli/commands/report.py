@@ -1,11 +1,14 @@
-"""``levercast report [--asset A] [--at T] [--out DIR] [--every P] [--keep N]`` (INTERFACE.md §4).
+"""``levercast report [--asset A] [--at T] [--out DIR] [--every P] [--keep N] [--lookback H]``
+(INTERFACE.md §4, §4a).
 
 Writes ``report-<UTC stamp>.html`` (self-contained) and ``.md`` into ``--out`` (default
 ``$LEVERCAST_HOME/reports/``) and prints ``{"html", "markdown", "plots", "notes"}``. Without
 ``--at`` the report is live (T = now) and its scan rows go to the forward log. ``--every``
 renders a live report every period in the foreground until SIGINT/SIGTERM (the report in
 progress finishes; then the command exits 0), keeping the newest ``--keep`` reports. Each report
-is logged to MLflow when ``MLFLOW_TRACKING_URI`` is set.
+is logged to MLflow when ``MLFLOW_TRACKING_URI`` is set. ``--lookback`` (hours, 24 to 168) is the
+liquidation map's window of the report's map sections and feature history
+(``features.liqmap.params.map_lookback``); the models priced keep their fitted maps.
 """
 
 from __future__ import annotations
@@ -54,19 +57,24 @@ def run_report(args: argparse.Namespace) -> int:
     """Render one report (or one every ``--every``) and print its JSON."""
     from levercast.experiments.reporting.schedule import run_schedule
     from levercast.features.errors import ConfigError
+    from levercast.features.liqmap.params import check_lookback, map_lookback
     from levercast.features.timeutil import parse_duration, parse_utc
 
     at = None if args.at is None else parse_utc(args.at, name="--at")
     out_dir = Path(args.out) if args.out else levercast_home() / "reports"
+    lookback = getattr(args, "lookback", None)
+    hours = None if lookback is None else check_lookback(lookback, name="--lookback")
     if args.every is None:
-        payload = _render(args, out_dir, at)
+        with map_lookback(hours):
+            payload = _render(args, out_dir, at)
     else:
         if at is not None:
             raise ConfigError(f"--every renders live reports; drop --at (found {args.at!r})")
         every = parse_duration(args.every, name="--every")
-        payloads = run_schedule(
-            lambda: _render(args, out_dir, None), every=every, keep=args.keep, out_dir=out_dir
-        )
+        with map_lookback(hours):
+            payloads = run_schedule(
+                lambda: _render(args, out_dir, None), every=every, keep=args.keep, out_dir=out_dir
+            )
         empty = {"html": None, "markdown": None, "plots": 0, "notes": ["stopped before a report"]}
         payload = payloads[-1] if payloads else empty
     emit(

@@ -1,4 +1,5 @@
-"""``levercast features validate-map --asset A --start S --end E`` (INTERFACE §4).
+"""``levercast features validate-map --asset A --start S --end E [--lookback H]`` (INTERFACE §4,
+§4a: ``--lookback`` scores the map with that window, 24 to 168 hours).
 
 The scoring is ``experiments.studies.liquidation_map.fit.score_map``; this module only parses, runs
 and prints. The
@@ -46,6 +47,8 @@ def run_validate_map(args: argparse.Namespace) -> int:
     from levercast.experiments.studies.liquidation_map.fit import score_map
     from levercast.features.dataset.store import Store
     from levercast.features.errors import ConfigError
+    from levercast.features.liqmap.clusters import map_params
+    from levercast.features.liqmap.params import check_lookback, map_lookback
     from levercast.features.timeutil import parse_utc
 
     if not getattr(args, "start", None) or not getattr(args, "end", None):
@@ -55,8 +58,15 @@ def run_validate_map(args: argparse.Namespace) -> int:
         )
     start = pd.Timestamp(parse_utc(args.start, name="--start"))
     end = pd.Timestamp(parse_utc(args.end, name="--end"))
+    lookback = getattr(args, "lookback", None)
+    with map_lookback(None if lookback is None else check_lookback(lookback, name="--lookback")):
+        params = map_params()
     scores = score_map(
-        Store(resolve_data_dir(args.data)), str(args.asset).upper(), start=start, end=end
+        Store(resolve_data_dir(args.data)),
+        str(args.asset).upper(),
+        start=start,
+        end=end,
+        params=params,
     ).scores()
     emit(args, {key: scores[key] for key in JSON_KEYS}, _render)
     return 0

@@ -71,3 +71,43 @@ def test_features_text_output(shared_data, capsys):
     out = capsys.readouterr().out
     assert out.startswith("ETH features at 2026-02-20T00:00:00Z")
     assert "exchange_reserves: no rows for ETH" in out
+
+
+MAP_NAMES = ("liq_long_mass_usd", "liq_short_mass_usd", "liq_long_nearest_dist_pct")
+
+
+def test_lookback_changes_only_the_map_and_matches_the_library(shared_data, capsys):
+    from levercast.features.dataset.store import Store
+    from levercast.features.liqmap.clusters import liqmap_features
+    from levercast.features.liqmap.map import LiqMapParams
+
+    code, default = _run(capsys, shared_data)
+    code_48, short = _run(capsys, shared_data, "--lookback", "48")
+    assert code == code_48 == 0
+    full, part = json.loads(default.out), json.loads(short.out)
+    params = LiqMapParams.default(lookback_hours=48.0)
+    expected, _, clusters = liqmap_features(
+        Store(shared_data).at(pd.Timestamp(AT)), "BTC", params=params
+    )
+    for name in MAP_NAMES:
+        assert part["features"][name] == pytest.approx(expected[name])
+    assert part["features"]["liq_long_mass_usd"] < full["features"]["liq_long_mass_usd"]
+    assert part["clusters"] == json.loads(json.dumps(clusters))
+    from levercast.features.liqmap.snapshots import FEATURE_NAMES
+
+    on_the_map = {*FEATURE_NAMES, "liq_cascade_1h"}
+    unchanged = [n for n in full["features"] if n not in on_the_map]
+    assert {n: part["features"][n] for n in unchanged} == {
+        n: full["features"][n] for n in unchanged
+    }
+    # the default is the committed lookback
+    code_168, same = _run(capsys, shared_data, "--lookback", "168")
+    assert code_168 == 0 and json.loads(same.out) == full
+
+
+@pytest.mark.parametrize("value", ["12", "200", "nan"], ids=["short", "long", "nan"])
+def test_lookback_out_of_range_exits_2(shared_data, capsys, value):
+    code, out = _run(capsys, shared_data, "--lookback", value)
+    assert code == 2
+    assert "--lookback must be a number of hours in [24, 168]" in out.err
+    assert out.err.count("\n") == 1

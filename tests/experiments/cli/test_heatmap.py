@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import pandas as pd
 import pytest
 
 from levercast.experiments.cli.commands.validate_map import JSON_KEYS, run_validate_map
@@ -86,3 +87,48 @@ def test_validate_map_needs_start_and_end(synthetic_data):
     )
     with pytest.raises(ConfigError, match="needs --start and --end"):
         run_validate_map(args)
+
+
+def _heatmap(data, out, *extra):
+    return main(
+        [
+            "heatmap", "--data", str(data), "--asset", "BTC", "--start", "2024-01-10T00:00Z",
+            "--end", "2024-01-12T00:00Z", "--out", str(out), "--json", *extra,
+        ]
+    )  # fmt: skip
+
+
+def test_heatmap_lookback_changes_the_map(synthetic_data, tmp_path, capsys):
+    assert _heatmap(synthetic_data, tmp_path / "default.png") == 0
+    assert _heatmap(synthetic_data, tmp_path / "day.png", "--lookback", "24") == 0
+    capsys.readouterr()
+    assert (tmp_path / "default.png").read_bytes() != (tmp_path / "day.png").read_bytes()
+    assert _heatmap(synthetic_data, tmp_path / "bad.png", "--lookback", "500") == 2
+    assert "--lookback must be a number of hours in [24, 168]" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_validate_map_lookback(synthetic_data, capsys):
+    from levercast.experiments.studies.liquidation_map.fit import score_map
+    from levercast.features.dataset.store import Store
+    from levercast.features.liqmap.map import LiqMapParams
+
+    window = {"start": "2024-01-08T00:00Z", "end": "2024-01-20T00:00Z"}
+    args = argparse.Namespace(
+        data=str(synthetic_data), json=True, asset="BTC", lookback=48.0, **window
+    )
+    assert run_validate_map(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    expected = score_map(
+        Store(synthetic_data),
+        "BTC",
+        start=pd.Timestamp(window["start"]),
+        end=pd.Timestamp(window["end"]),
+        params=LiqMapParams.default(lookback_hours=48.0),
+    ).scores()
+    assert payload == {key: expected[key] for key in JSON_KEYS}
+    code = main(
+        ["features", "validate-map", "--data", str(synthetic_data), "--asset", "BTC",
+         "--start", window["start"], "--end", window["end"], "--lookback", "23", "--json"]
+    )  # fmt: skip
+    assert code == 2
