@@ -47,6 +47,7 @@ from levercast.experiments.labels.bars import BarCache, Bars
 from levercast.experiments.labels.columns import NO_END, ContractColumns
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
+from levercast.features.liquidation_windows import liquidation_buckets, window_sums
 from levercast.models.contracts import Contract, Kind, Monitoring
 
 __all__ = [
@@ -362,22 +363,18 @@ def _liquidation_outcome(store: Store, cols: ContractColumns, i: int, out: _Labe
         out.reason[i] = "no liquidations table"
         return
     asset = str(cols.asset[i])
-    liq = store.read("liquidations")
-    sub = liq[(liq["asset"] == asset) & (liq["interval"] == "1h")]
-    if sub.empty:
-        sub = liq[liq["asset"] == asset]
+    sub = liquidation_buckets(store.read("liquidations"), asset)
     if sub.empty:
         out.reason[i] = f"no liquidations for {asset}"
         return
-    start = pd.Timestamp(int(cols.start_ns[i]), tz="UTC")
-    end = pd.Timestamp(end_ns, tz="UTC")
-    if start < sub["ts"].min() or end > sub["available_at"].max():
+    start = pd.DatetimeIndex([pd.Timestamp(int(cols.start_ns[i]), tz="UTC")])
+    end = pd.DatetimeIndex([pd.Timestamp(end_ns, tz="UTC")])
+    total = float(window_sums(sub, start, end, [str(cols.side[i]) or "total"])[0])
+    if not np.isfinite(total):
         out.reason[i] = "window not covered by the liquidations table"
         return
-    inside = sub[(sub["ts"] >= start) & (sub["ts"] < end)]
-    column = {"long": ["long_usd"], "short": ["short_usd"], "total": ["long_usd", "short_usd"]}
-    total = float(inside[column[str(cols.side[i]) or "total"]].to_numpy().sum())
     threshold = cols.threshold[i]
     out.value[i] = float(total > float(threshold if np.isfinite(threshold) else 0.0))
-    out.source[i] = f"{sub['venue'].iloc[0]}:liquidations"
+    venue = str(sub["venue"].iloc[0]) if "venue" in sub.columns else "liquidations"
+    out.source[i] = f"{venue}:liquidations"
     out.resolved_ns[i] = end_ns
