@@ -7,6 +7,11 @@ row unless ``since`` reaches before its first one), idempotent (upserts on the t
 reports ``{"written": {table: rows}, "failed": [{"what", "error"}]}``. A venue that cannot be
 reached is skipped for the rest of the run so that an offline run fails within seconds. API keys
 live only in environment variables; every error text is scrubbed of their values.
+
+Exchange reserves come from every configured provider, DefiLlama's keyless CEX holdings included
+(``features.sources.defillama``): its rows are available from the time they are fetched, so the
+providers' clock never runs behind the wall clock. Open-interest rows without a USD value count
+as not fetched yet (a store written before Bybit's were valued at the mark price is repaired).
 """
 
 from __future__ import annotations
@@ -306,6 +311,10 @@ def _window(store: Store, task: _Task, since: datetime | None, until: datetime) 
     rows = store.read(task.table)
     for column, value in task.series.items():
         rows = rows[rows[column] == value]
+    if task.table == "open_interest":
+        # rows without a USD value (Bybit's, before they were valued at the mark price) do not
+        # count as fetched: they are fetched again, and the upsert fills them in
+        rows = rows[rows["oi_usd"].notna()]
     if rows.empty:
         return default
     first = rows["ts"].min().to_pydatetime()

@@ -585,3 +585,33 @@ def test_record_derivatives_fetches_reserves_at_most_hourly(httpserver, tmp_path
     assert result["written"]["exchange_reserves"] > 0
     protocol_calls = [r for r, _ in httpserver.log if r.path.startswith("/protocol/")]
     assert len(protocol_calls) == 3  # one round: three exchanges, once
+
+
+def test_bybit_open_interest_without_usd_is_fetched_again(httpserver, tmp_path):
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(fake_exchange)
+    ts = pd.date_range(NOW - timedelta(hours=30), periods=24, freq="1h").floor("h")
+    old = pd.DataFrame(
+        {
+            "venue": "bybit",
+            "asset": "BTC",
+            "ts": ts,
+            "available_at": ts + pd.Timedelta("1h"),
+            "oi_base": 50_000.0,
+            "oi_usd": float("nan"),  # as written before the mark price valued Bybit's coins
+        }
+    )
+    store = Store(tmp_path / "data")
+    with store.writer() as writer:
+        writer.upsert("open_interest", old)
+    result = fetch(
+        store,
+        "open-interest",
+        assets=["BTC"],
+        venues=["bybit"],
+        clients=_clients(httpserver),  # no since: an incremental fetch
+        now=NOW,
+        progress=io.StringIO(),
+    )
+    assert result["failed"] == []
+    rows = Store(tmp_path / "data").read("open_interest")
+    assert rows["oi_usd"].notna().all() and set(ts) <= set(rows["ts"])
