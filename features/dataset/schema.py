@@ -11,6 +11,7 @@ warning per table.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -22,6 +23,9 @@ from levercast.features.errors import DataError
 __all__ = ["TABLES", "ExtraColumnsWarning", "TableSpec", "validate_table"]
 
 ColumnKind = Literal["str", "time", "float", "int"]
+_TIME_DTYPE: Final = pd.DatetimeTZDtype("ns", "UTC")
+_STR_DTYPE: Final = pd.StringDtype()
+_FEW: Final = 32  # boundaries compared one by one below this count
 
 
 class ExtraColumnsWarning(UserWarning):
@@ -236,19 +240,24 @@ def _coerce(table: str, column: str, kind: ColumnKind, values: pd.Series) -> pd.
             raise DataError(
                 f"{table}.{column} must hold tz-aware UTC timestamps; found dtype {values.dtype}"
             )
-        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        if values.dtype == _TIME_DTYPE and values.dtype.tz is _TIME_DTYPE.tz:
+            return values  # already canonical: no conversion
+        utc = values.array.tz_convert("UTC")  # a new dtype on the same data
+        if utc.unit != "ns":
+            utc = utc.as_unit("ns")
+        return pd.Series(utc, index=values.index, name=values.name, copy=False)
     if kind == "str":
-        return values.astype("string")
+        return values if values.dtype == _STR_DTYPE else values.astype(_STR_DTYPE)
     if kind == "int":
         if not pd.api.types.is_integer_dtype(values.dtype):
             raise DataError(f"{table}.{column} must be integer; found dtype {values.dtype}")
-        return values.astype("int64")
+        return values if values.dtype == np.int64 else values.astype("int64")
     if not pd.api.types.is_numeric_dtype(values.dtype):
         raise DataError(f"{table}.{column} must be numeric; found dtype {values.dtype}")
-    return values.astype("float64")
+    return values if values.dtype == np.float64 else values.astype("float64")
 
 
-def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+def validate_table(name: str, frame: pd.DataFrame, *, sort_by_key: bool = False) -> pd.DataFrame:
     """Validate a table against its spec and return it in canonical column order and dtypes.
 
     Parameters
@@ -257,6 +266,9 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         A key of ``TABLES``.
     frame
         The raw table.
+    sort_by_key
+        Also sort the rows by the table's key (stable), as the store holds tables; a table already
+        in key order (every table the store wrote) is returned as it is.
 
     Returns
     -------
@@ -284,28 +296,85 @@ def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
             f"{name}: ignoring unknown column(s) {extra}", ExtraColumnsWarning, stacklevel=2
         )
     out = {}
+    changed = {}
     for column, kind in spec.columns.items():
         if column not in present:
             dtype = {"time": "datetime64[ns, UTC]", "float": "float64"}.get(kind, "string")
             fill = {"time": pd.NaT, "float": np.nan}.get(kind, pd.NA)
             out[column] = pd.Series(fill, index=frame.index, dtype=dtype)
             continue
-        values = _coerce(name, column, kind, frame[column])
+        given = frame[column]
+        values = _coerce(name, column, kind, given)
+        if values is not given:
+            changed[column] = values
         if column not in spec.nullable:
-            nulls = values.isna()
+            nulls = np.asarray(values.array.isna(), dtype=bool)
             if nulls.any():
-                row = int(np.flatnonzero(nulls.to_numpy())[0])
+                row = int(np.flatnonzero(nulls)[0])
                 raise DataError(f"{name}.{column} must not be null; found null at row {row}")
         out[column] = values
-    result = pd.DataFrame(out).reset_index(drop=True)
-    _check_rules(name, spec, result)
+    # Neither path copies the data (copy-on-write keeps the input and the result apart): a
+    # frame already in the canonical columns (a table the store wrote) keeps its blocks and
+    # only the converted columns are replaced; another is assembled column by column.
+    if present == list(spec.columns):
+        result = frame.assign(**changed).reset_index(drop=True)
+        result.attrs = {}
+    else:
+        result = pd.DataFrame(out, copy=False).reset_index(drop=True)
+    in_key_order = _check_rules(name, spec, result)
+    if sort_by_key and not in_key_order:
+        result = result.sort_values(list(spec.key), kind="stable").reset_index(drop=True)
     return result
 
 
-def _check_rules(name: str, spec: TableSpec, frame: pd.DataFrame) -> None:
+def _keys_sorted_unique(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether the rows are in strictly increasing order of ``columns`` (lexicographic), which
+    also proves those columns a unique key: one pass over adjacent rows, no hashing or sorting.
+
+    The columns must hold no nulls (key columns are checked for nulls first).
+    """
+    n = len(frame)
+    if n < 2:
+        return True
+    tied = np.ones(n - 1, dtype=bool)  # adjacent rows equal on every column so far
+    for column in columns:
+        values = frame[column].array
+        if isinstance(values, pd.arrays.DatetimeArray):
+            values = values.asi8  # compared as int64 ns: no boxing
+        elif isinstance(values, pd.arrays.NumpyExtensionArray):
+            values = values.to_numpy()
+        if isinstance(values, np.ndarray):
+            head, tail = values[:-1], values[1:]
+            if (tied & (head > tail)).any():
+                return False
+            tied &= head == tail
+        else:  # text: one comparison over all rows, the order checked where values change
+            differ = np.asarray(values[:-1] != values[1:], dtype=bool)
+            at = np.flatnonzero(tied & differ)
+            if at.size > _FEW:
+                ordered = np.asarray(values.take(at) < values.take(at + 1), dtype=bool).all()
+            else:  # a few runs (venues, assets): compare them one by one
+                ordered = all(values[i] < values[i + 1] for i in at.tolist())
+            if not ordered:
+                return False
+            tied &= ~differ
+        if not tied.any():
+            return True
+    return False
+
+
+def _check_rules(name: str, spec: TableSpec, frame: pd.DataFrame) -> bool:
+    """Check the table's rules; return whether its rows are already in key order."""
     if frame.empty:
-        return
-    dup = frame.duplicated(list(spec.key), keep=False)
+        return True
+    # A table the store wrote is sorted by key: checking adjacent rows proves its key unique
+    # without hashing every key column (``duplicated``), which then only runs on other input.
+    in_key_order = _keys_sorted_unique(frame, spec.key)
+    dup = (
+        pd.Series(False, index=frame.index)
+        if in_key_order
+        else frame.duplicated(list(spec.key), keep=False)
+    )
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         key = {k: str(frame[k].iloc[row]) for k in spec.key}
@@ -335,3 +404,4 @@ def _check_rules(name: str, spec: TableSpec, frame: pd.DataFrame) -> None:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"{name}.{column} must be >= 0; found {values[row]} at row {row}")
+    return in_key_order

@@ -144,9 +144,7 @@ class Store:
             raw = pd.read_parquet(path)
         except (OSError, ValueError) as e:
             raise DataError(f"{table}: cannot read {path}: {e}") from e
-        frame = validate_table(table, raw)
-        sort_cols = [c for c in spec.key if c in frame.columns]
-        frame = frame.sort_values(sort_cols, kind="stable").reset_index(drop=True)
+        frame = validate_table(table, raw, sort_by_key=True)
         self._tables[table] = frame
         return frame
 
@@ -158,14 +156,20 @@ class Store:
         frame = self.read(table)
         if "available_at" not in frame.columns:
             raise DataError(f"{table}: not a time-series table; use Store.read or markets_as_of")
+        keep = np.ones(len(frame), dtype=bool)
         for column, value in filters.items():
             if column not in frame.columns:
                 raise ConfigError(
                     f"filter {column!r} must be a column of {table} {list(frame.columns)}"
                 )
-            frame = frame[frame[column] == value]
-        frame = frame.sort_values(["available_at", "ts"], kind="stable").reset_index(drop=True)
+            keep &= (frame[column] == value).to_numpy(dtype=bool, na_value=False)
+        frame = frame[keep]
         available = frame["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+        opened = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+        if not _in_order(available, opened):  # a table sorted by key usually is already
+            order = np.lexsort((opened, available))  # stable, by available_at then ts
+            frame, available = frame.iloc[order], available[order]
+        frame = frame.reset_index(drop=True)
         result = _Slice(frame, available)
         self._slices[key] = result
         return result
@@ -304,6 +308,12 @@ class Store:
         finally:
             held.discard(key)
             lock.release()
+
+
+def _in_order(available_ns: np.ndarray, ts_ns: np.ndarray) -> bool:
+    """Whether rows are sorted by ``available_at``, then ``ts`` (non-decreasing)."""
+    a0, a1, t0, t1 = available_ns[:-1], available_ns[1:], ts_ns[:-1], ts_ns[1:]
+    return bool(((a1 > a0) | ((a1 == a0) & (t1 >= t0))).all())
 
 
 def _lock_timeout(timeout_secs: float | None) -> float:
