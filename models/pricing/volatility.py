@@ -21,12 +21,17 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.signal import lfilter
 
 from levercast.features._typing import FloatArray
 from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError, DataError
-from levercast.features.prices import HALF_LIFE_HOURS, LOOKBACK, MIN_RETURNS, spot_and_vol
+from levercast.features.prices import (
+    HALF_LIFE_HOURS,
+    LOOKBACK,
+    MIN_RETURNS,
+    ewma_filter,
+    spot_and_vol,
+)
 from levercast.features.timeutil import HOURS_PER_YEAR, format_utc
 from levercast.models.pricing.market_state import PROXY_VENUES, find_candle_source
 
@@ -128,7 +133,7 @@ def ewma_variance_series(
     r = _clean(log_returns)
     lam = _decay(half_life)
     seed = float(np.mean(r[: max(int(half_life), 1)] ** 2)) if r.size else 0.0
-    filtered, _ = lfilter([1.0 - lam], [1.0, -lam], r**2, zi=[lam * seed])
+    filtered = ewma_filter(r**2, lam, gain=1.0 - lam, initial=seed)
     return np.asarray(np.concatenate([[seed], filtered[:-1]])) if r.size else r
 
 

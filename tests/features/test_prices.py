@@ -119,3 +119,19 @@ def test_naive_times_are_refused(tmp_path):
     store = Store(make_dataset(tmp_path))
     with pytest.raises(ConfigError, match="tz-aware"):
         spot_and_vol(store, "BTC", [pd.Timestamp("2025-01-20")], venues=VENUES)
+
+
+@pytest.mark.parametrize(
+    ("gain", "initial"), [(1.0, 0.0), (0.25, 3.5e-5)], ids=["accumulator", "seeded"]
+)
+def test_ewma_filter_is_lfilter_bit_for_bit(gain, initial):
+    from scipy.signal import lfilter
+
+    from levercast.features.prices import ewma_filter
+
+    rng = np.random.default_rng(7)
+    values = rng.standard_t(3, 5_000) ** 2 * 1e-4
+    decay = 0.5 ** (1 / HALF_LIFE_HOURS)
+    expected, _ = lfilter([gain], [1.0, -decay], values, zi=[decay * initial])
+    np.testing.assert_array_equal(ewma_filter(values, decay, gain=gain, initial=initial), expected)
+    assert ewma_filter(values[:0], decay).shape == (0,)
