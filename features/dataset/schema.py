@@ -352,7 +352,7 @@ def _keys_sorted_unique(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
             differ = np.asarray(values[:-1] != values[1:], dtype=bool)
             at = np.flatnonzero(tied & differ)
             if at.size > _FEW:
-                ordered = np.asarray(values.take(at) < values.take(at + 1), dtype=bool).all()
+                ordered = bool(np.asarray(values.take(at) < values.take(at + 1), bool).all())
             else:  # a few runs (venues, assets): compare them one by one
                 ordered = all(values[i] < values[i + 1] for i in at.tolist())
             if not ordered:
