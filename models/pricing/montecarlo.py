@@ -210,8 +210,9 @@ def simulate_event(
     n_pre = n_pre_steps if pre_years > 0 else 0
     shocks = _Shocks(np.random.default_rng(seed), n_paths, innovations, standardized_returns)
     x = np.zeros(n_paths)
-    up_level = np.full(n_paths, np.inf if event.upper is None else event.upper)
-    low_level = np.full(n_paths, -np.inf if event.lower is None else event.lower)
+    # Levels are scalars unless relative to the window start (then one per path, set below).
+    up_level: float | FloatArray = np.inf if event.upper is None else event.upper
+    low_level: float | FloatArray = -np.inf if event.lower is None else event.lower
     if event.relative and n_pre == 0:
         up_level, low_level = up_level + x, low_level + x
     alive, hit_up, hit_low = np.ones(n_paths), np.zeros(n_paths), np.zeros(n_paths)
@@ -224,8 +225,10 @@ def simulate_event(
             up_level, low_level = up_level + x_new, low_level + x_new
         if event.path and i >= n_pre:
             var = (sd * scale) ** 2
-            _cross(x, x_new, up_level, low_level, var, event.bridge, alive, hit_up)
-            _cross(-x, -x_new, -low_level, -up_level, var, event.bridge, alive, hit_low)
+            if event.upper is not None:
+                _cross(x, x_new, up_level, low_level, var, event, alive, hit_up, up=True)
+            if event.lower is not None:
+                _cross(x, x_new, low_level, up_level, var, event, alive, hit_low, up=False)
         x = x_new
     if not event.path:
         hit_up = (x >= up_level).astype(np.float64)
@@ -236,32 +239,45 @@ def simulate_event(
 def _cross(
     x: FloatArray,
     x_new: FloatArray,
-    level: FloatArray,
-    other: FloatArray,
+    level: float | FloatArray,
+    other: float | FloatArray,
     var: FloatArray,
-    bridge: bool,
+    event: PathEvent,
     alive: FloatArray,
     hits: FloatArray,
+    *,
+    up: bool,
 ) -> None:
-    """Move probability mass of the alive paths that cross ``level`` upwards into ``hits``.
+    """Move probability mass of the alive paths that cross ``level`` into ``hits`` (in place).
 
-    The mirrored call (``-x``, ``-low``) handles the lower barrier. A step ending beyond the
-    *other* barrier is left to that barrier (the chance of crossing both within one step is
-    ignored; it is of second order in the step size).
+    ``up``: the upper barrier, crossed upwards; else the lower one, crossed downwards (the
+    mirror image: the same numbers as negating ``x``, the levels and the comparisons). A step
+    ending beyond the *other* barrier is left to that barrier (the chance of crossing both
+    within one step is ignored; it is of second order in the step size).
     """
-    if not np.isfinite(level).any():
-        return
-    ended = x_new >= level
-    if bridge:
+    if event.bridge:
         with np.errstate(over="ignore", invalid="ignore"):
-            gap = np.maximum(level - x, 0.0) * np.maximum(level - x_new, 0.0)
-            p = np.where(ended, 1.0, np.exp(-2.0 * gap / var))
-        p = np.where(x_new <= other, 0.0, np.nan_to_num(p, nan=0.0))
+            if up:
+                ended = x_new >= level
+                gap = np.maximum(level - x, 0.0)
+                gap *= np.maximum(level - x_new, 0.0)
+            else:
+                ended = x_new <= level
+                gap = np.maximum(x - level, 0.0)
+                gap *= np.maximum(x_new - level, 0.0)
+            gap *= -2.0
+            gap /= var
+            p = np.exp(gap, out=gap)
+        p[ended] = 1.0
+        np.nan_to_num(p, copy=False, nan=0.0)
+        other_side = event.lower if up else event.upper
+        if other_side is not None:
+            p[x_new <= other if up else x_new >= other] = 0.0
     else:
-        p = ended.astype(np.float64)
-    mass = alive * p
-    hits += mass
-    alive -= mass
+        p = (x_new >= level if up else x_new <= level).astype(np.float64)
+    p *= alive
+    hits += p
+    alive -= p
 
 
 # -- the registered pricer ------------------------------------------------------------------

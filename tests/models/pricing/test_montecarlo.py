@@ -162,3 +162,45 @@ def test_simulate_validation():
         simulate_event(event, vol_annual=VOL, window_years=WEEK, innovations="bootstrap")
     with pytest.raises(ConfigError, match="n_pre_steps must be >= 1"):
         simulate_event(event, vol_annual=VOL, window_years=WEEK, pre_years=0.01)
+
+
+def _plain_loop(event, *, sd, n_steps, n_paths, seed):
+    """The step loop written out with numpy, both barriers mirrored by negation (reference)."""
+    rng = np.random.default_rng(seed)
+    up = np.inf if event.upper is None else event.upper
+    low = -np.inf if event.lower is None else event.lower
+    x, alive = np.zeros(n_paths), np.ones(n_paths)
+    hits = {"up": np.zeros(n_paths), "low": np.zeros(n_paths)}
+    for _ in range(n_steps):
+        x_new = x + 0.0 + sd * rng.standard_normal(n_paths)
+        for name, a, b, level, other in (
+            ("up", x, x_new, up, low),
+            ("low", -x, -x_new, -low, -up),
+        ):
+            if not np.isfinite(level):
+                continue
+            gap = np.maximum(level - a, 0.0) * np.maximum(level - b, 0.0)
+            p = np.where(b >= level, 1.0, np.exp(-2.0 * gap / sd**2))
+            p = np.where(b <= other, 0.0, p)
+            mass = alive * p
+            hits[name] += mass
+            alive -= mass
+        x = x_new
+    return hits["up"], hits["low"]
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [{"upper": 0.04}, {"lower": -0.03}, {"upper": 0.03, "lower": -0.02}],
+    ids=["upper", "lower", "both"],
+)
+def test_simulate_event_equals_a_plain_numpy_loop(levels):
+    event = PathEvent(**levels, path=True)
+    years, steps = 48 / 8760, 48
+    got = simulate_event(
+        event, vol_annual=0.8, window_years=years, n_steps=steps, n_paths=4000, seed=11
+    )
+    sd = 0.8 * np.sqrt(years / steps)
+    up, low = _plain_loop(event, sd=sd, n_steps=steps, n_paths=4000, seed=11)
+    np.testing.assert_allclose(got.upper, up, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got.lower, low, rtol=0, atol=1e-15)
