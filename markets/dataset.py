@@ -51,9 +51,16 @@ def _number(value: Any) -> float | None:
     return None if number != number else number
 
 
+def _flag(value: Any) -> bool | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return bool(value)
+
+
 def venue_market_from_row(row: Mapping[str, Any]) -> VenueMarket:
     """A ``VenueMarket`` from one row of the dataset's ``markets`` table (the ``family`` column,
-    a dataset grouping label, is not passed on)."""
+    a dataset grouping label, is not passed on; the optional fee columns are, for
+    ``markets.fees.fees_for_market``)."""
     outcomes = tuple(s for s in _text(row.get("outcomes")).split("|") if s) or ("Yes", "No")
     tokens = tuple(s for s in _text(row.get("token_ids")).split("|") if s)
     return VenueMarket(
@@ -72,6 +79,15 @@ def venue_market_from_row(row: Mapping[str, Any]) -> VenueMarket:
         floor_strike=_number(row.get("floor_strike")),
         cap_strike=_number(row.get("cap_strike")),
         close_time=_time(row.get("close_time")),
+        category=_text(row.get("category")) or None,
+        cadence=_text(row.get("cadence")) or None,
+        fee_category=_text(row.get("fee_category")) or None,
+        fee_rate=_number(row.get("fee_rate")),
+        fee_exponent=_number(row.get("fee_exponent")),
+        maker_rebate_rate=_number(row.get("maker_rebate_rate")),
+        fees_enabled=_flag(row.get("fees_enabled")),
+        fee_multiplier=_number(row.get("fee_multiplier")),
+        fee_waiver_until=_time(row.get("fee_waiver_until")),
     )
 
 

@@ -138,6 +138,16 @@ def _market_row(market: VenueMarket, store_id: str, client: MarketClient) -> dic
         "floor_strike": market.floor_strike,
         "cap_strike": market.cap_strike,
         "close_time": market.close_time,
+        # The market's own fee fields (markets.fees.fees_for_market reads them back).
+        "category": market.category,
+        "cadence": market.cadence,
+        "fee_category": market.fee_category,
+        "fee_rate": market.fee_rate,
+        "fee_exponent": market.fee_exponent,
+        "maker_rebate_rate": market.maker_rebate_rate,
+        "fees_enabled": market.fees_enabled,
+        "fee_multiplier": market.fee_multiplier,
+        "fee_waiver_until": market.fee_waiver_until,
     }
 
 

@@ -22,7 +22,7 @@ from levercast.features.errors import DataError
 
 __all__ = ["TABLES", "ExtraColumnsWarning", "TableSpec", "validate_table"]
 
-ColumnKind = Literal["str", "time", "float", "int"]
+ColumnKind = Literal["str", "time", "float", "int", "bool"]
 _TIME_DTYPE: Final = pd.DatetimeTZDtype("ns", "UTC")
 _STR_DTYPE: Final = pd.StringDtype()
 _FEW: Final = 32  # boundaries compared one by one below this count
@@ -78,6 +78,18 @@ class TableSpec:
 _KALSHI_MARKET_COLUMNS: Final = frozenset(
     {"series_ticker", "strike_type", "floor_strike", "cap_strike", "close_time"}
 )
+# A market's own fee fields (optional, nullable): ``markets.fees.fees_for_market`` reads them.
+_FEE_MARKET_COLUMNS: Final[dict[str, ColumnKind]] = {
+    "category": "str",
+    "cadence": "str",
+    "fee_category": "str",
+    "fee_rate": "float",
+    "fee_exponent": "float",
+    "maker_rebate_rate": "float",
+    "fees_enabled": "bool",
+    "fee_multiplier": "float",
+    "fee_waiver_until": "time",
+}
 _TS: Final[dict[str, ColumnKind]] = {"ts": "time", "available_at": "time"}
 
 TABLES: Final[dict[str, TableSpec]] = {
@@ -164,6 +176,7 @@ TABLES: Final[dict[str, TableSpec]] = {
                 "floor_strike": "float",
                 "cap_strike": "float",
                 "close_time": "time",
+                **_FEE_MARKET_COLUMNS,
             },
             key=("market_id",),
             nullable=frozenset(
@@ -180,9 +193,10 @@ TABLES: Final[dict[str, TableSpec]] = {
                     "winning_outcome",
                     "family",
                     *_KALSHI_MARKET_COLUMNS,
+                    *_FEE_MARKET_COLUMNS,
                 }
             ),
-            optional_columns=_KALSHI_MARKET_COLUMNS,
+            optional_columns=_KALSHI_MARKET_COLUMNS | frozenset(_FEE_MARKET_COLUMNS),
             group_by=("family",),
         ),
         TableSpec(
@@ -248,6 +262,8 @@ def _coerce(table: str, column: str, kind: ColumnKind, values: pd.Series) -> pd.
         return pd.Series(utc, index=values.index, name=values.name, copy=False)
     if kind == "str":
         return values if values.dtype == _STR_DTYPE else values.astype(_STR_DTYPE)
+    if kind == "bool":
+        return _coerce_bool(table, column, values)
     if kind == "int":
         if not pd.api.types.is_integer_dtype(values.dtype):
             raise DataError(f"{table}.{column} must be integer; found dtype {values.dtype}")
@@ -255,6 +271,21 @@ def _coerce(table: str, column: str, kind: ColumnKind, values: pd.Series) -> pd.
     if not pd.api.types.is_numeric_dtype(values.dtype):
         raise DataError(f"{table}.{column} must be numeric; found dtype {values.dtype}")
     return values if values.dtype == np.float64 else values.astype("float64")
+
+
+def _coerce_bool(table: str, column: str, values: pd.Series) -> pd.Series:
+    """A nullable boolean column: bool dtypes, or objects that are only True/False/None/NaN."""
+    if isinstance(values.dtype, pd.BooleanDtype):
+        return values
+    if pd.api.types.is_bool_dtype(values.dtype) or values.isna().all():
+        return values.astype("boolean")
+    present = values.dropna()
+    if values.dtype == object and all(isinstance(v, bool | np.bool_) for v in present):
+        return values.astype("boolean")
+    raise DataError(
+        f"{table}.{column} must hold booleans (or nulls); found dtype {values.dtype}, first "
+        f"value {present.iloc[0]!r}"
+    )
 
 
 def validate_table(name: str, frame: pd.DataFrame, *, sort_by_key: bool = False) -> pd.DataFrame:
@@ -299,7 +330,9 @@ def validate_table(name: str, frame: pd.DataFrame, *, sort_by_key: bool = False)
     changed = {}
     for column, kind in spec.columns.items():
         if column not in present:
-            dtype = {"time": "datetime64[ns, UTC]", "float": "float64"}.get(kind, "string")
+            dtype = {"time": "datetime64[ns, UTC]", "float": "float64", "bool": "boolean"}.get(
+                kind, "string"
+            )
             fill = {"time": pd.NaT, "float": np.nan}.get(kind, pd.NA)
             out[column] = pd.Series(fill, index=frame.index, dtype=dtype)
             continue
