@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from levercast.experiments.evaluation.evaluate import run_evaluate, score_forward_log
+from levercast.experiments.learning.market_observations import DECIDED
 from levercast.features.dataset.store import Store
 from tests.conftest import make_dataset
 
@@ -141,9 +142,17 @@ def test_json_shape(evaluated):
     assert set(doc["coverage"]) == {"resolved_with_prices", "evaluated"}
     assert doc["coverage"] == {"resolved_with_prices": 4, "evaluated": 3}
     assert [u["market_id"] for u in doc["unsupported"]] == ["words"]
-    assert set(doc["brier"]) == {"model", "market", "blend"}
-    assert set(doc["skill_vs_market"]) == {"model", "blend"}
+    assert set(doc["brier"]) >= {"model", "market", "blend"}
+    assert set(doc["skill_vs_market"]) >= {"model", "blend"}
     assert set(doc["skill_vs_market"]["model"]) == {"value", "ci90"}
+    assert set(doc["ece"]) >= {"model", "market", "blend"}
+    for kind, entry in doc["ece_by_kind"].items():
+        assert set(entry) >= {"model", "market", "blend"}, kind
+    assert set(doc["ece_by_kind"]) == set(evaluated.to_frame()["kind"])
+    for s in ("model", "blend"):
+        assert {"value", "ci90"} <= set(doc["skill_vs_market_equal_markets"][s])
+    assert "pnl_per_dollar_ci90" in doc["trading"]
+    assert all(isinstance(n, int) for n in doc["excluded"].values())
     assert {r["family"] for r in doc["by_family"]} == {"fam-reach", "fam-above"}
     assert {"trades", "hit_rate", "pnl_per_dollar", "max_drawdown_usd"} <= set(doc["trading"])
     assert doc["observations"] == len(evaluated.to_frame())
@@ -155,7 +164,7 @@ def test_observation_rules(evaluated, eval_dir):
     assert not obs.duplicated(["market_id", "t"]).any()
     assert (obs["t"] < obs["resolution_time"]).all()
     # the dip is touched on the proxy before the market resolves: later observations excluded
-    assert doc["excluded"]["event already visible in the resolution source's data (touch hit)"] > 0
+    assert doc["excluded"][DECIDED] > 0
     assert set(obs["path_venue"]) == {"binance-usdm"}  # proxy: no binance-spot in the store
     # only the No side is quoted for "close": YES = 1 - price
     prices = pd.read_parquet(eval_dir / "market_prices.parquet")
@@ -183,10 +192,11 @@ def test_resolution_fields_change_no_forecast(eval_dir, evaluated, tmp_path):
     key = ["market_id", "t"]
     both = evaluated.to_frame().merge(changed, on=key, suffixes=("", "_new"))
     assert len(both) > 0.8 * len(changed)
-    np.testing.assert_array_equal(both["prob_model"], both["prob_model_new"])
-    # the blend before the new resolution time cannot use it either
+    np.testing.assert_array_equal(both["prob_model_raw"], both["prob_model_raw_new"])
+    # the walk-forward fits before the new resolution time cannot use it either
     early = both["t"] < pd.Timestamp("2024-02-25T00:00Z")
-    np.testing.assert_array_equal(both.loc[early, "prob_blend"], both.loc[early, "prob_blend_new"])
+    for column in ("prob_blend", "prob_model", "prob_market_aware"):
+        np.testing.assert_array_equal(both.loc[early, column], both.loc[early, f"{column}_new"])
 
 
 def test_candles_after_t_change_no_forecast_before(eval_dir, evaluated, tmp_path):
@@ -245,13 +255,15 @@ def test_learned_model_walk_forward_with_gbm_fallback(eval_dir, monkeypatch):
 
     seen = []
 
-    def fit_default(store, *, assets, cut, seed, logistic, liquidations):
+    def fit_default(store, *, assets, cut, seed, **_):
         def predict(rows, features):
             seen.append((cut, rows["t"].min()))
             assert "start" not in rows.columns
             return pd.DataFrame({"prob_default": np.full(len(rows), 0.3)}, index=rows.index)
 
-        return types.SimpleNamespace(predict=predict, purge=pd.Timedelta("1D"), features=())
+        return types.SimpleNamespace(
+            predict=predict, purge=pd.Timedelta("1D"), features=(), leverage=()
+        )
 
     monkeypatch.setattr(fitting, "fit_default", fit_default)
     result = run_evaluate(Store(eval_dir), model="default", seed=1)
@@ -259,6 +271,6 @@ def test_learned_model_walk_forward_with_gbm_fallback(eval_dir, monkeypatch):
     obs = result.to_frame()
     assert doc["model_used"] == "default"
     assert all(pd.Timestamp(cut) + pd.Timedelta("1D") <= first for cut, first in seen)
-    learned = obs["prob_model"] == 0.3
+    learned = obs["prob_model_raw"] == 0.3
     assert doc["fallbacks_to_gbm"] == int((~learned).sum()) > 0  # forward-start rows
-    np.testing.assert_allclose(obs.loc[~learned, "prob_model"], obs.loc[~learned, "prob_gbm"])
+    np.testing.assert_allclose(obs.loc[~learned, "prob_model_raw"], obs.loc[~learned, "prob_gbm"])

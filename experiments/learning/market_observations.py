@@ -1,25 +1,38 @@
 """Observations of real prediction markets and the ``gbm`` forecast at each, point in time.
 
+The history the market-aware forecast learns from (``experiments.learning.market_aware``) and
+what ``evaluate`` scores: it lives here, below both evaluation and scanning, because a replay or
+live scan refits on the markets resolved before its time too.
+
 Markets
     Each market of the dataset is parsed from what it says before it resolves: question, rules,
     outcomes, ``created_at`` and ``end_date`` (``venue_market_from_row`` never passes
-    ``resolved_at`` or ``winning_outcome``; the ``family`` column is not read here). A market
-    without ``created_at`` is read against its first price observation, as ``parse --data`` does.
+    ``resolved_at`` or ``winning_outcome``; the ``family`` column is carried for grouping only).
+    A market without ``created_at`` is read against its first price observation, as ``parse
+    --data`` does.
 
 Observations
     One per (market, ts) of ``market_prices`` with ``available_at`` before the resolution time
     (``resolved_at``, else ``end_date``, else the parsed deadline) and before the contract's end,
     priced on the YES outcome (``yes_outcome``; ``1 - p`` of the other outcome of a binary market
     when only that price exists; a ``history`` point wins over a ``daily_close`` point at the same
-    ts). The forecast time is the observation's ``available_at``.
+    ts). The forecast time is the observation's ``available_at``. A market still quoted more than
+    ``PARSE_SLACK`` after its parsed end (and not resolved by then) is unsupported: its parse
+    contradicts the venue (a "by December 31?" read in the wrong year). ``known_at`` is when the
+    outcome was certainly public: ``resolved_at``, else the resolution time plus
+    ``KNOWN_AFTER_DEADLINE`` (15-minute and cache-only markets carry no ``resolved_at``).
 
 Path to date
     From the contract's resolution source when the store has fresh hourly bars of it at every
     observation, else the first proxy of ``models.pricing.market_state.PROXY_VENUES`` with the most
-    fresh
-    observations (named in ``path_venue``). A touch or first-of barrier already reached in the
-    bars closed by the observation makes the event visible: the observation is excluded. On a
-    proxy, an extreme within ``BASIS_TOLERANCE`` of the strike is ambiguous and excluded too.
+    fresh observations (named in ``path_venue``). A touch or first-of barrier reached in the bars
+    closed by the observation decides the event: the observation is excluded ("event already
+    decided at T", a legitimate exclusion). On a proxy, an extreme within ``BASIS_TOLERANCE`` of a
+    barrier is ambiguous. It is never dropped (that would depend on how the market resolved):
+    the resolution source's own fresh bars decide it when the store has them; else the touch is
+    priced as uncertain, ``P(hit) = Phi(log(extreme / barrier) / BASIS_SD)`` from the basis between
+    the proxy and the source, and the forecast is ``P(hit) + (1 - P(hit)) p_gbm``
+    (``prob_hit_to_date``; ``ambiguity`` names what was done).
 """
 
 from __future__ import annotations
@@ -32,20 +45,35 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError, UnsupportedContract
-from levercast.features.prices import HourlySeries, highest_high, hourly_series
+from levercast.features.prices import MAX_AGE, HourlySeries, highest_high, hourly_series
 from levercast.features.timeutil import SECONDS_PER_YEAR
 from levercast.markets.dataset import venue_market_from_row
 from levercast.markets.questions.parser import Parsed, parse_market
+from levercast.markets.types import VenueMarket
 from levercast.models.contracts import Contract, Kind, Monitoring
 from levercast.models.pricing.gbm import gbm_probabilities
 from levercast.models.pricing.market_state import PROXY_VENUES
 
-__all__ = ["BASIS_TOLERANCE", "ObservationSet", "build_observations", "gbm_observation_probs"]
+__all__ = [
+    "BASIS_SD",
+    "BASIS_TOLERANCE",
+    "DECIDED",
+    "KNOWN_AFTER_DEADLINE",
+    "ObservationSet",
+    "build_observations",
+    "gbm_observation_probs",
+    "scored_observations",
+]
 
 BASIS_TOLERANCE: Final = 0.001  # 10 bps: perpetual vs spot (dataset README: median 0.01 %)
+BASIS_SD: Final = 0.0005  # the tolerance is two standard deviations of the basis
+KNOWN_AFTER_DEADLINE: Final = pd.Timedelta(days=1)
+PARSE_SLACK: Final = pd.Timedelta(days=2)
+DECIDED: Final = "event already decided at T (barrier reached in bars closed by T)"
 _HOUR_NS: Final = 3_600 * 10**9
 
 
@@ -56,10 +84,12 @@ class ObservationSet:
     Attributes
     ----------
     obs
-        One row per observation: ``market_id, family, kind, asset, t, quote_kind, prob_market,
-        outcome, resolution_time, resolved_at``; ``contract`` indexes ``contracts``.
+        One row per observation: ``market_id, family, kind, asset, t, quote_ts, quote_kind,
+        prob_market, yes_outcome, outcome, resolution_time, resolved_at, known_at``.
     contracts
         Parsed contracts, by market.
+    markets
+        The venue markets (as the parser saw them), by market.
     excluded
         Reason -> observations left out.
     unsupported
@@ -70,6 +100,7 @@ class ObservationSet:
 
     obs: pd.DataFrame
     contracts: dict[str, Contract]
+    markets: dict[str, VenueMarket] = field(default_factory=dict)
     excluded: Counter[str] = field(default_factory=Counter)
     unsupported: list[dict[str, str]] = field(default_factory=list)
     coverage: dict[str, int] = field(default_factory=dict)
@@ -112,6 +143,11 @@ def build_observations(store: Store) -> ObservationSet:
             out.excluded["unsupported market"] += int(rows["ts"].nunique())
             continue
         contract = parsed.contract
+        contradiction = _contradicted(contract, rows, row.get("resolved_at"))
+        if contradiction is not None:
+            out.unsupported.append({"market_id": market.market_id, "reason": contradiction})
+            out.excluded["unsupported market"] += int(rows["ts"].nunique())
+            continue
         quotes = _yes_quotes(rows, parsed.yes_outcome, market.outcomes)
         out.excluded["no YES price at the ts"] += int(rows["ts"].nunique()) - len(quotes)
         cutoff = _resolution_time(row, contract)
@@ -125,6 +161,7 @@ def build_observations(store: Store) -> ObservationSet:
         if quotes.empty:
             continue
         out.contracts[market.market_id] = contract
+        out.markets[market.market_id] = market
         pieces.append(
             pd.DataFrame(
                 {
@@ -133,20 +170,70 @@ def build_observations(store: Store) -> ObservationSet:
                     "kind": contract.kind.value,
                     "asset": contract.asset,
                     "t": quotes["available_at"].to_numpy(),
+                    "quote_ts": quotes["ts"].to_numpy(),
                     "quote_kind": quotes["kind"].astype(str).to_numpy(),
                     "prob_market": quotes["prob"].to_numpy(float),
+                    "yes_outcome": parsed.yes_outcome,
                     "outcome": float(str(row["winning_outcome"]) == parsed.yes_outcome),
                     "resolution_time": cutoff,
                     "resolved_at": row["resolved_at"],
+                    "known_at": _known_at(row["resolved_at"], cutoff),
                 }
             )
         )
     obs = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
     if len(obs):
-        obs["t"] = pd.to_datetime(obs["t"], utc=True)
+        for column in ("t", "quote_ts", "resolved_at", "known_at"):
+            obs[column] = pd.to_datetime(obs[column], utc=True)
         obs = obs.sort_values(["t", "market_id"], kind="stable").reset_index(drop=True)
     out.obs = obs
     return out
+
+
+def scored_observations(store: Store) -> ObservationSet:
+    """``build_observations`` with the ``gbm`` inputs joined (``gbm_observation_probs``) and the
+    excluded observations dropped, each counted by reason in ``excluded`` (a ``gbm`` that
+    returned no probability is counted too, never dropped silently)."""
+    sets = build_observations(store)
+    if sets.obs.empty:
+        return sets
+    inputs, reasons = gbm_observation_probs(store, sets.obs, sets.contracts)
+    obs = pd.concat([sets.obs, inputs], axis=1)
+    finite = np.isfinite(obs["prob_gbm"].to_numpy())
+    for reason, ok in zip(reasons, finite, strict=True):
+        if reason is not None:
+            sets.excluded[reason] += 1
+        elif not ok:
+            sets.excluded["gbm returned no probability"] += 1
+    keep = np.array([r is None for r in reasons]) & finite
+    sets.obs = obs[keep].reset_index(drop=True)
+    return sets
+
+
+def _contradicted(contract: Contract, rows: pd.DataFrame, resolved_at: Any) -> str | None:
+    """Why the parsed deadline cannot be right, or None: the venue kept quoting the market more
+    than ``PARSE_SLACK`` past it (and it had not resolved by then, so these are not
+    post-resolution prints). Uses the quotes' span only, never the outcome."""
+    if contract.end is None:
+        return None
+    limit = pd.Timestamp(contract.end) + PARSE_SLACK
+    last = pd.Timestamp(rows["ts"].max())
+    resolved = resolved_at is not None and not pd.isna(resolved_at) and resolved_at <= limit
+    if last <= limit or resolved:
+        return None
+    return (
+        f"parsed end {contract.end:%Y-%m-%d} contradicted by the market's own quotes "
+        f"(quoted until {last:%Y-%m-%d}): the question's date was read in the wrong period"
+    )
+
+
+def _known_at(resolved_at: Any, cutoff: pd.Timestamp) -> pd.Timestamp:
+    """When the outcome was certainly public (module docstring); NaT when unknown."""
+    if resolved_at is not None and not pd.isna(resolved_at):
+        return pd.Timestamp(resolved_at)
+    if cutoff >= pd.Timestamp.max.tz_localize("UTC") - KNOWN_AFTER_DEADLINE:
+        return pd.NaT
+    return cutoff + KNOWN_AFTER_DEADLINE
 
 
 def _resolution_time(row: dict[str, Any], contract: Contract) -> pd.Timestamp:
@@ -220,14 +307,19 @@ def _start_price(series: HourlySeries, start_ns: int) -> float:
 def gbm_observation_probs(
     store: Store, obs: pd.DataFrame, contracts: dict[str, Contract]
 ) -> tuple[pd.DataFrame, list[str | None]]:
-    """Per observation: ``prob_gbm, path_venue, spot_usd, vol_annual, reference_usd`` (same
-    index as ``obs``) and the exclusion reason (None: scored)."""
+    """Per observation: ``prob_gbm, path_venue, spot_usd, vol_annual, reference_usd,
+    prob_hit_to_date, ambiguity`` (same index as ``obs``) and the exclusion reason (None:
+    scored)."""
     n = len(obs)
-    prob = np.full(n, np.nan)
-    venue = np.full(n, "", dtype=object)
-    spots = np.full(n, np.nan)
-    vols = np.full(n, np.nan)
-    refs = np.full(n, np.nan)
+    out = {
+        "prob_gbm": np.full(n, np.nan),
+        "path_venue": np.full(n, "", dtype=object),
+        "spot_usd": np.full(n, np.nan),
+        "vol_annual": np.full(n, np.nan),
+        "reference_usd": np.full(n, np.nan),
+        "prob_hit_to_date": np.full(n, np.nan),
+        "ambiguity": np.full(n, "", dtype=object),
+    }
     reasons: list[str | None] = [None] * n
     until = pd.Timestamp(obs["t"].max()) if n else pd.Timestamp(0, tz="UTC")
     cache = _SeriesCache(store, until)
@@ -241,28 +333,25 @@ def gbm_observation_probs(
                 reasons[int(i)] = f"no {contract.asset} candles in the store"
             continue
         series, spot, vol, ok = chosen
-        venue[idx] = series.venue
-        spots[idx], vols[idx] = spot, vol
-        p, why, refs[idx] = _market_probs(series, contract, t_ns, spot, vol)
+        out["path_venue"][idx] = series.venue
+        out["spot_usd"][idx], out["vol_annual"][idx] = spot, vol
+        source = None
+        if series.venue != contract.resolution.source:
+            source = cache.get(contract.resolution.source, contract.asset)
+        priced = _market_probs(series, contract, t_ns, spot, vol, source=source)
+        p = priced.prob
+        out["reference_usd"][idx] = priced.reference
+        out["prob_hit_to_date"][idx] = priced.hit
+        out["ambiguity"][idx] = priced.ambiguity
         for j, i in enumerate(idx):
             if not ok[j]:
                 reasons[int(i)] = "no fresh candles (with a week of returns) at the observation"
-            elif why[j] == "slow":
+            elif priced.why[j] == "slow":
                 p[j], reasons[int(i)] = _slow_gbm(store, contract, t.iloc[j])
-            elif why[j] is not None:
-                reasons[int(i)] = why[j]
-        prob[idx] = p
-    inputs = pd.DataFrame(
-        {
-            "prob_gbm": prob,
-            "path_venue": venue,
-            "spot_usd": spots,
-            "vol_annual": vols,
-            "reference_usd": refs,
-        },
-        index=obs.index,
-    )
-    return inputs, reasons
+            elif priced.why[j] is not None:
+                reasons[int(i)] = priced.why[j]
+        out["prob_gbm"][idx] = p
+    return pd.DataFrame(out, index=obs.index), reasons
 
 
 def _slow_gbm(store: Store, contract: Contract, t: pd.Timestamp) -> tuple[float, str | None]:
@@ -275,23 +364,95 @@ def _slow_gbm(store: Store, contract: Contract, t: pd.Timestamp) -> tuple[float,
         return float("nan"), f"gbm could not price it: {type(e).__name__}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    prob: np.ndarray
+    why: list[str | None]
+    reference: np.ndarray
+    hit: np.ndarray
+    ambiguity: np.ndarray
+
+
+def _source_path(
+    source: HourlySeries | None, start_ns: int, t_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The resolution source's own path at each t, and whether it covers the window fresh."""
+    n = len(t_ns)
+    if source is None or source.open_ns.size == 0:
+        return np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    high, low = _path(source, start_ns, t_ns)
+    last = source.vol_at(t_ns).last_available_ns
+    covers = source.open_ns.min() <= start_ns
+    fresh = covers & (last >= 0) & (t_ns - last <= int(MAX_AGE.total_seconds() * 1e9))
+    return high, low, fresh & np.isfinite(high)
+
+
+def _barrier_probs(
+    series: HourlySeries,
+    c: Contract,
+    t_ns: np.ndarray,
+    begun: np.ndarray,
+    source: HourlySeries | None,
+) -> tuple[list[str | None], np.ndarray, np.ndarray, np.ndarray]:
+    """Touch / first_of path to date: (reason or "slow", P(upper hit), P(lower hit), what was
+    done) per row; the probabilities are those of a hit already made (module docstring)."""
+    n = len(t_ns)
+    start_ns = int(pd.Timestamp(c.start).value)
+    why: list[str | None] = [None if b else "slow" for b in begun]
+    hit_up, hit_down = np.zeros(n), np.zeros(n)
+    ambiguity = np.full(n, "", dtype=object)
+    tol = 0.0 if series.venue == c.resolution.source else BASIS_TOLERANCE
+    high, low = _path(series, start_ns, t_ns)
+    src_high, src_low, src_fresh = _source_path(source, start_ns, t_ns)
+    if c.kind is Kind.TOUCH:
+        assert c.strike_usd is not None
+        levels = [(c.strike_usd, c.direction == "up")]
+    else:
+        assert c.upper_usd is not None and c.lower_usd is not None
+        levels = [(c.upper_usd, True), (c.lower_usd, False)]
+    for level, up in levels:
+        extreme = high if up else low
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = np.log(extreme / level) if up else np.log(level / extreme)
+        beyond = np.isfinite(gap) & (gap >= np.log1p(tol) if up else gap >= -np.log1p(-tol))
+        near = np.isfinite(gap) & ~beyond & (gap >= np.log1p(-tol) if up else gap >= -np.log1p(tol))
+        src_extreme = src_high if up else src_low
+        src_hit = (src_extreme >= level) if up else (src_extreme <= level)
+        target = hit_up if up else hit_down
+        for j in np.flatnonzero(begun):
+            if beyond[j]:
+                why[j] = DECIDED
+            elif near[j] and src_fresh[j]:
+                if src_hit[j]:
+                    why[j] = DECIDED
+                ambiguity[j] = "decided by the resolution source's own bars"
+            elif near[j]:
+                target[j] = float(norm.cdf(gap[j] / BASIS_SD))
+                ambiguity[j] = "priced: P(barrier already hit) from the proxy's basis"
+    return why, hit_up, hit_down, ambiguity
+
+
 def _market_probs(
     series: HourlySeries,
     c: Contract,
     t_ns: np.ndarray,
     spot: np.ndarray,
     vol: np.ndarray,
-) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-    """(prob, reason or "slow" per row, reference price: the window's start price once begun)."""
+    *,
+    source: HourlySeries | None = None,
+) -> _Priced:
+    """Prices, reasons ("slow": price through ``price_contract``), the reference price (the
+    window's start price once begun) and the path-to-date hit probability of each row."""
     n = len(t_ns)
     why: list[str | None] = [None] * n
     start_ns = int(pd.Timestamp(c.start).value)
     end_ns = int(pd.Timestamp(c.end).value) if c.end is not None else None
     left = (np.full(n, np.inf) if end_ns is None else (end_ns - t_ns) / 1e9) / SECONDS_PER_YEAR
     begun = t_ns >= start_ns
-    tol = 0.0 if series.venue == c.resolution.source else BASIS_TOLERANCE
     kwargs: dict[str, Any] = {"t_years": left}
     ref = np.asarray(spot, dtype=float)
+    hit = np.full(n, np.nan)
+    ambiguity = np.full(n, "", dtype=object)
     if c.kind in (Kind.CLOSE_ABOVE, Kind.CLOSE_BELOW):
         kwargs["strike_usd"] = c.strike_usd
     elif c.kind is Kind.RANGE:
@@ -301,36 +462,22 @@ def _market_probs(
         ref = np.where(begun, _start_price(series, start_ns), spot)
         kwargs.update(reference_usd=ref, t_years=np.where(begun, left, window))
     elif c.kind in (Kind.TOUCH, Kind.FIRST_OF) and c.monitoring_rule is Monitoring.CONTINUOUS:
-        high, low = _path(series, start_ns, t_ns)
-        levels = (
-            [(c.strike_usd, c.direction == "up")]
-            if c.kind is Kind.TOUCH
-            else [
-                (c.upper_usd, True),
-                (c.lower_usd, False),
-            ]
-        )
-        for j in range(n):
-            if not begun[j]:
-                why[j] = "slow"
-                continue
-            for level, up in levels:
-                assert level is not None
-                extreme = high[j] if up else low[j]
-                if not np.isfinite(extreme):
-                    continue
-                beyond = extreme >= level * (1 + tol) if up else extreme <= level * (1 - tol)
-                near = extreme >= level * (1 - tol) if up else extreme <= level * (1 + tol)
-                if beyond:
-                    why[j] = "event already visible in the resolution source's data (touch hit)"
-                elif near and why[j] is None:
-                    why[j] = "extreme within the proxy venue's basis tolerance of the strike"
+        why, hit_up, hit_down, ambiguity = _barrier_probs(series, c, t_ns, begun, source)
         if c.kind is Kind.TOUCH:
             kwargs.update(strike_usd=c.strike_usd, direction=c.direction or "")
+            hit = np.where(ambiguity != "", hit_up + hit_down, np.nan)
         else:
             kwargs.update(lower_usd=c.lower_usd, upper_usd=c.upper_usd)
             kwargs["neither_value"] = c.neither_value
+            hit = np.where(ambiguity != "", hit_up, np.nan)
     else:
-        return np.full(n, np.nan), ["slow"] * n, ref
+        return _Priced(np.full(n, np.nan), ["slow"] * n, ref, hit, ambiguity)
     prob = gbm_probabilities(c.kind.value, spot, np.where(np.isfinite(vol), vol, np.nan), **kwargs)
-    return prob, why, ref
+    if c.kind is Kind.TOUCH:
+        q = np.nan_to_num(hit, nan=0.0)
+        prob = q + (1.0 - q) * prob
+    elif c.kind is Kind.FIRST_OF:
+        q_up, q_down = np.nan_to_num(hit, nan=0.0), np.where(ambiguity != "", hit_down, 0.0)
+        rest = np.clip(1.0 - q_up - q_down, 0.0, 1.0)
+        prob = np.clip(q_up + rest * prob, 0.0, 1.0)
+    return _Priced(prob, why, ref, hit, ambiguity)
