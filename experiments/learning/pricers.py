@@ -17,10 +17,11 @@ from levercast.models.contracts import Kind
 from levercast.models.pricing.price import Pricer
 from levercast.models.pricing.pricers import BUILTIN_PRICERS
 
-__all__ = ["LEARNED_MODELS", "MODEL_NAMES", "pricer_for"]
+__all__ = ["LEARNED_MODELS", "MARKET_AWARE", "MODEL_NAMES", "pricer_for"]
 
 LEARNED_MODELS: Final = ("learned", "default", "default_vol")
-MODEL_NAMES: Final = (*BUILTIN_PRICERS, *LEARNED_MODELS)
+MARKET_AWARE: Final = "market_aware"
+MODEL_NAMES: Final = (*BUILTIN_PRICERS, *LEARNED_MODELS, MARKET_AWARE)
 
 
 def pricer_for(
@@ -39,8 +40,15 @@ def pricer_for(
     Raises
     ------
     ConfigError
-        Unknown model name.
+        Unknown model name, or ``market_aware``: it combines our model with the market's own
+        price, which a contract alone does not carry (``evaluate`` and ``scan`` build it from
+        the quotes).
     """
+    if name == MARKET_AWARE:
+        raise ConfigError(
+            "market_aware needs the market's price: use evaluate/scan/ask (price and report "
+            "price a contract without a quote)"
+        )
     if name in BUILTIN_PRICERS:
         return BUILTIN_PRICERS[name]
     if name in LEARNED_MODELS:

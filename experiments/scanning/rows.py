@@ -37,7 +37,8 @@ class ScanRow:
     """One priced market (see module docstring for orientation and ranking).
 
     ``signal`` is None when the market has no usable quote; ``kelly_fraction`` is the capped
-    stake; ``quote_source`` says where bid/ask came from.
+    stake (0 unless flagged); ``quote_source`` says where bid/ask came from; ``decided`` names
+    why the event can no longer be traded at T (already decided by the path, window closed).
     """
 
     venue: str
@@ -58,6 +59,7 @@ class ScanRow:
     kelly_fraction: float
     stale: bool
     why: str
+    decided: str | None = None
 
     @property
     def prob_market(self) -> float | None:
@@ -77,8 +79,11 @@ class ScanRow:
 
     @property
     def flag(self) -> bool:
-        """Whether the edge clears ``min_edge`` with a positive pessimistic Kelly stake."""
-        return bool(self.signal is not None and self.signal.flag)
+        """Whether the edge clears ``min_edge`` with a positive pessimistic Kelly stake on a
+        fresh quote of an event still undecided at T."""
+        return bool(
+            self.signal is not None and self.signal.flag and not self.stale and self.decided is None
+        )
 
     @property
     def quote_age_s(self) -> float | None:
@@ -111,6 +116,7 @@ class ScanRow:
             "components": dict(self.components),
             "quote_source": self.quote_source,
             "why": self.why,
+            "decided": self.decided,
         }
 
 
@@ -142,10 +148,11 @@ def describe_row(row: ScanRow) -> str:
         else f"{_fmt(row.prob_bid)}/{_fmt(row.prob_ask)}"
     )
     edge = "-" if row.edge is None else f"{row.edge:+.3f}"
-    flags = ("*" if row.flag else " ") + ("s" if row.stale else " ")
+    prob = "-" if row.prob_model != row.prob_model else f"{row.prob_model:.3f}"
+    flags = ("*" if row.flag else " ") + ("s" if row.stale else " ") + ("d" if row.decided else " ")
     return (
         f"{flags} {row.venue[:4]} {row.market_id[:14]:<14} {row.contract.describe()[:58]:<58} "
-        f"p={row.prob_model:.3f} [{row.prob_lo:.3f},{row.prob_hi:.3f}] {quote:>11} "
+        f"p={prob} [{row.prob_lo:.3f},{row.prob_hi:.3f}] {quote:>11} "
         f"edge {edge:>6} {row.side or '-':>3} k={row.kelly_fraction:.3f}  {row.why}"
     )
 

@@ -2,15 +2,18 @@
 
 ``scan`` lists the open markets (live: through the venue clients; replay: the store's
 ``markets`` table at ``at``), parses each one (``markets.questions.parser``), prices the contract
-with the
-default forecaster (``default`` when registered, else ``gbm``; each row names its model), reads
-executable prices (live: the venue's book; replay: the last archived ``books`` snapshot, else the
-last ``market_prices`` point +- ``ASSUMED_HALF_SPREAD``) and compares them (``markets.odds``).
+with the default forecaster (``default`` when registered, else ``gbm``; each row names its
+model) or the market-aware forecast (``market_aware``: ``gbm`` combined with the market by the
+fit on markets known before T, ``experiments.scanning.market_aware``), reads executable prices
+(live: the venue's book; replay: the last archived ``books`` snapshot, else the last
+``market_prices`` point +- ``ASSUMED_HALF_SPREAD``) and compares them (``markets.odds``).
 
-Every priced market is a row; rows are ranked by edge net of fees and spread (rows without a
-quote last). ``min_edge`` and the quote age only set ``flag``/``stale``: no row is ever dropped.
-Kelly fractions are capped per market (``KellyCaps.per_market``), then scaled down so that the
-sum over one underlying and expiry (ladder strikes share one price path) stays under
+Every listed market is a row, including stale quotes, events already decided at T and windows
+already closed (``experiments.scanning.pricing`` says when a row is flagged; ``why`` says why
+not); rows are ranked by edge net of fees and spread within groups: tradeable rows, stale
+quotes, rows without a quote, rows decided or closed at T (``_rank``). Kelly
+fractions (flagged rows only) are capped per market (``KellyCaps.per_market``), then scaled down
+so that the sum over one underlying and expiry (ladder strikes share one price path) stays under
 ``per_expiry`` and the sum over one underlying under ``per_asset``.
 
 Orientation: a row's probabilities refer to the event its contract names (``yes_outcome``); a
@@ -27,10 +30,18 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
-from levercast.experiments.scanning.candidates import Candidate, event_quote, open_markets_at
+from levercast.experiments.scanning.candidates import Candidate, open_markets_at
+from levercast.experiments.scanning.pricing import (
+    Priced,
+    build_row,
+    closed_row,
+    count_reason,
+    price_candidate,
+    safely,
+)
 from levercast.experiments.scanning.rows import KellyCaps, ScanResult, ScanRow, describe_row
-from levercast.features.dataset.store import Store, StoreView
-from levercast.features.errors import ConfigError, ForecastError, UnsupportedContract
+from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError, ForecastError
 from levercast.features.timeutil import parse_duration
 
 if TYPE_CHECKING:
@@ -47,6 +58,7 @@ __all__ = [
 ]
 
 DEFAULT_SIZE_SHARES: Final = 100.0
+MARKET_AWARE_BASE: Final = "gbm"  # the base model of the committed market-aware prior
 
 
 def choose_model(requested: str | None = None) -> str:
@@ -87,98 +99,6 @@ def _live_candidates(
     return out
 
 
-# -- pricing and rows -------------------------------------------------------------------------
-def _reason_key(reason: str) -> str:
-    return reason.split(";")[0].strip()[:160]
-
-
-def _why(signal: Any, stale: bool, age: float | None, min_edge: float, source: str) -> list[str]:
-    if signal is None:
-        return [source]
-    if signal.side is None:
-        return ["quote cannot fill the order on either side"]
-    price = signal.price_yes if signal.side == "yes" else signal.price_no
-    notes = [
-        f"buy {signal.side.upper()} at {price:.3f} + fee {signal.fee:.4f}: "
-        f"edge {signal.edge:+.3f} after costs"
-    ]
-    if not signal.flag:
-        notes.append(
-            f"edge below {min_edge:g}" if signal.edge <= min_edge else "pessimistic Kelly is 0"
-        )
-    if stale and age is not None:
-        notes.append(f"stale quote ({age / 60:.0f} min old)")
-    if source != "book":
-        notes.append(f"quote: {source}")
-    return notes
-
-
-def _price_row(
-    cand: Candidate,
-    parsed: Any,
-    view: StoreView,
-    pricer: Pricer,
-    *,
-    at: datetime,
-    min_edge: float,
-    max_age_secs: float,
-    caps: KellyCaps,
-    size_shares: float,
-    cache: dict[Any, Any],
-) -> ScanRow:
-    from levercast.markets.fees import fees_for_market
-    from levercast.markets.odds import compare
-    from levercast.models.pricing.price import price_contract
-
-    market, contract = cand.market, parsed.contract
-    model = pricer.name
-    key = (contract, model)
-    if key not in cache:
-        cache[key] = price_contract(contract, view, pricer=pricer)
-    forecast = cache[key]
-    prob = min(max(forecast.prob, 0.0), 1.0)
-    lo, hi = min(max(forecast.prob_lo, 0.0), prob), max(min(forecast.prob_hi, 1.0), prob)
-    yes = parsed.yes_outcome or market.outcomes[0]
-    quote, source = event_quote(cand, yes)
-    signal = None
-    if quote is not None:
-        kwargs: dict[str, Any] = {
-            "fees": fees_for_market(market),
-            "margin": min_edge,
-            "kelly_fraction_cap": caps.per_market,
-            "at": at,
-        }
-        signal = compare(prob, lo, hi, quote, size=size_shares, **kwargs)
-        if signal.side is None and quote.book is not None:
-            signal = compare(prob, lo, hi, quote, size=1.0, **kwargs)
-            source = f"{source}; book thinner than {size_shares:g} shares, priced at 1"
-    age = None if signal is None else signal.quote_age_secs
-    stale = bool(age is not None and age > max_age_secs)
-    why = _why(signal, stale, age, min_edge, source)
-    if forecast.model != model:
-        why.append(f"model fell back to {forecast.model}")
-    return ScanRow(
-        venue=market.venue,
-        market_id=market.market_id,
-        question=market.question,
-        contract=forecast.contract,
-        yes_outcome=yes,
-        model=forecast.model,
-        prob_model=prob,
-        prob_lo=lo,
-        prob_hi=hi,
-        components=dict(forecast.components),
-        prob_bid=None if quote is None else quote.prob_bid,
-        prob_ask=None if quote is None else quote.prob_ask,
-        quote_observed_at=None if quote is None else quote.observed_at,
-        quote_source=source,
-        signal=signal,
-        kelly_fraction=0.0 if signal is None else signal.kelly_fraction,
-        stale=stale,
-        why="; ".join(why),
-    )
-
-
 def apply_caps(rows: Sequence[ScanRow], caps: KellyCaps) -> list[ScanRow]:
     """Scale Kelly fractions down so each (asset, expiry) and each asset sums under its cap.
 
@@ -209,9 +129,14 @@ def apply_caps(rows: Sequence[ScanRow], caps: KellyCaps) -> list[ScanRow]:
 
 
 def _rank(rows: list[ScanRow]) -> list[ScanRow]:
-    def key(r: ScanRow) -> tuple[bool, float, str, str]:
+    """Tradeable rows first (undecided, quoted, fresh), then stale quotes, then rows without a
+    quote, then rows decided or closed at T; by edge within each group."""
+
+    def key(r: ScanRow) -> tuple[int, float, str, str]:
         edge = r.edge
-        return (edge is None or math.isnan(edge), -(edge or 0.0), r.venue, r.market_id)
+        quoted = edge is not None and not math.isnan(edge)
+        group = 3 if r.decided is not None else (2 if not quoted else (1 if r.stale else 0))
+        return (group, -(edge or 0.0) if quoted else 0.0, r.venue, r.market_id)
 
     return sorted(rows, key=key)
 
@@ -330,9 +255,10 @@ def scan(
         t = at.astimezone(UTC)
         candidates, replay_notes = open_markets_at(store, t, venue_list)
         notes += replay_notes
-    rows, unsupported = _price_all(
+    rows, unsupported, pricing_notes = _price_all(
         candidates, store, t, model_name, asset_list, min_edge, age, caps, size_shares
     )
+    notes += pricing_notes
     return ScanResult(
         at=t,
         live=live,
@@ -355,7 +281,7 @@ def _price_all(
     age: timedelta,
     caps: KellyCaps,
     size_shares: float,
-) -> tuple[list[ScanRow], dict[str, int]]:
+) -> tuple[list[ScanRow], dict[str, int], list[str]]:
     from levercast.experiments.learning.pricers import pricer_for
     from levercast.features.prices import highest_high
     from levercast.markets.questions.parser import Unsupported, parse_market
@@ -363,14 +289,12 @@ def _price_all(
     view = store.at(t)
     lookup = partial(highest_high, store)
     unsupported: dict[str, int] = {}
-    rows: list[ScanRow] = []
+    count = count_reason(unsupported)
+    closed: list[ScanRow] = []
+    priced: list[Priced] = []
     cache: dict[Any, Any] = {}
     pricers: dict[str, Pricer] = {}
-
-    def count(reason: str) -> None:
-        key = _reason_key(reason)
-        unsupported[key] = unsupported.get(key, 0) + 1
-
+    base = MARKET_AWARE_BASE if model == "market_aware" else model
     for cand in candidates:
         parsed = parse_market(cand.market, reference_time=cand.reference_time or t, ath_usd=lookup)
         if isinstance(parsed, Unsupported):
@@ -381,27 +305,31 @@ def _price_all(
             count(f"asset {contract.asset} not scanned (--asset {','.join(assets)})")
             continue
         if contract.end is not None and contract.end <= t:
-            count("contract ended before the scan time")
+            closed.append(closed_row(cand, parsed, at=t, model=model, max_age=age))
             continue
         if contract.asset not in pricers:
-            pricers[contract.asset] = pricer_for(model, store, asset=contract.asset, at=t)
-        try:
-            rows.append(
-                _price_row(
-                    cand,
-                    parsed,
-                    view,
-                    pricers[contract.asset],
-                    at=t,
-                    min_edge=min_edge,
-                    max_age_secs=age.total_seconds(),
-                    caps=caps,
-                    size_shares=size_shares,
-                    cache=cache,
-                )
-            )
-        except UnsupportedContract as e:
-            count(f"model {model} cannot price it: {e}")
-        except ForecastError as e:
-            count(f"not priced: {e}")
-    return rows, unsupported
+            pricers[contract.asset] = pricer_for(base, store, asset=contract.asset, at=t)
+        price = partial(price_candidate, cand, parsed, view, pricers[contract.asset], cache)
+        one = safely(price, count, base)
+        if one is not None:
+            priced.append(one)
+    bands: dict[str, tuple[float, float, float]] = {}
+    notes: list[str] = []
+    if model == "market_aware":
+        from levercast.experiments.scanning.market_aware import market_aware_bands
+
+        bands, notes = market_aware_bands(priced, store, t)
+    rows = [
+        build_row(
+            p,
+            at=t,
+            band=bands.get(p.cand.market.market_id),
+            model=model,
+            min_edge=min_edge,
+            max_age_secs=age.total_seconds(),
+            caps=caps,
+            size_shares=size_shares,
+        )
+        for p in priced
+    ]
+    return rows + closed, unsupported, notes

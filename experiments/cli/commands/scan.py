@@ -1,9 +1,12 @@
 """``levercast scan [--venue V] [--asset A] [--min-edge E] [--max-quote-age D] [--no-fetch]
 [--at T]`` (INTERFACE.md §4).
 
-Prints the ranked rows (``--json``: a list of row objects) and, on stderr, the venues that
-failed, the unsupported markets counted by reason and any notes. A live scan (no ``--at``)
-appends its priced rows to the forward log (``experiments.evaluation.forward_log``); ``--at``
+Prints the ranked rows (``--json``: a list of row objects; stale, already-decided and closed
+markets stay listed with ``flag`` false and ``why``) and, on stderr, the venues that failed, the
+unsupported markets counted by reason and any notes. ``--model market_aware`` prices with the
+market-aware forecast (gbm and the market, fitted on the markets known before T). A live scan
+(no ``--at``) appends its priced, undecided rows to the forward log
+(``experiments.evaluation.forward_log``); ``--at``
 replays the
 store at T (implies ``--no-fetch``) and writes nothing. Exit 0 even when a venue fails; 2 when
 every venue failed and nothing was priced.
@@ -22,8 +25,9 @@ __all__ = ["render_scan", "run_scan"]
 
 
 def render_scan(result: Any) -> str:
-    """The readable table: flags (* edge, s stale), market, contract in words, prob and band,
-    bid/ask, edge after costs, side, capped Kelly fraction, why."""
+    """The readable table: flags (* flagged, s stale, d decided or closed at T), market,
+    contract in words, prob and band, bid/ask, edge after costs, side, capped Kelly fraction,
+    why (every reason a row is not flagged)."""
     from levercast.experiments.scanning.scan import describe_row
 
     mode = "live" if result.live else "replay"
@@ -67,12 +71,14 @@ def run_scan(args: argparse.Namespace) -> int:
         model=getattr(args, "model", None),
     )
     _report_stderr(result)
-    if result.live and result.rows:
+    # Only forecasts go to the forward log: rows already decided or closed at T are not.
+    logged = [r for r in result.rows if r.decided is None and r.prob_model == r.prob_model]
+    if result.live and logged:
         from levercast.experiments.evaluation.forward_log import append_forecasts
 
         try:
             n = append_forecasts(
-                list(result.rows),
+                logged,
                 at=result.at,
                 source="scan",
                 data_fingerprint=result.data_fingerprint,

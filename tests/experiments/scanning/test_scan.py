@@ -176,7 +176,7 @@ def test_min_edge_and_quote_age_only_set_flags(httpserver, live_store):
     serve(httpserver)
     loose = live_scan(httpserver, live_store, min_edge=0.0, max_quote_age="1000d")
     strict = live_scan(httpserver, live_store, min_edge=0.99, max_quote_age="1s")
-    assert [r.market_id for r in loose] == [r.market_id for r in strict]
+    assert sorted(r.market_id for r in loose) == sorted(r.market_id for r in strict)
     assert not any(r.flag for r in strict)
     assert all(r.stale for r in strict if r.quote_age_s is not None and r.quote_age_s > 1)
     assert not any(r.stale for r in loose)
@@ -207,11 +207,20 @@ def test_replay_cli_lists_markets_open_then_ranked(shared_data, capsys, monkeypa
         market = markets.loc[row["market_id"]]
         assert pd.isna(market["created_at"]) or market["created_at"] <= at
         assert pd.isna(market["resolved_at"]) or market["resolved_at"] > at
-        assert pd.Timestamp(row["contract"]["end"]) > at
+        if pd.Timestamp(row["contract"]["end"]) <= at:  # listed, never flagged
+            assert not row["flag"] and "window already closed" in row["why"]
         assert row["quote_age_s"] is None or row["quote_age_s"] >= 0  # no quote from the future
+        if row["flag"]:
+            assert not row["stale"] and row["decided"] is None
         assert row["model"] in ("gbm", "default")
-    edges = [r["edge"] for r in rows if r["edge"] is not None]
-    assert edges == sorted(edges, reverse=True)
+    groups = [
+        3 if r["decided"] else 2 if r["edge"] is None else 1 if r["stale"] else 0 for r in rows
+    ]
+    assert groups == sorted(groups)  # tradeable, stale, unquoted, decided or closed
+    for group in set(groups):
+        edges = [r["edge"] for r, g in zip(rows, groups, strict=True) if g == group]
+        edges = [e for e in edges if e is not None]
+        assert edges == sorted(edges, reverse=True)
     assert "not priced" in out.err  # unsupported markets are counted on stderr
     assert not (tmp_path / "home" / "forecasts.parquet").exists()  # replays never write
 
@@ -301,3 +310,107 @@ def test_scanner_prices_with_the_default_forecaster_unless_told_otherwise():
 
     assert choose_model() == "default"
     assert choose_model("gbm") == "gbm"
+
+
+# -- an honest scanner: stale, decided and closed rows are listed, never flagged ----------------
+AT = datetime(2024, 2, 20, 12, tzinfo=UTC)
+
+
+def _planted_store(tmp_path) -> Store:
+    from tests.conftest import make_dataset
+
+    root = make_dataset(tmp_path / "planted", seed=3, hours=24 * 60)
+    candles = pd.read_parquet(root / "candles.parquet")
+    feb = candles[(candles["ts"] >= "2024-02-01") & (candles["available_at"] <= AT)]
+    touched = float(feb["high"].max()) * 0.999  # already reached in bars closed by T
+    spot = float(feb["close"].iloc[-1])
+    far = round(spot * 1.5, -3)  # not reached
+    rows = [
+        ("touched", f"Will Bitcoin reach ${touched:,.0f} in February?", "2024-03-01T05:00"),
+        ("fresh", f"Will Bitcoin reach ${far:,.0f} in February?", "2024-03-01T05:00"),
+        ("closed", f"Will Bitcoin reach ${far:,.0f} by February 15?", "2024-02-16T05:00"),
+    ]
+    markets = pd.DataFrame(
+        {
+            "venue": "polymarket",
+            "market_id": [r[0] for r in rows],
+            "condition_id": None,
+            "question": [r[1] for r in rows],
+            "event_title": None,
+            "slug": None,
+            "rules": "",
+            "outcomes": "Yes|No",
+            "token_ids": "",
+            "created_at": pd.Timestamp("2024-01-25T00:00Z"),
+            "end_date": pd.to_datetime([r[2] for r in rows], utc=True),
+            "resolved_at": pd.NaT,
+            "winning_outcome": None,
+            "family": "planted",
+        }
+    )
+    for col in markets.columns:
+        if col not in ("created_at", "end_date", "resolved_at"):
+            markets[col] = markets[col].astype("string")
+    markets["resolved_at"] = pd.to_datetime(markets["resolved_at"], utc=True)
+    markets.to_parquet(root / "markets.parquet", index=False)
+    quotes = [
+        ("touched", AT - pd.Timedelta(days=5), 0.20),  # stale and decided: looks like +0.8
+        ("fresh", AT - pd.Timedelta(minutes=5), 0.60),  # a far strike quoted far too high
+        ("closed", AT - pd.Timedelta(days=6), 0.30),
+    ]
+    pd.DataFrame(
+        {
+            "venue": "polymarket",
+            "market_id": [q[0] for q in quotes],
+            "outcome": "Yes",
+            "ts": [q[1] for q in quotes],
+            "available_at": [q[1] for q in quotes],
+            "price": [q[2] for q in quotes],
+            "kind": "history",
+        }
+    ).astype(
+        {"venue": "string", "market_id": "string", "outcome": "string", "kind": "string"}
+    ).to_parquet(root / "market_prices.parquet", index=False)
+    return Store(root)
+
+
+def test_a_touched_market_with_a_stale_quote_is_listed_not_flagged(tmp_path):
+    store = _planted_store(tmp_path)
+    result = scan(store, at=AT, model="gbm", min_edge=0.0, max_quote_age="1h")
+    rows = {r.market_id: r for r in result.rows}
+    assert set(rows) == {"touched", "fresh", "closed"}  # every listed market is a row
+    touched = rows["touched"]
+    assert touched.stale and touched.decided is not None and not touched.flag
+    assert touched.edge is not None and touched.edge > 0.5  # a big "edge", rightly ignored
+    assert "already decided" in touched.why and "stale quote" in touched.why
+    assert touched.kelly_fraction == 0.0
+    closed = rows["closed"]
+    assert not closed.flag and "window already closed" in closed.why
+    doc = closed.to_json_dict()
+    assert doc["flag"] is False and doc["prob_model"] != doc["prob_model"]  # NaN: not priced
+    fresh = rows["fresh"]
+    assert not fresh.stale and fresh.decided is None
+    assert fresh.flag and fresh.side == "no" and fresh.kelly_fraction > 0
+
+
+def test_every_flagged_row_is_fresh_and_undecided(tmp_path):
+    store = _planted_store(tmp_path)
+    for age in ("1h", "10d"):
+        result = scan(store, at=AT, model="gbm", min_edge=0.0, max_quote_age=age)
+        for row in result.rows:
+            if row.flag:
+                assert not row.stale and row.decided is None
+                assert row.quote_age_s is not None and row.quote_age_s <= 10 * 86400
+
+
+def test_market_aware_scan_prices_from_the_market_and_lists_the_rest(tmp_path):
+    store = _planted_store(tmp_path)
+    result = scan(store, at=AT, model="market_aware", min_edge=0.0, max_quote_age="1h")
+    rows = {r.market_id: r for r in result.rows}
+    assert set(rows) == {"touched", "fresh", "closed"}
+    fresh = rows["fresh"]
+    assert fresh.model == "market_aware"
+    # No market resolved before T: the forecast is the market's price, so no edge to flag.
+    assert fresh.prob_model == pytest.approx(0.60, abs=1e-6)
+    assert not fresh.flag
+    assert any("market_aware at" in note for note in result.notes)
