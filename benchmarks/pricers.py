@@ -101,16 +101,18 @@ def _price_contract() -> dict[str, float] | None:
     from levercast.features.timeutil import parse_utc
     from levercast.models.contracts import Contract
     from levercast.models.pricing.price import price_contract
+    from levercast.models.pricing.pricers import BUILTIN_PRICERS
 
     at = parse_utc("2025-06-01T00:00Z")
     spec = {"kind": "touch", "asset": "BTC", "strike_usd": 100_000, "end": "2025-06-08T00:00Z"}
     contract = Contract.from_json(spec, at=at)
     store = Store(root)
     t0 = time.perf_counter()
-    price_contract(contract, store.at(at))
+    gbm, mc_pricer = BUILTIN_PRICERS["gbm"], BUILTIN_PRICERS["mc"]
+    price_contract(contract, store.at(at), pricer=gbm)
     cold = time.perf_counter() - t0
-    warm = _best(lambda: price_contract(contract, store.at(at)), repeat=5)
-    mc = _best(lambda: price_contract(contract, store.at(at), model="mc"), repeat=2)
+    warm = _best(lambda: price_contract(contract, store.at(at), pricer=gbm), repeat=5)
+    mc = _best(lambda: price_contract(contract, store.at(at), pricer=mc_pricer), repeat=2)
     return {
         "price_gbm_cold_s": round(cold, 3),
         "price_gbm_warm_s": round(warm, 4),

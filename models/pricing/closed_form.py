@@ -20,7 +20,7 @@ Math. Finance 7(4), ``beta = -zeta(1/2) / sqrt(2 pi)``.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,7 @@ _N_EIGEN: Final = 4  # eigen terms: the first omitted one is below e^{-44} (z >=
 _IMAGE_MAX_Z: Final = 0.6  # sigma sqrt(T) / width below which the image series is used
 
 ArrayLike = npt.ArrayLike
+Num = float | FloatArray  # a drift term: one value for all elements, or one each
 
 
 def _as_float(value: ArrayLike, name: str, *, positive: bool) -> FloatArray:
@@ -210,15 +211,25 @@ def bgk_shift(
     return np.asarray(h * np.exp(np.where(np.asarray(up, dtype=bool), shift, -shift)))
 
 
-def _image_series(
-    x: FloatArray, w: FloatArray, sd: FloatArray, nu_t: FloatArray, k: FloatArray
-) -> FloatArray:
+def _image_series(x: FloatArray, w: FloatArray, sd: FloatArray, nu_t: Num, k: Num) -> FloatArray:
     """P(exit through the upper barrier by T), method of images (fast for small sd / w)."""
     if not np.any(k):
-        total = np.zeros_like(x)
+        # sum_j 2 [Phi(-(2 j w + w - x) / sd) - Phi(-(2 j w + w + x) / sd)], in place
+        inner, outer = w - x, w + x
+        total, near, far = np.zeros_like(x), np.empty_like(x), np.empty_like(x)
         for j in range(_N_IMAGES):
-            near, far = 2 * j * w + (w - x), 2 * j * w + (w + x)
-            total += 2.0 * (ndtr(-near / sd) - ndtr(-far / sd))
+            for arg, offset in ((near, inner), (far, outer)):
+                if j:
+                    np.multiply(w, 2 * j, out=arg)
+                    arg += offset
+                    np.negative(arg, out=arg)
+                else:
+                    np.negative(offset, out=arg)
+                arg /= sd
+                ndtr(arg, out=arg)
+            near -= far
+            near *= 2.0
+            total += near
         return total
     total = np.zeros_like(x)
     shift = k * (w - x)
@@ -232,7 +243,7 @@ def _image_series(
     return total
 
 
-def _scale_function(x: FloatArray, w: FloatArray, k: FloatArray) -> FloatArray:
+def _scale_function(x: FloatArray, w: FloatArray, k: Num) -> FloatArray:
     """P(exit through the upper barrier, ever): ``(1 - e^{-2kx}) / (1 - e^{-2kw})``."""
     if not np.any(k):
         return np.asarray(x / w)
@@ -244,55 +255,133 @@ def _scale_function(x: FloatArray, w: FloatArray, k: FloatArray) -> FloatArray:
     return np.asarray(np.where(m * w < 1e-12, x / w, drifted))
 
 
-def _eigen_series(
-    x: FloatArray, w: FloatArray, sigma2_t: FloatArray, nu2_t: FloatArray, k: FloatArray
-) -> FloatArray:
-    """P(exit through the upper barrier by T), eigenfunction expansion (fast for large T).
+def _eigen_pair(
+    x_up: FloatArray,
+    x_down: FloatArray,
+    w: FloatArray,
+    sigma2_t: FloatArray,
+    nu2_t: Num,
+    k: Num,
+) -> tuple[FloatArray, FloatArray]:
+    """P(exit through the upper barrier by T) from ``x_up`` with drift ``k`` and, mirrored, from
+    ``x_down`` with drift ``-k`` (the lower barrier): the eigenfunction expansion (fast for
+    large T), whose decay factors ``q^(n^2)`` and term weights the two sides share.
 
     ``sin(n a)`` by the Chebyshev recurrence and ``q^(n^2)`` by products: three transcendental
-    calls per element whatever the number of terms.
+    calls per element and side whatever the number of terms.
     """
+    # In place into a few buffers: each temporary array of this size costs about as much as
+    # the arithmetic (fresh pages), and the loop would allocate ~40 of them.
     a = np.pi / w
-    sin_prev, sin_n, two_cos = np.zeros_like(x), np.sin(a * x), 2.0 * np.cos(a * x)
-    q = np.exp(-0.5 * a**2 * sigma2_t)
-    q_n, q_step = q, q**3  # q^(n^2) and q^(2n+1)
-    total = np.zeros_like(x)
+    q = np.square(a)
+    q *= -0.5
+    q *= sigma2_t
+    np.exp(q, out=q)
+    q_n, q_step = q.copy(), q**3  # q^(n^2) and q^(2n+1)
+    drift = bool(np.any(k))
+    k2 = np.square(k) if drift else None  # the same for -k; without drift k^2 + m^2 is m^2
+    sides: list[list[Any]] = []
+    for x in (x_up, x_down):
+        ax = a * x
+        sin_n = np.sin(ax)
+        two_cos = np.cos(ax, out=ax)
+        two_cos *= 2.0
+        # sin(n a x), 2 cos(a x), sin((n - 1) a x), scratch, sum of the terms
+        sides.append([sin_n, two_cos, None, np.empty_like(x), np.empty_like(x)])
+    m, weight, term = np.empty_like(a), np.empty_like(a), np.empty_like(a)
     for n in range(1, _N_EIGEN + 1):
-        m = n * a
-        total += ((-1.0) ** (n + 1) * m / (k**2 + m**2)) * sin_n * q_n
-        sin_prev, sin_n = sin_n, two_cos * sin_n - sin_prev
-        q_n, q_step = q_n * q_step, q_step * q * q
-    if np.any(k):
-        total *= np.exp(k * (w - x) - 0.5 * nu2_t)
-    return np.asarray(_scale_function(x, w, k) - (2.0 / w) * total)
+        np.multiply(a, n, out=m)
+        # term n: (-1)^(n+1) m / (k^2 + m^2) sin(n a x) q^(n^2); the sign is applied by adding
+        # or subtracting (exact), the magnitude is shared by the two sides
+        np.square(m, out=weight)
+        if k2 is not None:
+            np.add(k2, weight, out=weight)
+        np.divide(m, weight, out=weight)
+        for side in sides:
+            sin_n, two_cos, sin_prev, scratch, total = side
+            if n == 1:
+                np.multiply(weight, sin_n, out=total)
+                total *= q_n
+            else:
+                np.multiply(weight, sin_n, out=term)
+                term *= q_n
+                if n % 2:
+                    total += term
+                else:
+                    total -= term
+            if n < _N_EIGEN:  # sin((n + 1) a x) = 2 cos(a x) sin(n a x) - sin((n - 1) a x)
+                np.multiply(two_cos, sin_n, out=scratch)
+                if sin_prev is not None:
+                    scratch -= sin_prev
+                free = sin_prev if sin_prev is not None else np.empty_like(sin_n)
+                side[0], side[2], side[3] = scratch, sin_n, free
+        if n < _N_EIGEN:
+            q_n *= q_step
+            q_step *= q
+            q_step *= q
+    out = []
+    two_over_w = 2.0 / w
+    for side, x, kx in zip(sides, (x_up, x_down), (k, -k), strict=True):
+        total = side[4]
+        if drift:
+            total *= np.exp(kx * (w - x) - 0.5 * nu2_t)
+        total *= two_over_w
+        result = np.asarray(_scale_function(x, w, kx))
+        out.append(np.subtract(result, total, out=total))
+    return out[0], out[1]
 
 
-def _upper_exit(
+def _corridor_exits(
     x: FloatArray, w: FloatArray, vol: FloatArray, t: FloatArray, nu: FloatArray
-) -> FloatArray:
-    """P(exit through the upper end by T) from log-distance x above the lower end (0 < x < w)."""
-    out = np.empty_like(x)
+) -> tuple[FloatArray, FloatArray]:
+    """P(exit through the upper end by T) and P(exit through the lower end by T) from
+    log-distance x above the lower end (0 < x < w): the lower end is the upper end of the
+    mirrored corridor (distance ``w - x``, drift ``-nu``). Each element takes one method
+    (scale function, images, eigenfunctions, no variance), chosen once for both ends."""
+    # NaN where no method applies (a NaN input): the NaN policy of the module
+    p_up, p_down = np.full_like(x, np.nan), np.full_like(x, np.nan)
+    x_down = w - x
+    # Zero drift and positive vols everywhere (the gbm baseline): k = nu / vol^2 is 0, so the
+    # drift terms are skipped (the series test np.any(k)) without building k, nu T, ...
+    plain = not np.any(nu) and bool(np.all(vol > 0))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        k = nu / vol**2
+        k = 0.0 if plain else nu / vol**2
         ever = np.isinf(t)
-        sd = vol * np.sqrt(np.where(ever, 0.0, t))
+        has_ever = bool(ever.any())
+        sd = vol * np.sqrt(np.where(ever, 0.0, t) if has_ever else t)
         z = sd / w
-        images = ~ever & (z < _IMAGE_MAX_Z) & (sd > 0)
-        eigen = ~ever & (z >= _IMAGE_MAX_Z)
-        still = ~ever & (sd <= 0)
-        out[ever] = _scale_function(x[ever], w[ever], k[ever])
-        out[images] = _image_series(
-            x[images], w[images], sd[images], nu[images] * t[images], k[images]
+        finite = ~ever if has_ever else True
+        branches = (
+            ("ever", ever if has_ever else None),
+            ("images", finite & (z < _IMAGE_MAX_Z) & (sd > 0)),
+            ("eigen", finite & (z >= _IMAGE_MAX_Z)),
+            ("still", finite & (sd <= 0)),
         )
-        out[eigen] = _eigen_series(
-            x[eigen],
-            w[eigen],
-            sd[eigen] ** 2,
-            (nu[eigen] / vol[eigen]) ** 2 * t[eigen],
-            k[eigen],
-        )
-        out[still] = ((x + nu * t)[still] >= w[still]).astype(np.float64)
-    return np.clip(out, 0.0, 1.0)
+        for name, mask in branches:
+            if mask is None or not mask.any():
+                continue
+            idx = slice(None) if mask.all() else np.flatnonzero(mask)
+            xu, xd, wi = x[idx], x_down[idx], w[idx]
+            ki: Num
+            nui: Num
+            if plain:
+                ki, ti, nui = 0.0, t[idx], 0.0
+            else:
+                ki, ti, nui = k[idx], t[idx], nu[idx]  # type: ignore[index]
+            if name == "ever":
+                up, down = _scale_function(xu, wi, ki), _scale_function(xd, wi, -ki)
+            elif name == "images":
+                sdi = sd[idx]
+                up = _image_series(xu, wi, sdi, nui * ti, ki)
+                down = _image_series(xd, wi, sdi, -nui * ti, -ki)
+            elif name == "eigen":
+                nu2_t = 0.0 if plain else (nui / vol[idx]) ** 2 * ti
+                up, down = _eigen_pair(xu, xd, wi, sd[idx] ** 2, nu2_t, ki)
+            else:
+                up = (xu + nui * ti >= wi).astype(np.float64)
+                down = (xd + -nui * ti >= wi).astype(np.float64)
+            p_up[idx], p_down[idx] = up, down
+    return np.clip(p_up, 0.0, 1.0, out=p_up), np.clip(p_down, 0.0, 1.0, out=p_down)
 
 
 def prob_double_barrier(
@@ -337,14 +426,24 @@ def prob_double_barrier(
     s, lo, hi, vol, t, nu = np.broadcast_arrays(
         s, lo, hi, vol, t, np.asarray(log_drift, dtype=np.float64)
     )
+    shape = s.shape  # computed on flat arrays, returned in this shape
+    s, lo, hi, vol, t, nu = (np.ravel(v) for v in (s, lo, hi, vol, t, nu))
+    # In place where possible: at a million contracts every temporary costs ~1 ms.
     w = np.log(hi / lo)
-    x = np.clip(np.log(s / lo), 0.0, w)
-    p_up = _upper_exit(x, w, vol, t, nu)
-    p_down = _upper_exit(w - x, w, vol, t, -nu)
-    p_up = np.where(s >= hi, 1.0, np.where(s <= lo, 0.0, p_up))
-    p_down = np.where(s <= lo, 1.0, np.where(s >= hi, 0.0, p_down))
-    excess = np.maximum(p_up + p_down - 1.0, 0.0)  # rounding only
-    return np.asarray(p_up - excess / 2), np.asarray(p_down - excess / 2)
+    x = s / lo
+    np.log(x, out=x)
+    np.clip(x, 0.0, w, out=x)
+    p_up, p_down = _corridor_exits(x, w, vol, t, nu)
+    above, below = s >= hi, s <= lo
+    p_up[below], p_down[above] = 0.0, 0.0
+    p_up[above], p_down[below] = 1.0, 1.0
+    excess = np.add(p_up, p_down, out=x)
+    excess -= 1.0
+    np.maximum(excess, 0.0, out=excess)  # rounding only
+    excess /= 2
+    p_up -= excess
+    p_down -= excess
+    return p_up.reshape(shape), p_down.reshape(shape)
 
 
 def prob_move_terminal(

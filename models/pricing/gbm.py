@@ -112,10 +112,17 @@ def gbm_probabilities(
     """
     spot = np.atleast_1d(np.asarray(spot_usd, dtype=np.float64))
     n = spot.size
-    kind = np.broadcast_to(np.asarray(kinds).astype(str), (n,))
-    masks = {name: kind == name for name in sorted(_KNOWN)}
-    if sum(int(m.sum()) for m in masks.values()) != n:
-        unknown = sorted(set(np.unique(kind)) - _KNOWN)
+    kind_arr = np.asarray(kinds).astype(str)
+    masks: dict[str, npt.NDArray[np.bool_] | None]
+    if kind_arr.ndim == 0:  # one kind for every row: no grouping
+        masks = {str(kind_arr): None} if str(kind_arr) in _KNOWN else {}
+        known = bool(masks)
+    else:
+        kind = np.broadcast_to(kind_arr, (n,))
+        masks = {name: kind == name for name in sorted(_KNOWN)}
+        known = sum(int(m.sum()) for m in masks.values() if m is not None) == n
+    if not known:
+        unknown = sorted(set(np.unique(kind_arr)) - _KNOWN)
         if Kind.LIQUIDATIONS_ABOVE.value in unknown:
             raise UnsupportedContract("liquidations_above needs the liquidation-volume model")
         raise ConfigError(f"kinds must be among {sorted(_KNOWN)}; found {unknown}")
@@ -136,11 +143,25 @@ def gbm_probabilities(
     }
     out = np.full(n, np.nan)
     for name, mask in masks.items():
-        if mask.any():
+        if mask is None:
+            out[:] = np.broadcast_to(_kind_probabilities(name, cols), (n,))
+        elif mask.any():
             idx = np.flatnonzero(mask)
-            rows = {k: v[idx] if v.ndim else v for k, v in cols.items()}
-            out[idx] = np.broadcast_to(_kind_probabilities(name, rows), idx.shape)
-    return np.clip(out, 0.0, 1.0)
+            out[idx] = np.broadcast_to(_kind_probabilities(name, _Rows(cols, idx)), idx.shape)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+class _Rows(dict[str, Any]):
+    """The columns at ``idx``, each taken when a kind first reads it (a kind reads few)."""
+
+    def __init__(self, cols: dict[str, Any], idx: npt.NDArray[np.intp]) -> None:
+        super().__init__()
+        self.cols, self.idx = cols, idx
+
+    def __missing__(self, key: str) -> Any:
+        value = self.cols[key]
+        self[key] = value[self.idx] if value.ndim else value
+        return self[key]
 
 
 def _kind_probabilities(name: str, c: dict[str, Any]) -> FloatArray:
@@ -172,20 +193,61 @@ def _kind_probabilities(name: str, c: dict[str, Any]) -> FloatArray:
 
 def _move(c: dict[str, Any], mon: Any, discrete: Any) -> FloatArray:
     spot, ref, th, way, vol, t, nu = (c[k] for k in ("spot", "ref", "th", "way", "vol", "t", "nu"))
-    terminal = cf.prob_move_terminal(th, vol, t, ratio=spot / ref, direction=way, log_drift=nu)
+    ratio = spot / ref
     path = mon != "terminal"
     if not np.any(path):
-        return terminal
+        return cf.prob_move_terminal(th, vol, t, ratio=ratio, direction=way, log_drift=nu)
     up_level = _shift(ref * (1 + th), True, vol, c["dt"], discrete)
     has_low = th < 1
     low_level = _shift(np.where(has_low, ref * (1 - th), ref * 1e-9), False, vol, c["dt"], discrete)
-    up_touch = cf.prob_touch(spot, up_level, vol, t, up=True, log_drift=nu)
-    down_touch = np.where(
-        has_low, cf.prob_touch(spot, low_level, vol, t, up=False, log_drift=nu), 0.0
-    )
-    p_up, p_down = cf.prob_double_barrier(spot, low_level, up_level, vol, t, log_drift=nu)
-    excursion = np.where(way == "up", up_touch, np.where(way == "down", down_touch, p_up + p_down))
-    return np.asarray(np.where(path, excursion, terminal))
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (ratio, th, vol, t, path, way, up_level)))
+    if np.ndim(nu) or not shape:
+        terminal = cf.prob_move_terminal(th, vol, t, ratio=ratio, direction=way, log_drift=nu)
+        up_touch = cf.prob_touch(spot, up_level, vol, t, up=True, log_drift=nu)
+        down_touch = np.where(
+            has_low, cf.prob_touch(spot, low_level, vol, t, up=False, log_drift=nu), 0.0
+        )
+        p_up, p_down = cf.prob_double_barrier(spot, low_level, up_level, vol, t, log_drift=nu)
+        either = p_up + p_down
+        excursion = np.where(way == "up", up_touch, np.where(way == "down", down_touch, either))
+        return np.asarray(np.where(path, excursion, terminal))
+    # One drift for all rows: every closed form is then elementwise, so each row is computed
+    # with the one formula it needs (terminal, up touch, down touch or corridor exit) on its
+    # rows only, with the numbers of the full arrays. The rules of the terminal formula are
+    # checked on every row as before.
+    for name, values in (("threshold", th), ("ratio", ratio)):
+        bad = np.asarray(values) <= 0
+        if np.any(bad):
+            raise ConfigError(f"{name} must be positive; found {float(values[bad].flat[0])}")
+    cols = [
+        np.broadcast_to(v, shape)
+        for v in (spot, up_level, low_level, vol, t, has_low, th, ratio, way)
+    ]
+    path, way_all = np.broadcast_to(path, shape), cols[-1]
+    out = np.empty(shape)
+    groups = {
+        "terminal": ~path,
+        "up": path & (way_all == "up"),
+        "down": path & (way_all == "down"),
+        "either": path & (way_all != "up") & (way_all != "down"),
+    }
+    for rows, sel in groups.items():
+        if not sel.any():
+            continue
+        idx = np.flatnonzero(sel)
+        s_, hi_, lo_, vol_, t_, low_ok, th_, r_, way_ = (col[idx] for col in cols)
+        if rows == "terminal":
+            value = cf.prob_move_terminal(th_, vol_, t_, ratio=r_, direction=way_, log_drift=nu)
+        elif rows == "up":
+            value = cf.prob_touch(s_, hi_, vol_, t_, up=True, log_drift=nu)
+        elif rows == "down":
+            down = cf.prob_touch(s_, lo_, vol_, t_, up=False, log_drift=nu)
+            value = np.where(low_ok, down, 0.0)
+        else:
+            p_up, p_down = cf.prob_double_barrier(s_, lo_, hi_, vol_, t_, log_drift=nu)
+            value = p_up + p_down
+        out[idx] = value
+    return out
 
 
 def gbm_vol_at(view: StoreView, asset: str) -> tuple[float, str]:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from levercast.features.errors import ConfigError
 from levercast.models.pricing import closed_form as cf
-from levercast.models.pricing.closed_form import _eigen_series, _image_series
+from levercast.models.pricing.closed_form import _eigen_pair, _image_series
 
 WEEK = 7 / 365
 
@@ -135,8 +135,10 @@ def test_image_and_eigen_series_agree(nu, z):
     t = (sd / vol) ** 2
     k = np.full(3, nu / vol**2)
     images = _image_series(x, w, sd, nu * t, k)
-    eigen = _eigen_series(x, w, sd**2, (nu / vol) ** 2 * t, k)
+    eigen, mirrored = _eigen_pair(x, w - x, w, sd**2, (nu / vol) ** 2 * t, k)
     np.testing.assert_allclose(images, eigen, atol=1e-9)
+    images_down = _image_series(w - x, w, sd, -nu * t, -k)
+    np.testing.assert_allclose(images_down, mirrored, atol=1e-9)
 
 
 @pytest.mark.parametrize(
