@@ -43,8 +43,7 @@ def build_heatmap(
 
     New notional is split long/short by the dominance estimate
     (``features.liqmap.clusters.long_share_known_at``), as in the registered map features.
-    ``lookback_hours`` (24 to 168) is the map's window; default: the lookback in effect
-    (``features.liqmap.params.lookback_hours``, the committed 168 h unless a command set one).
+    ``lookback_hours`` (24 to 168) is the map's window; default: the committed 168 h.
 
     Raises
     ------
@@ -53,9 +52,8 @@ def build_heatmap(
     DataError
         If the store has no bars for the asset in the period.
     """
-    params = map_params()
-    if lookback_hours is not None:
-        params = params.replace(lookback_hours=check_lookback(lookback_hours, name="--lookback"))
+    hours = None if lookback_hours is None else check_lookback(lookback_hours, name="--lookback")
+    params = map_params(hours)
     if bin_bps is not None:
         params = params.replace(bin_bps=float(bin_bps))
     t0, t1 = pd.Timestamp(start), pd.Timestamp(end)

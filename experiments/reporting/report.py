@@ -76,6 +76,7 @@ def build_report(
     at: datetime,
     assets: Sequence[str] = ("BTC", "ETH"),
     model: str | None = None,
+    lookback_hours: float | None = None,
 ) -> Report:
     """Gather every section as known at ``at`` (see module docstring); never raises on a
     missing input.
@@ -90,7 +91,7 @@ def build_report(
 
     stamp = rs.at_time(at)
     name = choose_model(model)
-    ctx = rs.ReportContext(store=store, at=stamp, model=name)
+    ctx = rs.ReportContext(store=store, at=stamp, model=name, lookback_hours=lookback_hours)
     try:
         ctx.scan = scan(store, at=stamp.to_pydatetime(), assets=list(assets), model=name)
         ctx.notes += [f"scan: {n}" for n in ctx.scan.notes]

@@ -51,6 +51,7 @@ class ReportContext:
     store: Store
     at: pd.Timestamp
     model: str
+    lookback_hours: float | None = None  # the liquidation map's window (None: committed)
     keys: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     scan: Any = None
@@ -81,7 +82,9 @@ def _frame(ctx: ReportContext, asset: str) -> Any:
         weekly = pd.date_range(at - pd.Timedelta(days=730), at - pd.Timedelta(days=35), freq="14D")
         daily = pd.date_range(at - pd.Timedelta(days=35), at, freq="1D")
         times = weekly.append(daily).append(pd.DatetimeIndex([at])).unique().sort_values()
-        ctx.frames[asset] = compute_feature_frame(ctx.store, asset, times)
+        ctx.frames[asset] = compute_feature_frame(
+            ctx.store, asset, times, map_lookback_hours=ctx.lookback_hours
+        )
     return ctx.frames[asset]
 
 
@@ -135,7 +138,9 @@ def liquidation_section(ctx: ReportContext, asset: str) -> Section:
     from levercast.experiments.reporting.plots import file_data_uri
     from levercast.features.liqmap.clusters import liqmap_features
 
-    features, missing, clusters = liqmap_features(ctx.store.at(ctx.at), asset)
+    features, missing, clusters = liqmap_features(
+        ctx.store.at(ctx.at), asset, lookback_hours=ctx.lookback_hours
+    )
     if not clusters and missing:
         raise ValueError(next(iter(missing.values())))
     section = Section(f"{asset}: liquidation map")
@@ -152,7 +157,14 @@ def liquidation_section(ctx: ReportContext, asset: str) -> Section:
         )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "heatmap.png"
-        build_heatmap(ctx.store, asset, start=ctx.at - pd.Timedelta(days=7), end=ctx.at, out=out)
+        build_heatmap(
+            ctx.store,
+            asset,
+            start=ctx.at - pd.Timedelta(days=7),
+            end=ctx.at,
+            out=out,
+            lookback_hours=ctx.lookback_hours,
+        )
         section.blocks.append(("img", file_data_uri(out), f"{asset} liquidation heatmap"))
     return section
 

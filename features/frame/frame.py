@@ -31,6 +31,7 @@ from levercast.features.errors import ConfigError
 from levercast.features.frame.inputs import CLUSTERS_MEMO, FrameContext, context_for
 from levercast.features.frame.registry import feature_specs, select_features
 from levercast.features.frame.specs import FeatureColumn, FeatureSpec, first_reason, has_no_reason
+from levercast.features.liqmap.params import check_lookback
 
 __all__ = [
     "FeatureFrame",
@@ -168,6 +169,10 @@ def _compute(ctx: FrameContext, specs: list[FeatureSpec[FrameContext]]) -> Featu
     )
 
 
+def _lookback(hours: float | None) -> float | None:
+    return None if hours is None else check_lookback(hours, name="map_lookback_hours")
+
+
 def _check_asset(asset: str) -> None:
     if not asset:
         raise ConfigError(f"asset must be a non-empty symbol such as BTC; found {asset!r}")
@@ -179,6 +184,7 @@ def compute_feature_frame(
     times: Iterable[Any] | pd.DatetimeIndex,
     *,
     names: Iterable[str] | None = None,
+    map_lookback_hours: float | None = None,
 ) -> FeatureFrame:
     """Features, reasons and sources of ``asset`` at each decision time (see module docstring).
 
@@ -193,6 +199,9 @@ def compute_feature_frame(
         Tz-aware decision times (any order; rows keep it).
     names
         Only these features of the catalogue (default: all), in catalogue order.
+    map_lookback_hours
+        The liquidation map's window for the map features (24 to 168 h; default: the committed
+        ``features.liqmap.params.LOOKBACK_HOURS``).
 
     Raises
     ------
@@ -204,7 +213,13 @@ def compute_feature_frame(
     _check_asset(asset)
     ns = _times_ns(times)
     specs = feature_specs() if names is None else select_features(names)
-    ctx = context_for(source, asset, inputs=_inputs_of(specs), times=ns)
+    ctx = context_for(
+        source,
+        asset,
+        inputs=_inputs_of(specs),
+        times=ns,
+        map_lookback_hours=_lookback(map_lookback_hours),
+    )
     return _compute(ctx, specs)
 
 
@@ -218,7 +233,13 @@ def feature_frame(
     return compute_feature_frame(source, asset, times).frame
 
 
-def features_at(source: PointInTime, asset: str, t: datetime | pd.Timestamp) -> FeatureSnapshot:
+def features_at(
+    source: PointInTime,
+    asset: str,
+    t: datetime | pd.Timestamp,
+    *,
+    map_lookback_hours: float | None = None,
+) -> FeatureSnapshot:
     """Features of ``asset`` at ``t``, from the rows of ``source`` known at ``t`` only.
 
     ``source`` is a ``Store`` or a ``StoreView`` whose ``t`` is not before this ``t``. Agrees
@@ -236,7 +257,13 @@ def features_at(source: PointInTime, asset: str, t: datetime | pd.Timestamp) -> 
         raise ConfigError(f"t must be tz-aware UTC; found naive {stamp.isoformat()}")
     _check_asset(asset)
     specs = feature_specs()
-    ctx = context_for(source, asset, inputs=_inputs_of(specs), times=_times_ns([stamp]))
+    ctx = context_for(
+        source,
+        asset,
+        inputs=_inputs_of(specs),
+        times=_times_ns([stamp]),
+        map_lookback_hours=_lookback(map_lookback_hours),
+    )
     snapshot = _compute(ctx, specs).snapshot(0)
     clusters_of = ctx.memo.get(CLUSTERS_MEMO)
     if clusters_of is None:

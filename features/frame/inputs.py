@@ -172,8 +172,11 @@ class FrameContext:
         absent: Mapping[str, str] | None = None,
         *,
         tables: Mapping[str, pd.DataFrame] | None = None,
+        map_lookback_hours: float | None = None,
     ) -> None:
         self.asset = asset
+        # The liquidation map's window for this context's map features (None: the committed one).
+        self.map_lookback_hours = map_lookback_hours
         self.times = np.asarray(times, dtype=np.int64)
         self._series = dict(series)
         self._absent = dict(absent or {})
@@ -188,6 +191,8 @@ class FrameContext:
         asset: str,
         times: IntArray,
         inputs: Sequence[str],
+        *,
+        map_lookback_hours: float | None = None,
     ) -> FrameContext:
         """Build from tables in the dataset format (``None``: the table is absent).
 
@@ -209,7 +214,9 @@ class FrameContext:
                 _series_from_frame(spec, k, _candidate_rows(spec, cand, rows))
                 for k, cand in enumerate(spec.candidates)
             ]
-        return cls(asset, times, series, absent, tables=frames)
+        return cls(
+            asset, times, series, absent, tables=frames, map_lookback_hours=map_lookback_hours
+        )
 
     # -- selection ---------------------------------------------------------------------------
     def candidates(self, name: str) -> list[SourceSeries]:
@@ -437,6 +444,7 @@ def context_for(
     *,
     inputs: Sequence[str],
     times: IntArray | None = None,
+    map_lookback_hours: float | None = None,
 ) -> FrameContext:
     """A ``FrameContext`` of ``asset`` from a point-in-time source or from raw tables.
 
@@ -453,6 +461,9 @@ def context_for(
     times
         Decision times as integer nanoseconds (UTC). Default: the view's ``t`` for a
         ``StoreView``, no times for raw tables; required for a ``Store``.
+    map_lookback_hours
+        The liquidation map's window (``features.liqmap.params.check_lookback``); None: the
+        committed ``LOOKBACK_HOURS``.
 
     Raises
     ------
@@ -462,7 +473,9 @@ def context_for(
     """
     if isinstance(source, Mapping):
         at = np.zeros(0, dtype=np.int64) if times is None else np.asarray(times, dtype=np.int64)
-        return FrameContext.from_frames(dict(source), asset, at, inputs)
+        return FrameContext.from_frames(
+            dict(source), asset, at, inputs, map_lookback_hours=map_lookback_hours
+        )
     if not (callable(getattr(source, "as_of", None)) and callable(getattr(source, "has", None))):
         raise ConfigError(
             f"source must be a Store, StoreView or mapping of tables; found {type(source).__name__}"
@@ -474,4 +487,7 @@ def context_for(
             )
         times = np.array([source.t.value], dtype=np.int64)
     at = np.asarray(times, dtype=np.int64)
-    return FrameContext.from_frames(_read_tables(source, asset, at, inputs), asset, at, inputs)
+    tables = _read_tables(source, asset, at, inputs)
+    return FrameContext.from_frames(
+        tables, asset, at, inputs, map_lookback_hours=map_lookback_hours
+    )

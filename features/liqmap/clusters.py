@@ -16,8 +16,8 @@ Inputs at a decision time ``t`` (point in time: only rows with ``available_at <=
       the OI bar's open ``ts``; a value is known at the bar's close, so the index is shifted by
       +1 h before ``build_inputs`` forward-fills it onto bar closes).
 
-Lookback: the window in effect (``features.liqmap.params.lookback_hours``, the committed 168 h
-unless the command runs inside ``map_lookback(hours)``) unless ``params`` are given.
+Lookback: the context's ``map_lookback_hours`` (None: the committed 168 h) unless ``params`` are
+given.
 
 Features are NaN with a reason when the ``price`` or ``open_interest_flow`` input is missing or
 stale at ``t`` (the input's reason), when no bar closes in the lookback window, and as listed in
@@ -204,12 +204,12 @@ def _oi(ctx: FrameContext) -> pd.DataFrame | None:
     return None
 
 
-def map_params() -> LiqMapParams:
-    """The committed map parameters with the lookback in effect
-    (``features.liqmap.params.lookback_hours``)."""
-    hours = P.lookback_hours()
+def map_params(lookback_hours: float | None = None) -> LiqMapParams:
+    """The committed map parameters, with another lookback window when one is given."""
     base = LiqMapParams.default()
-    return base if hours == base.lookback_hours else base.replace(lookback_hours=hours)
+    if lookback_hours is None or lookback_hours == base.lookback_hours:
+        return base
+    return base.replace(lookback_hours=P.check_lookback(lookback_hours))
 
 
 def map_features_at(
@@ -227,7 +227,7 @@ def map_features_at(
     ``params`` default to ``map_params()``; ``long_share`` overrides the dominance estimate (a
     scalar, or a Series indexed by the time each value is known).
     """
-    params = params or map_params()
+    params = params or map_params(ctx.map_lookback_hours)
     times = np.asarray(times, dtype=np.int64)
     price = ctx.select("price", times)
     flow = ctx.select("open_interest_flow", times)
@@ -267,7 +267,7 @@ def context_map_features(
     (per lookback in effect).
     """
     default = params is None and horizon_hours == 24 and top_n == TOP_N and long_share is None
-    key = f"{_MEMO}:{P.lookback_hours():g}"
+    key = f"{_MEMO}:{map_params(ctx.map_lookback_hours).lookback_hours:g}"
     if default and key in ctx.memo:
         cached: MapFeatures = ctx.memo[key]
         return cached
@@ -292,6 +292,7 @@ def liqmap_features(
     long_share: float | pd.Series | None = None,
     params: LiqMapParams | None = None,
     top_n: int = TOP_N,
+    lookback_hours: float | None = None,
 ) -> tuple[dict[str, float | None], dict[str, str], list[dict[str, Any]]]:
     """Liquidation-map features of ``asset`` as of ``view.t`` (INTERFACE.md §4 ``features``).
 
@@ -313,7 +314,9 @@ def liqmap_features(
             f"horizon_hours must be > 0 and top_n >= 1; found horizon_hours={horizon_hours}, "
             f"top_n={top_n}"
         )
-    ctx = context_for(view, asset, inputs=[*MAP_INPUTS, *SHARE_INPUTS])
+    ctx = context_for(
+        view, asset, inputs=[*MAP_INPUTS, *SHARE_INPUTS], map_lookback_hours=lookback_hours
+    )
     result = context_map_features(
         ctx, params=params, horizon_hours=horizon_hours, top_n=top_n, long_share=long_share
     )

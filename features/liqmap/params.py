@@ -30,22 +30,17 @@ Tier weights, half-lives, lookback, volume fraction
     validation window reported in ``experiments/liquidation_map/README.md`` starts at 2026-01-15.
 
 Lookback of one run
-    ``LOOKBACK_HOURS`` is the committed window. A command may run with another one
-    (``--lookback``, within ``LOOKBACK_RANGE_HOURS``) through ``map_lookback(hours)``, a context
-    manager in the manner of scikit-learn's ``config_context``: inside it,
-    ``lookback_hours()`` returns the chosen window and the catalogued map features
-    (``features.liqmap.clusters``), ``liqmap_features`` and the heatmap use it. It is a
-    ``contextvars.ContextVar``, so it is local to the thread or task that set it and reset on
-    exit. ``LiqMapParams.default()`` keeps the committed constants: the learned models'
+    ``LOOKBACK_HOURS`` is the committed window. A command may ask for another one
+    (``--lookback``, within ``LOOKBACK_RANGE_HOURS``, checked by ``check_lookback``), passed
+    explicitly as ``map_lookback_hours`` to ``compute_feature_frame``/``features_at`` (it rides on
+    the ``FrameContext``), as ``lookback_hours`` to ``liqmap_features``, the heatmap and the report.
+    ``LiqMapParams.default()`` keeps the committed constants: the learned models'
     contract-relative maps (and their caches) never see a per-command setting.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Final
 
 from levercast.features.errors import ConfigError
@@ -63,8 +58,6 @@ __all__ = [
     "TIER_WEIGHTS",
     "VOLUME_OPEN_FRACTION",
     "check_lookback",
-    "lookback_hours",
-    "map_lookback",
 ]
 
 # (notional cap USD, maintenance rate); max leverage of a bracket = 1 / (2 * rate).
@@ -100,9 +93,6 @@ FIT_RECORD: Final[dict[str, str]] = {
 }
 
 
-_LOOKBACK: Final[ContextVar[float]] = ContextVar("levercast_map_lookback_hours")
-
-
 def check_lookback(hours: float, *, name: str = "lookback") -> float:
     """``hours`` as a float within ``LOOKBACK_RANGE_HOURS``.
 
@@ -121,25 +111,3 @@ def check_lookback(hours: float, *, name: str = "lookback") -> float:
     if not (math.isfinite(value) and lo <= value <= hi):
         raise ConfigError(f"{name} must be a number of hours in [{lo:g}, {hi:g}]; found {hours!r}")
     return value
-
-
-def lookback_hours() -> float:
-    """The map lookback in effect: the innermost ``map_lookback`` value, else ``LOOKBACK_HOURS``."""
-    return _LOOKBACK.get(LOOKBACK_HOURS)
-
-
-@contextmanager
-def map_lookback(hours: float | None) -> Iterator[float]:
-    """Run the enclosed block with the map lookback ``hours`` (``None``: the committed default).
-
-    Raises
-    ------
-    ConfigError
-        ``hours`` outside ``LOOKBACK_RANGE_HOURS``.
-    """
-    value = LOOKBACK_HOURS if hours is None else check_lookback(hours)
-    token = _LOOKBACK.set(value)
-    try:
-        yield value
-    finally:
-        _LOOKBACK.reset(token)

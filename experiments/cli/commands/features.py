@@ -2,7 +2,7 @@
 ``features validate-map``.
 
 ``--lookback`` (hours, 24 to 168) is the liquidation map's window for this run: the map features,
-their clusters and the cascade flag use it (``features.liqmap.params.map_lookback``).
+their clusters and the cascade flag use it (``map_lookback_hours`` of ``features_at``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ def run_features(args: argparse.Namespace) -> int:
     from levercast.features.dataset.store import Store
     from levercast.features.errors import ConfigError, DataError
     from levercast.features.frame.frame import features_at
-    from levercast.features.liqmap.params import map_lookback
     from levercast.features.timeutil import parse_utc
 
     if not args.at:
@@ -67,7 +66,6 @@ def run_features(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--asset must be one of the assets with candles known at --at {known}; found {asset!r}"
         )
-    with map_lookback(_lookback(args)):
-        snapshot = features_at(store, asset, at)
+    snapshot = features_at(store, asset, at, map_lookback_hours=_lookback(args))
     emit(args, snapshot.to_json_dict(), _render)
     return 0

@@ -8,7 +8,7 @@ renders a live report every period in the foreground until SIGINT/SIGTERM (the r
 progress finishes; then the command exits 0), keeping the newest ``--keep`` reports. Each report
 is logged to MLflow when ``MLFLOW_TRACKING_URI`` is set. ``--lookback`` (hours, 24 to 168) is the
 liquidation map's window of the report's map sections and feature history
-(``features.liqmap.params.map_lookback``); the models priced keep their fitted maps.
+(passed to ``build_report``); the models priced keep their fitted maps.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from levercast.experiments.paths import levercast_home, resolve_data_dir
 __all__ = ["run_report"]
 
 
-def _render(args: argparse.Namespace, out_dir: Path, at: datetime | None) -> dict[str, Any]:
+def _render(
+    args: argparse.Namespace, out_dir: Path, at: datetime | None, lookback: float | None
+) -> dict[str, Any]:
     from levercast.experiments.reporting.report import build_report, write_report
     from levercast.features.dataset.store import Store
 
@@ -33,7 +35,9 @@ def _render(args: argparse.Namespace, out_dir: Path, at: datetime | None) -> dic
     live = at is None
     when = at or datetime.now(UTC)
     assets = [a.strip().upper() for a in (args.asset or "BTC,ETH").split(",") if a.strip()]
-    report = build_report(store, at=when, assets=assets, model=getattr(args, "model", None))
+    report = build_report(
+        store, at=when, assets=assets, model=getattr(args, "model", None), lookback_hours=lookback
+    )
     payload = write_report(report, out_dir, stamp=when if not live else None)
     fingerprint = store.fingerprint() if not store.is_empty() else ""
     if live and report.scan is not None and report.scan.rows:
@@ -57,7 +61,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Render one report (or one every ``--every``) and print its JSON."""
     from levercast.experiments.reporting.schedule import run_schedule
     from levercast.features.errors import ConfigError
-    from levercast.features.liqmap.params import check_lookback, map_lookback
+    from levercast.features.liqmap.params import check_lookback
     from levercast.features.timeutil import parse_duration, parse_utc
 
     at = None if args.at is None else parse_utc(args.at, name="--at")
@@ -65,16 +69,17 @@ def run_report(args: argparse.Namespace) -> int:
     lookback = getattr(args, "lookback", None)
     hours = None if lookback is None else check_lookback(lookback, name="--lookback")
     if args.every is None:
-        with map_lookback(hours):
-            payload = _render(args, out_dir, at)
+        payload = _render(args, out_dir, at, hours)
     else:
         if at is not None:
             raise ConfigError(f"--every renders live reports; drop --at (found {args.at!r})")
         every = parse_duration(args.every, name="--every")
-        with map_lookback(hours):
-            payloads = run_schedule(
-                lambda: _render(args, out_dir, None), every=every, keep=args.keep, out_dir=out_dir
-            )
+        payloads = run_schedule(
+            lambda: _render(args, out_dir, None, hours),
+            every=every,
+            keep=args.keep,
+            out_dir=out_dir,
+        )
         empty = {"html": None, "markdown": None, "plots": 0, "notes": ["stopped before a report"]}
         payload = payloads[-1] if payloads else empty
     emit(

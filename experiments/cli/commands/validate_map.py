@@ -48,7 +48,7 @@ def run_validate_map(args: argparse.Namespace) -> int:
     from levercast.features.dataset.store import Store
     from levercast.features.errors import ConfigError
     from levercast.features.liqmap.clusters import map_params
-    from levercast.features.liqmap.params import check_lookback, map_lookback
+    from levercast.features.liqmap.params import check_lookback
     from levercast.features.timeutil import parse_utc
 
     if not getattr(args, "start", None) or not getattr(args, "end", None):
@@ -59,8 +59,7 @@ def run_validate_map(args: argparse.Namespace) -> int:
     start = pd.Timestamp(parse_utc(args.start, name="--start"))
     end = pd.Timestamp(parse_utc(args.end, name="--end"))
     lookback = getattr(args, "lookback", None)
-    with map_lookback(None if lookback is None else check_lookback(lookback, name="--lookback")):
-        params = map_params()
+    params = map_params(None if lookback is None else check_lookback(lookback, name="--lookback"))
     scores = score_map(
         Store(resolve_data_dir(args.data)),
         str(args.asset).upper(),

@@ -448,3 +448,22 @@ def test_summed_exchanges_serve_open_interest_and_liquidations(rich):
     assert set(liq[(day(101) < TS) & (day(499) > TS)]) == {"aggregate"}
     assert set(liq[day(501) < TS]) <= {"binance+bybit+okx", "binance"}
     assert "binance+bybit+okx" in set(liq[day(501) < TS])
+
+
+def test_the_map_lookback_is_an_explicit_argument(rich):
+    store = Store(rich[0])
+    times = pd.DatetimeIndex([START + 40 * D, START + 60 * D])
+    default = compute_feature_frame(store, "BTC", times).frame
+    short = compute_feature_frame(store, "BTC", times, map_lookback_hours=48).frame
+    map_cols = [c for c in default.columns if c.startswith(("liq_long_", "liq_short_", "liq_mass"))]
+    other = [c for c in default.columns if c not in map_cols and c not in ("asset", "ts")]
+    assert map_cols and not np.allclose(
+        default[map_cols].to_numpy(float), short[map_cols].to_numpy(float), equal_nan=True
+    )
+    pd.testing.assert_frame_equal(default[other], short[other])
+    assert features_at(store, "BTC", times[-1], map_lookback_hours=48).features == {
+        k: (None if np.isnan(v) else float(v))
+        for k, v in short.drop(columns=["asset", "ts"]).iloc[-1].items()
+    }
+    with pytest.raises(ConfigError, match="map_lookback_hours must be a number of hours"):
+        compute_feature_frame(store, "BTC", times, map_lookback_hours=500)
