@@ -5,6 +5,12 @@ before MLflow is touched, so a logging failure never loses the computed results.
 ``$MLFLOW_TRACKING_URI`` when set, else ``sqlite:///$LEVERCAST_HOME/mlflow.db``. Tags always
 include ``data_fingerprint``, ``git_commit`` and ``seed``; params are the command's config.
 
+MLflow artifacts go under ``$LEVERCAST_HOME/mlartifacts/<experiment>/`` (issue 22): MLflow's own
+default artifact root for a database or file store is ``./mlruns`` in the working directory, so
+levercast creates its experiments with that location (a tracking server keeps its own). An
+experiment created earlier with a location outside ``$LEVERCAST_HOME`` is left alone and runs go
+to ``<experiment>-home`` instead.
+
 Logging never fails the command (issue 19):
 - Commands on one ``$LEVERCAST_HOME`` take turns: MLflow is called under a lock on
   ``$LEVERCAST_HOME/.mlflow.lock`` (two processes creating ``mlflow.db`` at once broke its schema
@@ -66,6 +72,8 @@ PENDING_PER_CALL: Final = 5
 _LOCK_NAME: Final = ".mlflow.lock"
 _LOCK_TIMEOUT_SECS: Final = 120.0  # a first sqlite migration takes ~10 s; a few may queue
 _PENDING: Final = ".pending"
+_ARTIFACTS_DIR: Final = "mlartifacts"
+_SERVER_SCHEMES: Final = frozenset({"http", "https", "databricks", "databricks-uc", "uc"})
 _BACKOFF_SECS: Final = 1.0
 _MLFLOW_HTTP_DEFAULTS: Final = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
@@ -232,13 +240,42 @@ def _retrying(action: Callable[[], T], *, attempts: int, rng: random.Random) -> 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _server_managed(uri: str) -> bool:
+    """Whether a tracking server stores the artifacts (else the client writes them locally)."""
+    return uri.split(":", 1)[0].lower() in _SERVER_SCHEMES
+
+
+def _inside_home(location: str) -> bool:
+    path = Path(location[len("file://") :] if location.startswith("file://") else location)
+    if ":" in location and not location.startswith("file:"):
+        return False  # another scheme (s3:, mlflow-artifacts:, ...)
+    home = levercast_home().resolve()
+    return path.is_absolute() and path.resolve().is_relative_to(home)
+
+
+def _use_experiment(name: str, uri: str) -> None:
+    """Make ``name`` the active experiment, its artifacts under ``$LEVERCAST_HOME/mlartifacts``
+    (module docstring); creates it when missing."""
+    import mlflow
+
+    if not _server_managed(uri):
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None and not _inside_home(found.artifact_location):
+            name = f"{name}-home"  # an experiment of an older release: artifacts outside home
+            found = mlflow.get_experiment_by_name(name)
+        if found is None:
+            location = (levercast_home() / _ARTIFACTS_DIR / name).resolve().as_uri()
+            mlflow.create_experiment(name, artifact_location=location)
+    mlflow.set_experiment(name)
+
+
 def _log_folder(folder: Path, uri: str) -> str:
     """Log one saved run folder to MLflow; return the run id (a half-logged run is deleted)."""
     import mlflow
 
     doc = json.loads((folder / "run.json").read_text())
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(doc["experiment"])
+    _use_experiment(doc["experiment"], uri)
     run_id: str | None = None
     try:
         with mlflow.start_run(run_name=doc["run_name"]) as run:
@@ -366,7 +403,7 @@ def log_model(
 
     def register() -> str:
         mlflow.set_tracking_uri(tracking_uri())
-        mlflow.set_experiment("levercast-models")
+        _use_experiment("levercast-models", tracking_uri())
         with mlflow.start_run(run_name=f"{name}@{cut}"):
             mlflow.set_tags({"training_cut": cut, **(tags or {})})
             if type(model).__module__.startswith("lightgbm"):

@@ -1,0 +1,73 @@
+"""MLflow writes only under ``$LEVERCAST_HOME``: never ``./mlruns`` or ``./mlflow.db`` in the
+working directory (MLflow's default artifact root for a local store is ``./mlruns``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from levercast.experiments.tracking import RunRecord, log_run
+from tests.conftest import make_dataset
+
+
+def _files(root: Path) -> set[str]:
+    return {p.name for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_backtest_in_a_temp_cwd_writes_mlflow_files_only_under_home(tmp_path):
+    data = make_dataset(tmp_path / "data", hours=24 * 20)
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(LEVERCAST_HOME=str(home), MLFLOW_DISABLE_TELEMETRY="true")
+    argv = ["backtest", "--data", str(data), "--asset", "BTC", "--models", "gbm"]
+    argv += ["--start", "2024-01-10T00:00Z", "--end", "2024-01-14T00:00Z", "--horizons", "1h"]
+    out = subprocess.run(
+        [sys.executable, "-m", "levercast.experiments", *argv, "--json"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "logging failed" not in out.stderr
+    assert sorted(p.name for p in cwd.iterdir()) == []  # no mlruns/, no mlflow.db
+    assert (home / "mlflow.db").is_file()
+    logged = home / "mlartifacts" / "levercast-backtest"
+    assert "forecasts.csv.gz" in _files(logged) and "run.json" in _files(logged)
+
+
+@pytest.mark.slow
+def test_an_experiment_with_artifacts_elsewhere_is_not_reused(tmp_path, monkeypatch):
+    import mlflow
+
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    monkeypatch.setenv("LEVERCAST_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    home.mkdir()
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.create_experiment("levercast-test", artifact_location=elsewhere.as_uri())
+    csv = tmp_path / "forecasts.csv"
+    csv.write_text("t,prob\n2025-01-01T00:00Z,0.4\n")
+    record = RunRecord(
+        experiment="levercast-test",
+        run_name="old experiment",
+        params={"asset": "BTC"},
+        tags={"data_fingerprint": "abc", "seed": "0"},
+        metrics={"brier": 0.2},
+        artifacts={"forecasts.csv": csv},
+    )
+    log = log_run(record)
+    assert log.error is None and log.run_id is not None
+    run = mlflow.MlflowClient(tracking_uri=uri).get_run(log.run_id)
+    assert mlflow.get_experiment(run.info.experiment_id).name == "levercast-test-home"
+    assert "forecasts.csv" in _files(home / "mlartifacts" / "levercast-test-home")
+    assert not elsewhere.exists() and not (tmp_path / "mlruns").exists()
