@@ -19,6 +19,10 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+REPO_HOME = Path(__file__).resolve().parents[1] / ".levercast"
+# $LEVERCAST_HOME defaults to the user's data directory (INTERFACE.md §2): tests keep their fits
+# and caches in the repository instead (tests that need a clean home set their own).
+os.environ.setdefault("LEVERCAST_HOME", str(REPO_HOME))
 
 REPO = Path(__file__).resolve().parents[1]
 RESOURCES = REPO / "tests" / "resources"
