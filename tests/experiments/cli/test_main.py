@@ -47,7 +47,7 @@ def test_missing_data_exits_2_with_one_line(tmp_path, capsys):
     assert doc["ok"] is False
 
 
-def test_usage_error_exits_2():
-    with pytest.raises(SystemExit) as exc:
-        main(["nope"])
-    assert exc.value.code == 2
+def test_usage_error_exits_2_with_one_line(capsys):
+    assert main(["nope"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "COMMAND must be one of" in err
