@@ -18,6 +18,7 @@ Defaults for a partial spec (``Contract.from_json(data, at=T)``)
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum, unique
@@ -25,6 +26,15 @@ from typing import Any, Final
 
 from levercast.features.errors import ConfigError
 from levercast.features.timeutil import format_utc, parse_duration, parse_utc
+from levercast.models.contract_schema import (
+    MAX_LIQUIDATIONS_USD,
+    MAX_MOVE_FRACTION,
+    MAX_PRICE_USD,
+    MAX_WINDOW,
+    RESOLUTION_FIELDS,
+    check_contract_json,
+    loads_contract,
+)
 
 __all__ = ["DEFAULT_SOURCE", "Contract", "Kind", "Monitoring", "Resolution"]
 
@@ -140,21 +150,18 @@ class Resolution:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Resolution:
-        """Build from the JSON form; unknown keys are an error naming them."""
-        known = {
-            "source",
-            "price",
-            "symbol",
-            "interval",
-            "average_secs",
-            "discrete_every",
-            "neither_value",
-            "tie_value",
-        }
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"resolution has unknown key(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
+        """Build from the JSON form, checked strictly (``contract_schema.RESOLUTION_FIELDS``:
+        types, ranges; unknown keys are an error naming the known ones)."""
+        from levercast.models.contract_schema import _check_object
+
+        _check_object(data, RESOLUTION_FIELDS, "resolution")
+        values = dict(data)
+        for name in ("neither_value", "tie_value"):
+            if values.get(name) is not None:
+                values[name] = float(values[name])
+        if values.get("average_secs") is not None:
+            values["average_secs"] = int(values["average_secs"])
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +198,12 @@ class Contract:
         object.__setattr__(self, "start", parse_utc(self.start, name="start"))
         if self.end is not None:
             object.__setattr__(self, "end", parse_utc(self.end, name="end"))
+        for name in ("strike_usd", "lower_usd", "upper_usd", "threshold"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Real)
+            ):
+                raise ConfigError(f"{name} must be a number; found {value!r}")
         self._check_fields()
         self._check_values()
 
@@ -233,10 +246,18 @@ class Contract:
                 f"end must be after start; found start={format_utc(self.start)}, "
                 f"end={format_utc(self.end)}"
             )
+        if self.end is not None and self.end - self.start > MAX_WINDOW:
+            raise ConfigError(
+                f"end must be at most {MAX_WINDOW.days} days after start; found "
+                f"start={format_utc(self.start)}, end={format_utc(self.end)}"
+            )
         for name in ("strike_usd", "lower_usd", "upper_usd"):
             value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a positive price in USD; found {value}")
+            if value is not None and not (math.isfinite(value) and 0 < value <= MAX_PRICE_USD):
+                raise ConfigError(
+                    f"{name} must be a positive price in USD at most {MAX_PRICE_USD:g}; "
+                    f"found {value}"
+                )
         if (
             self.lower_usd is not None
             and self.upper_usd is not None
@@ -249,6 +270,16 @@ class Contract:
         if self.threshold is not None:
             if not (math.isfinite(self.threshold) and self.threshold > 0):
                 raise ConfigError(f"threshold must be positive; found {self.threshold}")
+            if self.kind is Kind.MOVE and self.threshold > MAX_MOVE_FRACTION:
+                raise ConfigError(
+                    f"threshold of a move must be a fraction at most {MAX_MOVE_FRACTION:g} "
+                    f"(0.05 = 5%); found {self.threshold}"
+                )
+            if self.kind is Kind.LIQUIDATIONS_ABOVE and self.threshold > MAX_LIQUIDATIONS_USD:
+                raise ConfigError(
+                    f"threshold of liquidations_above must be at most "
+                    f"{MAX_LIQUIDATIONS_USD:g} USD; found {self.threshold}"
+                )
             if self.kind is Kind.MOVE and self.threshold >= 1.0 and self.direction == "down":
                 raise ConfigError(
                     f"threshold of a down move must be a fraction below 1 (0.05 = 5%); "
@@ -342,42 +373,18 @@ class Contract:
         at
             The decision time, the default ``start``.
         """
-        if not isinstance(data, dict):
-            raise ConfigError(f"contract must be a JSON object; found {type(data).__name__}")
-        known = {
-            "kind",
-            "asset",
-            "direction",
-            "strike_usd",
-            "lower_usd",
-            "upper_usd",
-            "threshold",
-            "side",
-            "monitoring",
-            "start",
-            "end",
-            "resolution",
-        }
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"contract has unknown key(s) {unknown}; known: {sorted(known)}")
-        for name in ("kind", "asset"):
-            if not data.get(name):
-                raise ConfigError(f"{name} is required in a contract; found {data.get(name)!r}")
+        check_contract_json(data)
         kind = _enum(Kind, data["kind"], "kind")
         start = data.get("start")
         if start is None:
             if at is None:
                 raise ConfigError("start is required when no decision time (--at) is given")
             start = at
-        numbers = {}
+        values: dict[str, float] = {}
         for name in ("strike_usd", "lower_usd", "upper_usd", "threshold"):
             value = data.get(name)
             if value is not None:
-                try:
-                    numbers[name] = float(value)
-                except (TypeError, ValueError) as e:
-                    raise ConfigError(f"{name} must be a number; found {value!r}") from e
+                values[name] = float(value)  # a strict number (check_contract_json)
         resolution = _default_resolution(kind, str(data["asset"]).upper(), data.get("direction"))
         if data.get("resolution") is not None:
             given = data["resolution"]
@@ -393,8 +400,14 @@ class Contract:
             direction=data.get("direction"),
             side=data.get("side"),
             monitoring=data.get("monitoring"),
-            **numbers,
+            **values,
         )
+
+    @classmethod
+    def from_json_text(cls, text: str, *, at: datetime | None = None) -> Contract:
+        """``from_json`` of a JSON text, decoded with bounds (size, depth, no NaN/Infinity;
+        ``contract_schema.loads_contract``): the entry point for text from the command line."""
+        return cls.from_json(loads_contract(text), at=at)
 
 
 def _default_resolution(kind: Kind, asset: str, direction: str | None) -> Resolution:
