@@ -16,7 +16,7 @@ the venue's 30m bars where it has them, else its 1h bars, whatever the rule's in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -123,48 +123,44 @@ class ContractColumns:
                 f"frame must have contract columns {missing}; found {list(frame.columns)}"
             )
         n = len(frame)
-        kind = _text(frame, "kind", n)
-        _check(~np.isin(kind, list(_KINDS)), "kind", f"must be one of {sorted(_KINDS)}", kind)
-        asset = _text(frame, "asset", n)
-        _check(
-            ~pd.Series(asset, dtype=object).str.isalnum().to_numpy(bool),
-            "asset",
-            "must be a ticker such as BTC",
-            asset,
-        )
+        kind = _Text.of(frame, "kind", n)
+        _check(~kind.isin(_KINDS), "kind", f"must be one of {sorted(_KINDS)}", kind)
+        asset = _Text.of(frame, "asset", n, transform=str.upper)
+        tickers = [a for a in asset.texts if a.isalnum()]
+        _check(~asset.isin(tickers), "asset", "must be a ticker such as BTC", asset)
         start_ns = _frame_ns(frame, start_col)
         end_ns = _frame_ns(frame, "end")
         _check(
-            (end_ns == NO_END) & (kind != Kind.FIRST_OF.value),
+            (end_ns == NO_END) & ~kind.isin([Kind.FIRST_OF.value]),
             "end",
             "is required (only a first_of may be open-ended)",
             end_ns,
         )
         _check((end_ns != NO_END) & (end_ns <= start_ns), "end", "must be after start", end_ns)
-        raw_source = _text(frame, _source_column(frame), n)
+        raw_source = _Text.of(frame, _source_column(frame), n).values
         numbers = {
             name: _float(frame, name, n)
             for name in ("strike_usd", "lower_usd", "upper_usd", "threshold")
         }
-        direction = _text(frame, "direction", n)
-        side = _text(frame, "side", n)
+        direction = _Text.of(frame, "direction", n)
+        side = _Text.of(frame, "side", n)
         _check_values(kind, numbers, direction, side)
-        monitoring = _monitoring(kind, _text(frame, "monitoring", n))
+        monitoring = _monitoring(kind, _Text.of(frame, "monitoring", n))
         tie = _unit(_float(frame, "tie_value", n), 1.0, "tie_value")
         neither = _unit(_float(frame, "neither_value", n), 0.5, "neither_value")
         return cls(
-            kind=kind,
-            asset=np.char.upper(asset.astype(str)).astype(object),
+            kind=kind.values,
+            asset=asset.values,
             source=np.where(raw_source != "", raw_source, DEFAULT_SOURCE),
             forced=raw_source if not proxies else np.full(n, "", dtype=object),
             start_ns=start_ns,
             end_ns=end_ns,
-            direction=direction,
+            direction=direction.values,
             monitoring=monitoring,
-            discrete_every_ns=_every_ns(_text(frame, "discrete_every", n)),
+            discrete_every_ns=_every_ns(_Text.of(frame, "discrete_every", n).values),
             tie_value=tie,
             neither_value=neither,
-            side=side,
+            side=side.values,
             **numbers,
         )
 
@@ -203,11 +199,41 @@ def _source_column(frame: pd.DataFrame) -> str:
     return "resolution_source" if "resolution_source" in frame.columns else "spot_venue"
 
 
-def _text(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
-    """A text column as an object array, missing values and a missing column as ``""``."""
-    if column not in frame.columns:
-        return np.full(n, "", dtype=object)
-    return frame[column].astype("string").fillna("").to_numpy(dtype=object)
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A text column by its distinct values (few: kinds, venues, directions): ``texts[codes]``.
+
+    Tests run on the distinct values; ``values`` shares one ``str`` object per distinct value.
+    """
+
+    codes: np.ndarray  # index into texts (a missing value: the last, "")
+    texts: np.ndarray  # object array of the distinct texts, then ""
+
+    @classmethod
+    def of(
+        cls,
+        frame: pd.DataFrame,
+        column: str,
+        n: int,
+        *,
+        transform: Callable[[str], str] | None = None,
+    ) -> _Text:
+        """The column (a missing column: all ``""``); ``transform`` maps each distinct text."""
+        if column not in frame.columns:
+            return cls(np.zeros(n, dtype=np.intp), np.array([""], dtype=object))
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+        texts = [str(u) for u in uniques]
+        if transform is not None:
+            texts = [transform(t) for t in texts]
+        return cls(codes, np.array([*texts, ""], dtype=object))
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.texts[self.codes]
+
+    def isin(self, options: Collection[str]) -> np.ndarray:
+        """Rows whose text is one of ``options``."""
+        return np.array([t in options for t in self.texts], dtype=bool)[self.codes]
 
 
 def _float(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
@@ -216,9 +242,11 @@ def _float(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
     return frame[column].to_numpy(dtype=float, na_value=np.nan)
 
 
-def _check(bad: np.ndarray, column: str, rule: str, values: np.ndarray) -> None:
+def _check(bad: np.ndarray, column: str, rule: str, values: np.ndarray | _Text) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        if isinstance(values, _Text):
+            values = values.values
         value = values[row]
         if values.dtype == np.int64:  # ns since the epoch
             shown = "NaT" if value == NO_END else pd.Timestamp(int(value), tz="UTC").isoformat()
@@ -228,12 +256,12 @@ def _check(bad: np.ndarray, column: str, rule: str, values: np.ndarray) -> None:
 
 
 def _check_values(
-    kind: np.ndarray, numbers: dict[str, np.ndarray], direction: np.ndarray, side: np.ndarray
+    kind: _Text, numbers: dict[str, np.ndarray], direction: _Text, side: _Text
 ) -> None:
     """The ``Contract`` value rules, on the fields each kind uses."""
-    strike_kind = np.isin(kind, _STRIKE_KINDS)
-    band_kind = np.isin(kind, _BAND_KINDS)
-    threshold_kind = np.isin(kind, _THRESHOLD_KINDS)
+    strike_kind = kind.isin(_STRIKE_KINDS)
+    band_kind = kind.isin(_BAND_KINDS)
+    threshold_kind = kind.isin(_THRESHOLD_KINDS)
     for name, used in (
         ("strike_usd", strike_kind),
         ("lower_usd", band_kind),
@@ -251,38 +279,38 @@ def _check_values(
         "must be positive",
         threshold,
     )
-    way_kind = np.isin(kind, ("touch", "move"))
+    way_kind = kind.isin(("touch", "move"))
     _check(
-        (kind == "move") & (direction == "down") & (threshold >= 1.0),
+        kind.isin(("move",)) & direction.isin(("down",)) & (threshold >= 1.0),
         "threshold",
         "of a down move must be a fraction below 1 (0.05 = 5%)",
         threshold,
     )
     _check(
-        way_kind & ~np.isin(direction, ("", "up", "down")),
+        way_kind & ~direction.isin(("", "up", "down")),
         "direction",
         "must be 'up', 'down' or empty",
         direction,
     )
     _check(
-        (kind == "liquidations_above") & ~np.isin(side, ("long", "short", "total")),
+        kind.isin(("liquidations_above",)) & ~side.isin(("long", "short", "total")),
         "side",
         "must be 'long', 'short' or 'total'",
         side,
     )
 
 
-def _monitoring(kind: np.ndarray, raw: np.ndarray) -> np.ndarray:
+def _monitoring(kind: _Text, raw: _Text) -> np.ndarray:
     """The effective monitoring rule (``Contract.monitoring_rule``; read for touch and move)."""
     allowed = ("", *(m.value for m in Monitoring))
-    way_kind = np.isin(kind, ("touch", "move"))
-    _check(way_kind & ~np.isin(raw, allowed), "monitoring", f"must be one of {allowed}", raw)
+    way_kind = kind.isin(("touch", "move"))
+    _check(way_kind & ~raw.isin(allowed), "monitoring", f"must be one of {allowed}", raw)
     default = np.where(
-        np.isin(kind, ("touch", "first_of")),
+        kind.isin(("touch", "first_of")),
         Monitoring.CONTINUOUS.value,
         Monitoring.TERMINAL.value,
     ).astype(object)
-    return np.where(way_kind & (raw != ""), raw, default)
+    return np.where(way_kind & ~raw.isin(("",)), raw.values, default)
 
 
 def _unit(values: np.ndarray, default: float, name: str) -> np.ndarray:

@@ -152,7 +152,8 @@ def label_frame(store: Store, frame: pd.DataFrame, *, proxies: bool = True) -> p
     -------
     pandas.DataFrame
         Indexed like ``frame``: ``y`` (NaN when unknown), ``resolved_at`` (NaT when unknown),
-        ``source`` (``venue:interval`` of the bars used) and ``reason`` (why unknown, or a note).
+        ``source`` (``venue:interval`` of the bars used) and ``reason`` (why unknown, or a note),
+        both object columns holding None where empty.
 
     Raises
     ------
@@ -166,8 +167,8 @@ def label_frame(store: Store, frame: pd.DataFrame, *, proxies: bool = True) -> p
         {
             "y": labels.value,
             "resolved_at": resolved,
-            "source": labels.source,
-            "reason": labels.reason,
+            "source": pd.Series(labels.source, index=frame.index, dtype=object),
+            "reason": pd.Series(labels.reason, index=frame.index, dtype=object),
         },
         index=frame.index,
     )

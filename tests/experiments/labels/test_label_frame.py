@@ -32,8 +32,8 @@ def _outcomes_frame(outcomes, index) -> pd.DataFrame:
             "resolved_at": pd.to_datetime([o.resolved_at for o in outcomes], utc=True).as_unit(
                 "ns"
             ),
-            "source": pd.Series([o.source for o in outcomes], dtype=object).to_numpy(),
-            "reason": pd.Series([o.reason for o in outcomes], dtype=object).to_numpy(),
+            "source": pd.Series([o.source for o in outcomes], index=index, dtype=object),
+            "reason": pd.Series([o.reason for o in outcomes], index=index, dtype=object),
         },
         index=index,
     )
