@@ -22,6 +22,7 @@ from levercast.experiments.reporting.numbers import (
     fmt_points,
     fmt_prob,
     fmt_time,
+    fmt_unit,
     fmt_usd,
     fmt_value,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "fmt_points",
     "fmt_prob",
     "fmt_time",
+    "fmt_unit",
     "fmt_usd",
     "fmt_value",
     "render_table",

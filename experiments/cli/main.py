@@ -558,7 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _resolve(args.target)(args)
         except ForecastError as e:
             print(
-                f"levercast: {e}" if not str(e).startswith("unsupported contract") else str(e),
+                str(e)
+                if str(e).startswith(("unsupported contract", "stale inputs"))
+                else f"levercast: {e}",
                 file=sys.stderr,
             )
             if debug:

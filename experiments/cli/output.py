@@ -22,13 +22,18 @@ PIPE_WIDTH: Final = 140  # columns of a table written to a file or a pipe
 
 
 def print_rich(parts: Any, *, file: Any = None) -> None:
-    """Print text or rich renderables (one or a sequence) to ``file`` (default stdout)."""
+    """Print text or rich renderables (one or a sequence) to ``file`` (default stdout): in
+    colour on a terminal, else as plain text ``PIPE_WIDTH`` columns wide without trailing
+    spaces."""
+    import io
+
     from rich.console import Console
 
     file = sys.stdout if file is None else file
     tty = bool(getattr(file, "isatty", lambda: False)())
+    target = file if tty else io.StringIO()
     console = Console(
-        file=file,
+        file=target,
         width=None if tty else PIPE_WIDTH,
         color_system="auto" if tty else None,
         force_terminal=tty,
@@ -42,6 +47,9 @@ def print_rich(parts: Any, *, file: Any = None) -> None:
             console.out(item.rstrip("\n"), highlight=False)
         else:
             console.print(item)
+    if not tty:
+        text = target.getvalue()  # type: ignore[union-attr]
+        file.write("\n".join(line.rstrip() for line in text.splitlines()) + "\n")
 
 
 def emit(args: argparse.Namespace, payload: Any, render: Callable[[Any], Any]) -> None:

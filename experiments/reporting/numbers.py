@@ -29,6 +29,7 @@ __all__ = [
     "fmt_points",
     "fmt_prob",
     "fmt_time",
+    "fmt_unit",
     "fmt_usd",
     "fmt_value",
 ]
@@ -197,3 +198,26 @@ def fmt_value(value: Any, *, name: str = "") -> str:
     if lowered.endswith("_pct"):
         return fmt_pct(value)
     return fmt_number(value)
+
+
+def fmt_unit(value: Any, unit: str, *, name: str = "") -> str:
+    """A feature value by its catalogue unit (``features.frame.specs.FeatureSpec.unit``):
+    ``usd`` as money, ``fraction`` as a signed percentage (funding rates in bps), ``prob`` and
+    ``annualised`` in percent, ``percent`` as is, ``flag`` as yes/no, anything else as a plain
+    number."""
+    number = _finite(value)
+    if number is None:
+        return MISSING
+    if unit == "usd":
+        return fmt_usd(number)
+    if unit == "fraction":
+        return fmt_bps(number) if name.startswith("funding") else fmt_pct(100 * number, signed=True)
+    if unit in ("prob", "annualised"):
+        return fmt_prob(number)
+    if unit == "percent":
+        return fmt_pct(number, digits=2, signed=True)
+    if unit == "flag":
+        return fmt_bool(number != 0)
+    if unit == "count":
+        return f"{number:,.0f}"
+    return fmt_number(number)

@@ -56,7 +56,8 @@ def run_schedule(
             payload = render_once()
             payloads.append(payload)
             prune_reports(out_dir, keep)
-            print(f"report: wrote {payload['html']}", file=sys.stderr)
+            if payload.get("html"):
+                print(f"report: wrote {payload['html']}", file=sys.stderr)
             if max_runs is not None and len(payloads) >= max_runs:
                 break
             stop.wait(every.total_seconds())

@@ -3,7 +3,9 @@
 A section is a title and blocks (paragraphs, tables, images) rendered identically into the HTML
 page and the Markdown summary by ``experiments.reporting.report``; headline values also go into the
 context's ``keys`` (the "Key numbers" table of both documents). A section whose input is missing
-raises; the report turns that into a one-line note.
+raises; the report turns that into a one-line note. Numbers are written for people
+(``experiments.reporting.numbers``): money as ``$68,237``, probabilities as ``13.9%``, edges in
+points, funding in bps, never in scientific notation.
 """
 
 from __future__ import annotations
@@ -12,31 +14,50 @@ import json
 import math
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from levercast.experiments.reporting.numbers import (
+    fmt_number,
+    fmt_pct,
+    fmt_points,
+    fmt_prob,
+    fmt_time,
+    fmt_unit,
+    fmt_usd,
+)
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ForecastError
 
-__all__ = ["ReportContext", "Section", "fmt"]
+__all__ = ["REQUIRED_LIMITS", "ReportContext", "Section", "fmt", "required_staleness"]
 
 STALE_FLOOR: Final = pd.Timedelta(hours=1)
 LADDER_STEPS: Final = 6  # strikes either side of spot
 CAL_HORIZONS_H: Final = (24, 72)
 CAL_Z: Final = (-1.0, -0.5, 0.5, 1.0)
+CAL_DAYS: Final = 28  # the walk-forward's window before T
+CAL_MIN_ROWS: Final = 10  # fewer resolved forecasts than this do not make a calibration
+# What a report needs fresh, per asset: table -> the largest age at T of its freshest series.
+# A live report on older inputs exits 2 (``stale inputs: ...``) unless --allow-stale.
+REQUIRED_LIMITS: Final[dict[str, pd.Timedelta]] = {
+    "candles": pd.Timedelta(hours=3),
+    "open_interest": pd.Timedelta(hours=6),
+    "funding": pd.Timedelta(hours=24),
+}
 
 
 @dataclass(slots=True)
 class Section:
     """A report section: ``blocks`` are ``("p", text)``, ``("table", headers, rows)`` or
-    ``("img", data_uri, alt)``."""
+    ``("img", data_uri, alt)``; ``anchor`` is the HTML id of the section."""
 
     title: str
     blocks: list[tuple[Any, ...]] = field(default_factory=list)
+    anchor: str | None = None
 
     @property
     def plots(self) -> int:
@@ -52,35 +73,42 @@ class ReportContext:
     at: pd.Timestamp
     model: str
     lookback_hours: float | None = None  # the liquidation map's window (None: committed)
+    assets: tuple[str, ...] = ("BTC", "ETH")
     keys: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     scan: Any = None
     frames: dict[str, Any] = field(default_factory=dict)
 
 
-def fmt(value: Any, digits: int = 4) -> str:
-    """A number as text for both documents (``n/a`` for None/NaN)."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if not math.isfinite(number):
-            return "n/a"
-        if abs(number) >= 1e3:
-            return f"{number:,.0f}"
-        return f"{number:.{digits}g}"
-    return str(value)
+def fmt(value: Any, digits: int = 3) -> str:
+    """A plain number as text for both documents (``n/a`` for None/NaN; never scientific)."""
+    return fmt_number(value, digits=digits)
+
+
+def fmt_feature(name: str, value: Any) -> str:
+    """A feature value by its catalogue unit (money, percent, bps, yes/no)."""
+    from levercast.features.frame.registry import feature_spec
+
+    try:
+        unit = feature_spec(name).unit
+    except ForecastError:  # not in the catalogue
+        unit = ""
+    return fmt_unit(value, unit, name=name)
+
+
+DAILY_DAYS: Final = 180  # the feature frame is daily over these days before T
 
 
 def _frame(ctx: ReportContext, asset: str) -> Any:
-    """Feature frame of ``asset``: every 14 days over two years, daily over the last 35 days,
-    and T (the last row, equal to ``features_at(T)``)."""
+    """Feature frame of ``asset``: every 14 days over two years, daily over the last
+    ``DAILY_DAYS`` days, and T (the last row, equal to ``features_at(T)``)."""
     if asset not in ctx.frames:
         from levercast.features.frame.frame import compute_feature_frame
 
         at = ctx.at
-        weekly = pd.date_range(at - pd.Timedelta(days=730), at - pd.Timedelta(days=35), freq="14D")
-        daily = pd.date_range(at - pd.Timedelta(days=35), at, freq="1D")
+        recent = pd.Timedelta(days=DAILY_DAYS)
+        weekly = pd.date_range(at - pd.Timedelta(days=730), at - recent, freq="14D")
+        daily = pd.date_range(at - recent, at, freq="1D")
         times = weekly.append(daily).append(pd.DatetimeIndex([at])).unique().sort_values()
         ctx.frames[asset] = compute_feature_frame(
             ctx.store, asset, times, map_lookback_hours=ctx.lookback_hours
@@ -127,14 +155,17 @@ def leverage_section(ctx: ReportContext, asset: str) -> Section:
             )
         )
     times = pd.DatetimeIndex(ff.frame["ts"])
-    uri = plot_elr(times, ff.frame["elr"], ff.frame["elr_proxy_oi_supply"], asset=asset)
+    source = ff.sources.get("open_interest.venue")
+    uri = plot_elr(
+        times, ff.frame["elr"], ff.frame["elr_proxy_oi_supply"], asset=asset, oi_source=source
+    )
     section.blocks.append(("img", uri, f"{asset} ELR history"))
     return section
 
 
 def liquidation_section(ctx: ReportContext, asset: str) -> Section:
     """The liquidation heatmap of the last 7 days with clusters and their distances at T."""
-    from levercast.experiments.reporting.heatmap import build_heatmap
+    from levercast.experiments.reporting.heatmap import build_heatmap, realised_liquidations
     from levercast.experiments.reporting.plots import file_data_uri
     from levercast.features.liqmap.clusters import liqmap_features
 
@@ -145,15 +176,15 @@ def liquidation_section(ctx: ReportContext, asset: str) -> Section:
         raise ValueError(next(iter(missing.values())))
     section = Section(f"{asset}: liquidation map")
     rows = [
-        [c["side"], fmt(c["center_usd"]), fmt(c["low_usd"]), fmt(c["high_usd"]),
-         fmt(c["mass_usd"]), fmt(c["distance_pct"], 3)]
+        [c["side"], fmt_usd(c["center_usd"]), fmt_usd(c["low_usd"]), fmt_usd(c["high_usd"]),
+         fmt_usd(c["mass_usd"]), fmt_pct(c["distance_pct"], digits=2, signed=True)]
         for c in clusters
     ]  # fmt: skip
-    headers = ["side", "centre USD", "low USD", "high USD", "mass USD", "distance %"]
+    headers = ["side", "centre", "low", "high", "mass", "distance from spot"]
     section.blocks.append(("table", headers, rows))
     for side in ("long", "short"):
-        ctx.keys[f"{asset} nearest {side} cluster (%)"] = fmt(
-            features.get(f"liq_{side}_nearest_dist_pct"), 3
+        ctx.keys[f"{asset} nearest {side} cluster"] = fmt_pct(
+            features.get(f"liq_{side}_nearest_dist_pct"), digits=2, signed=True
         )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "heatmap.png"
@@ -165,7 +196,31 @@ def liquidation_section(ctx: ReportContext, asset: str) -> Section:
             out=out,
             lookback_hours=ctx.lookback_hours,
         )
-        section.blocks.append(("img", file_data_uri(out), f"{asset} liquidation heatmap"))
+        section.blocks.append(
+            (
+                "img",
+                file_data_uri(out),
+                f"{asset} liquidation heatmap with the realised liquidations overlaid",
+            )
+        )
+    start = ctx.at - pd.Timedelta(days=7)
+    realised = realised_liquidations(ctx.store, asset, start, ctx.at)
+    if realised.empty:
+        overlay = "no realised liquidations known at T for these 7 days"
+    else:
+        overlay = (
+            f"{fmt_usd(realised['long_usd'].sum())} of longs and "
+            f"{fmt_usd(realised['short_usd'].sum())} of shorts liquidated in "
+            f"{len(realised)} hours"
+        )
+    section.blocks.append(
+        (
+            "p",
+            "Estimated liquidation levels (longs red, shorts blue, each on its own scale) with "
+            f"the realised liquidations overlaid (bubbles at each hour's low/high, bars below): "
+            f"{overlay}.",
+        )
+    )
     return section
 
 
@@ -197,16 +252,22 @@ def dominance_section(ctx: ReportContext, asset: str) -> Section:
     rows = []
     for name in _DELEVERAGING:
         value, why = _last(ff, name)
-        rows.append([name, fmt(value), why or ""])
+        rows.append([name, fmt_feature(name, value), why or ""])
     section.blocks.append(("table", ["signal", "value at T", "why missing"], rows))
     ctx.keys[f"{asset} OI dominance score"] = fmt(_last(ff, "oi_dominance_score")[0])
     ctx.keys[f"{asset} leverage reset (30d)"] = fmt(_last(ff, "leverage_reset_30d")[0])
-    recent = ff.frame[ff.frame["ts"] >= ctx.at - pd.Timedelta(days=180)]
+    # One sampling rate: the daily rows (T itself is off the daily grid when T is not 00:00).
+    ts = pd.DatetimeIndex(ff.frame["ts"])
+    daily = (ts >= ctx.at - pd.Timedelta(days=DAILY_DAYS)) & (
+        ((ctx.at - ts) % pd.Timedelta(days=1)) == pd.Timedelta(0)
+    )
+    recent = ff.frame[daily]
     uri = plot_dominance(
         pd.DatetimeIndex(recent["ts"]),
         recent["oi_dominance_score"],
         recent["oi_change_30d"],
         asset=asset,
+        sampling=f"daily, last {DAILY_DAYS} days",
     )
     section.blocks.append(("img", uri, f"{asset} dominance history"))
     return section
@@ -269,17 +330,17 @@ def ladder_section(ctx: ReportContext, asset: str) -> Section:
         ladders[label] = ladder
         markets[label] = _market_points(ctx, asset, end)
         rows = [
-            [fmt(s), fmt(t, 3), fmt(a, 3)]
+            [fmt_usd(s), fmt_prob(t), fmt_prob(a)]
             for s, t, a in zip(ladder["strike_usd"], ladder["touch"], ladder["close_above"],
                                strict=True)
         ]  # fmt: skip
-        section.blocks.append(("p", f"{label} (spot {fmt(spot)}):"))
-        section.blocks.append(("table", ["strike USD", "P(touch)", "P(close above)"], rows))
+        section.blocks.append(("p", f"{label} (spot {fmt_usd(spot)}):"))
+        section.blocks.append(("table", ["strike", "P(touch)", "P(close above)"], rows))
     uri = plot_ladders(ladders, markets, asset=asset, spot_usd=spot)
     section.blocks.append(("img", uri, f"{asset} probability ladders"))
     n_markets = sum(len(v) for v in markets.values())
     section.blocks.append(("p", f"{n_markets} market quote(s) within 3 days of these expiries."))
-    ctx.keys[f"{asset} spot (USD)"] = fmt(spot)
+    ctx.keys[f"{asset} spot"] = fmt_usd(spot)
     return section
 
 
@@ -302,12 +363,13 @@ def edges_section(ctx: ReportContext, top: int = 10) -> Section:
         raise ValueError("no scan at T")
     section = Section("Top edges (replay scan at T)")
     rows = [
-        [r.venue, r.contract.describe(), fmt(r.prob_model, 3), fmt(r.prob_bid, 3),
-         fmt(r.prob_ask, 3), fmt(r.edge, 3), r.side or "-", fmt(r.kelly_fraction, 3),
+        [r.venue, r.question or r.contract.describe(), fmt_prob(r.prob_model),
+         fmt_prob(r.prob_bid), fmt_prob(r.prob_ask), fmt_points(r.edge), r.side or "-",
+         fmt_prob(r.kelly_fraction),
          "yes" if r.flag else "", "yes" if r.stale else ""]
         for r in ctx.scan.rows[:top]
     ]  # fmt: skip
-    headers = ["venue", "contract", "model", "bid", "ask", "edge", "side", "kelly", "flag", "stale"]
+    headers = ["venue", "market", "model", "bid", "ask", "edge", "side", "Kelly", "flag", "stale"]
     section.blocks.append(("table", headers, rows))
     flagged = sum(r.flag for r in ctx.scan.rows)
     section.blocks.append(
@@ -315,39 +377,50 @@ def edges_section(ctx: ReportContext, top: int = 10) -> Section:
     )
     best = ctx.scan.rows[0].edge if ctx.scan.rows else None
     ctx.keys["markets priced"] = str(len(ctx.scan.rows))
-    ctx.keys["top edge"] = fmt(best, 3)
+    ctx.keys["top edge"] = fmt_points(best)
     return section
 
 
-def _saved_backtest() -> dict[str, Any] | None:
-    from levercast.experiments.paths import levercast_home
+def _forward_log_rows(ctx: ReportContext, assets: list[str]) -> pd.DataFrame:
+    """The forward log's forecasts decided by T whose markets resolved by T (columns ``t``,
+    ``prob``, ``outcome``, ``resolved_at``), for ``assets``; empty without a log."""
+    from levercast.experiments.evaluation.forward_log import read_forecasts
 
-    runs = sorted((levercast_home() / "runs").glob("*/run.json"), reverse=True)
-    for path in runs:
-        doc = json.loads(path.read_text())
-        if "backtest" in str(doc.get("experiment", "")):
-            return {"path": str(path.parent), **doc}
-    return None
+    empty = pd.DataFrame(columns=["t", "prob", "outcome", "resolved_at"])
+    if not ctx.store.has("markets"):
+        return empty
+    log = read_forecasts()
+    if log.empty:
+        return empty
+    t = pd.to_datetime(log["at"], utc=True)
+    asset = log["contract"].map(lambda text: str(json.loads(text).get("asset", "")).upper())
+    log = log[(t <= ctx.at) & asset.isin(assets)].assign(t=t)
+    markets = ctx.store.markets_as_of(ctx.at).set_index("market_id")
+    log = log.join(markets[["winning_outcome", "resolved_at"]], on="market_id")
+    resolved = pd.to_datetime(log["resolved_at"], utc=True)
+    done = log["winning_outcome"].notna() & (resolved <= ctx.at) & (resolved > log["t"])
+    log = log[done]
+    yes = log["yes_outcome"].fillna("Yes")
+    return pd.DataFrame(
+        {
+            "t": log["t"],
+            "prob": log["prob"].astype(float),
+            "outcome": (log["winning_outcome"] == yes).astype(float),
+            "resolved_at": resolved[done],
+        }
+    ).dropna(subset=["prob"])
 
 
-def calibration_section(ctx: ReportContext, assets: list[str]) -> Section:
-    """The latest saved backtest run, else a small gbm backtest over the 4 weeks before T."""
+def _walk_forward_rows(ctx: ReportContext, assets: list[str]) -> pd.DataFrame:
+    """gbm forecasts decided every 2 days over the ``CAL_DAYS`` days before T, every contract
+    ending at or before T, with their outcomes (columns as ``_forward_log_rows``)."""
     from levercast.experiments.labels.outcomes import label_contracts
-    from levercast.experiments.reporting.plots import file_data_uri, plot_reliability
-    from levercast.models.scoring import brier_loss, expected_calibration_error, reliability_curve
 
-    section = Section("Recent calibration")
-    saved = _saved_backtest()
-    if saved is not None:
-        metrics = saved.get("metrics", {})
-        rows = [[k, fmt(v)] for k, v in sorted(metrics.items())]
-        section.blocks.append(("p", f"Latest saved backtest run: {saved['path']}."))
-        section.blocks.append(("table", ["metric", "value"], rows))
-        return section
-    contracts, probs = [], []
+    contracts, probs, times = [], [], []
     for asset in assets:
         known = _frame(ctx, asset).frame.set_index("ts")
-        start, stop = ctx.at - pd.Timedelta(days=31), ctx.at - pd.Timedelta(days=3)
+        start = ctx.at - pd.Timedelta(days=CAL_DAYS + 3)
+        stop = ctx.at - pd.Timedelta(hours=max(CAL_HORIZONS_H))
         for t in pd.date_range(start, stop, freq="2D"):
             spot = float(known["price_usd"].asof(t))  # the frame row at or before t
             if not math.isfinite(spot):
@@ -356,31 +429,77 @@ def calibration_section(ctx: ReportContext, assets: list[str]) -> Section:
                 found, probs_t = _gbm_grid(ctx.store, asset, t, spot)
             except ForecastError:  # too little history at t for a volatility: skip that time
                 continue
-            contracts += found
-            probs += probs_t
+            for contract, prob in zip(found, probs_t, strict=True):
+                if contract.end is not None and pd.Timestamp(contract.end) <= ctx.at:
+                    contracts.append(contract)
+                    probs.append(prob)
+                    times.append(t)
     outcomes = label_contracts(ctx.store, contracts)
     keep = [i for i, o in enumerate(outcomes) if o.value is not None]
-    if len(keep) < 10:
-        raise ValueError(f"only {len(keep)} labelled contracts in the 4 weeks before T")
-    p = np.array([probs[i] for i in keep])
-    y = np.array([outcomes[i].value for i in keep], dtype=float)
+    return pd.DataFrame(
+        {
+            "t": [times[i] for i in keep],
+            "prob": [probs[i] for i in keep],
+            "outcome": [float(outcomes[i].value) for i in keep],  # type: ignore[arg-type]
+            "resolved_at": [pd.Timestamp(contracts[i].end) for i in keep],
+        }
+    )
+
+
+def calibration_section(ctx: ReportContext, assets: list[str]) -> Section:
+    """Calibration from forecasts and outcomes known at T: the forward log's forecasts of
+    markets resolved by T when there are at least ``CAL_MIN_ROWS``, else a gbm walk-forward
+    over the ``CAL_DAYS`` days before T. The period printed ends at or before T."""
+    from levercast.experiments.reporting.plots import file_data_uri, plot_reliability
+    from levercast.models.scoring import brier_loss, expected_calibration_error, reliability_curve
+
+    section = Section("Recent calibration", anchor="calibration")
+    rows = _forward_log_rows(ctx, assets)
+    if len(rows) >= CAL_MIN_ROWS:
+        name = "forward log"
+        source = (
+            f"the forward log: {len(rows)} live forecasts (scan and report) of markets resolved "
+            "by T, scored against the markets' outcomes"
+        )
+    else:
+        rows = _walk_forward_rows(ctx, assets)
+        name = "gbm walk-forward"
+        source = (
+            f"a gbm walk-forward (closed form, EWMA volatility known at each decision): "
+            f"{len(rows)} touch/close-above contracts (24 h and 72 h; strikes at z in "
+            f"{', '.join(f'{z:g}' for z in CAL_Z)}) decided every 2 days over the {CAL_DAYS} "
+            "days before T, each resolved by T"
+        )
+    if len(rows) < CAL_MIN_ROWS:
+        raise ValueError(
+            f"only {len(rows)} resolved forecasts before T (the forward log and a "
+            f"{CAL_DAYS}-day walk-forward); at least {CAL_MIN_ROWS} are needed"
+        )
+    p, y = rows["prob"].to_numpy(float), rows["outcome"].to_numpy(float)
+    start, end = pd.Timestamp(rows["t"].min()), pd.Timestamp(rows["resolved_at"].max())
     brier, ece = brier_loss(p, y), expected_calibration_error(p, y)
     curve = reliability_curve(p, y, n_bins=5)
-    text = (
-        f"gbm (closed form, EWMA vol) on {len(keep)} touch/close-above contracts (24h, 72h; "
-        f"strikes at z in {list(CAL_Z)}), decided every 2 days over the 4 weeks before T: "
-        f"Brier {fmt(brier)}, ECE {fmt(ece)}."
+    period = f"{fmt_time(start)} to {fmt_time(end)}"
+    section.blocks.append(("p", f"Source: {source}."))
+    section.blocks.append(("p", f"Period: {period} (ends at or before T = {fmt_time(ctx.at)})."))
+    table_rows = [
+        [name, str(len(rows)), fmt(brier), fmt(ece), fmt_prob(float(y.mean()))],
+    ]
+    section.blocks.append(
+        ("table", ["forecasts", "n", "Brier", "ECE (5 bins)", "event rate"], table_rows)
     )
-    section.blocks.append(("p", text))
     with tempfile.TemporaryDirectory() as tmp:
         png = plot_reliability(
-            {"gbm": {"mean_prob": curve.mean_prob, "observed": curve.observed}},
+            {name: {"mean_prob": curve.mean_prob, "observed": curve.observed,
+                    "count": curve.count}},
             Path(tmp) / "reliability.png",
-            title="gbm reliability",
-        )
+            title=f"reliability: {name}, {period}",
+        )  # fmt: skip
         section.blocks.append(("img", file_data_uri(png), "reliability"))
-    ctx.keys["calibration Brier (gbm)"] = fmt(brier)
-    ctx.keys["calibration ECE (gbm)"] = fmt(ece)
+    ctx.keys["calibration source"] = name
+    ctx.keys["calibration period"] = period
+    ctx.keys["calibration Brier"] = fmt(brier)
+    ctx.keys["calibration ECE"] = fmt(ece)
     return section
 
 
@@ -416,10 +535,16 @@ def _gbm_grid(
 
 def freshness_section(ctx: ReportContext) -> Section:
     """Last row known at T per table and series; stale when older than twice its usual spacing
-    (at least an hour)."""
+    (at least an hour). The required inputs (``REQUIRED_LIMITS``) are listed first."""
     from levercast.features.dataset.schema import TABLES
 
-    section = Section("Data freshness at T")
+    section = Section("Data freshness at T", anchor="freshness")
+    required = required_staleness(ctx.store, ctx.at, list(ctx.assets))
+    limits = ", ".join(
+        f"{n.replace('_', ' ')} within {_age(v)}" for n, v in REQUIRED_LIMITS.items()
+    )
+    verdict = "; ".join(required) if required else "all fresh"
+    section.blocks.append(("p", f"Required inputs per asset ({limits} of T): {verdict}."))
     rows, stale = [], []
     for name in ctx.store.tables():
         spec = TABLES[name]
@@ -444,14 +569,34 @@ def freshness_section(ctx: ReportContext) -> Section:
             is_stale = age > limit
             if is_stale:
                 stale.append(f"{name} {label}")
-            rows.append([name, label, last.strftime("%Y-%m-%d %H:%M"), _age(age),
+            rows.append([name, label, fmt_time(last), _age(age),
                          "STALE" if is_stale else "ok"])  # fmt: skip
-    section.blocks.append(
-        ("table", ["table", "series", "last available_at", "age", "status"], rows)
-    )
-    section.blocks.append(("p", "Stale inputs: " + (", ".join(stale) if stale else "none") + "."))
+    section.blocks.append(("table", ["table", "series", "last available", "age", "status"], rows))
+    section.blocks.append(("p", "Stale series: " + (", ".join(stale) if stale else "none") + "."))
     ctx.keys["stale series"] = str(len(stale))
+    ctx.keys["stale required inputs"] = str(len(required))
     return section
+
+
+def required_staleness(store: Store, at: pd.Timestamp, assets: list[str]) -> list[str]:
+    """The required inputs stale at ``at`` beyond ``REQUIRED_LIMITS``: for each table and
+    asset, the freshest series (any venue) must be at most that old. Returns one text per
+    stale input, e.g. ``"candles BTC (last 2024-01-31 23:00 UTC; limit 3.0 h)"``."""
+    out = []
+    for table, limit in REQUIRED_LIMITS.items():
+        if not store.has(table):
+            out += [f"{table} {asset} (no {table} table)" for asset in assets]
+            continue
+        known = store.as_of(table, at)
+        for asset in assets:
+            part = known[known["asset"].astype(str) == asset] if "asset" in known else known[:0]
+            if part.empty:
+                out.append(f"{table} {asset} (none known at T)")
+                continue
+            last = pd.Timestamp(part["available_at"].max())
+            if at - last > limit:
+                out.append(f"{table} {asset} (last {fmt_time(last)}; limit {_age(limit)})")
+    return out
 
 
 def _age(age: pd.Timedelta) -> str:
@@ -459,6 +604,6 @@ def _age(age: pd.Timedelta) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} d"
 
 
-def at_time(value: datetime) -> pd.Timestamp:
+def at_time(value: Any) -> pd.Timestamp:
     """A tz-aware decision time as a UTC Timestamp."""
     return pd.Timestamp(value).tz_convert("UTC")

@@ -16,20 +16,43 @@ from levercast.experiments.paths import resolve_data_dir
 __all__ = ["run_features"]
 
 
-def _render(payload: dict[str, Any]) -> str:
+def _render(payload: dict[str, Any]) -> list[Any]:
+    """A feature table (values in their units), the sources and the liquidation clusters."""
+    from levercast.experiments.cli.format import fmt_pct, fmt_time, fmt_unit, fmt_usd, table
     from levercast.experiments.jsonable import to_jsonable
+    from levercast.features.frame.registry import feature_spec
 
     data = to_jsonable(payload)
-    lines = [f"{data['asset']} features at {data['at']}"]
+    rows = []
     for name, value in data["features"].items():
-        shown = f"{value:.6g}" if isinstance(value, float) else "null"
-        why = data["missing"].get(name)
-        lines.append(f"  {name:<28} {shown:>14}" + (f"   ({why})" if why else ""))
-    lines.append("sources:")
-    for name, src in data["sources"].items():
-        lines.append(f"  {name:<20} {src['venue']}  last {src['last_ts']}")
-    lines.append(f"clusters: {len(data['clusters'])}")
-    return "\n".join(lines)
+        rows.append([name, fmt_unit(value, feature_spec(name).unit, name=name),
+                     data["missing"].get(name, "")])  # fmt: skip
+    parts: list[Any] = [
+        f"{data['asset']} features at {fmt_time(data['at'])}",
+        table(["feature", "value", "why missing"], rows, right=[1]),
+        table(
+            ["input", "venue", "last row"],
+            [[n, s["venue"] or "-", fmt_time(s["last_ts"])] for n, s in data["sources"].items()],
+            title="sources",
+        ),
+    ]
+    clusters = [
+        [c["side"], fmt_usd(c["center_usd"]), fmt_usd(c["low_usd"]), fmt_usd(c["high_usd"]),
+         fmt_usd(c["mass_usd"]), fmt_pct(c["distance_pct"], digits=2, signed=True)]
+        for c in data["clusters"]
+    ]  # fmt: skip
+    if clusters:
+        parts.append(
+            table(
+                ["side", "centre", "low", "high", "mass", "distance from spot"],
+                clusters,
+                title="liquidation clusters",
+                right=[1, 2, 3, 4, 5],
+            )
+        )
+    else:
+        parts.append("liquidation clusters: none at this time")
+    return parts
 
 
 def _lookback(args: argparse.Namespace) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -69,8 +70,11 @@ def test_features_bad_arguments_exit_2(shared_data, capsys, argv, message):
 def test_features_text_output(shared_data, capsys):
     assert main(["features", "--asset", "ETH", "--at", AT, "--data", str(shared_data)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ETH features at 2026-02-20T00:00:00Z")
+    assert out.startswith("ETH features at 2026-02-20 00:00 UTC")
     assert "exchange_reserves: no rows for ETH" in out
+    assert "liquidation clusters" in out and "distance from spot" in out  # the cluster table
+    assert "$" in out and "%" in out  # money and percentages, not raw floats
+    assert not re.search(r"\d\.\d+e[-+]\d", out) and "None" not in out and "True" not in out
 
 
 MAP_NAMES = ("liq_long_mass_usd", "liq_short_mass_usd", "liq_long_nearest_dist_pct")

@@ -35,8 +35,17 @@ from levercast.experiments.cli.format import (
         (None, "n/a"),
         (math.nan, "n/a"),
     ],
-    ids=["billions", "5.4B", "thousands", "millions", "cents", "negative", "trillions", "none",
-         "nan"],  # fmt: skip
+    ids=[
+        "billions",
+        "5.4B",
+        "thousands",
+        "millions",
+        "cents",
+        "negative",
+        "trillions",
+        "none",
+        "nan",
+    ],
 )
 def test_usd(value, text):
     assert fmt_usd(value) == text

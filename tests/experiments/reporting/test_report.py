@@ -110,8 +110,23 @@ def test_page_loads_in_chromium_with_plots_and_numbers_of_the_summary(report_fil
     }
     summary_keys = markdown_keys(Path(payload["markdown"]).read_text())
     assert page_keys == summary_keys == report.keys
-    for key in ("BTC ELR", "BTC spot (USD)", "BTC OI dominance score", "top edge"):
+    for key in ("BTC ELR", "BTC spot", "BTC OI dominance score", "top edge"):
         assert page_keys[key] not in ("", None)
+    # Recent calibration comes from forecasts and outcomes known at T: its period ends by T.
+    period = page_keys["calibration period"]
+    end = datetime.strptime(period.split(" to ")[1], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    assert end <= AT, period
+    assert re.search(r"Period: [^<]+ \(ends at or before T = ", dom.stdout)
+    # No number on the page in scientific notation (text only: the data URIs are base64).
+    text = re.sub(r'src="data:[^"]+"', "", dom.stdout)
+    text = re.sub(r"<[^>]+>", " ", text)
+    assert not re.search(r"\b\d+(?:\.\d+)?[eE][-+]?\d+\b", text), re.findall(
+        r".{30}\b\d+(?:\.\d+)?[eE][-+]?\d+\b.{10}", text
+    )
+    # The heatmap carries the realised liquidations.
+    assert re.search(r'<img class="plot" src="[^"]+" alt="BTC liquidation heatmap with the '
+                     r'realised liquidations overlaid">', dom.stdout)  # fmt: skip
+    assert "of longs and" in text and "liquidated in" in text
     shot = tmp_path / "shot.png"
     done = chromium(f"--screenshot={shot}", "--window-size=1200,2000", url, tmp_path=tmp_path)
     assert done.returncode == 0 and shot.exists()
@@ -173,3 +188,49 @@ def test_every_with_at_is_refused(capsys):
 def test_ladder_expiries(at, week, month):
     found = list(expiries(pd.Timestamp(at)).values())
     assert [f"{t:%Y-%m-%d}" for t in found] == [week, month]
+
+
+def test_live_report_on_stale_inputs_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
+    data = _make_dataset(tmp_path / "data")  # January 2024: stale for a live report now
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    out = tmp_path / "reports"
+    code = main(["report", "--data", str(data), "--asset", "BTC", "--out", str(out), "--json",
+                 "--model", "gbm"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stale inputs: candles BTC (last 2024-01-")
+    assert "open_interest BTC" in lines[0] and "funding BTC" in lines[0]
+    assert captured.out == "" and not out.exists()  # nothing rendered, nothing on stdout
+
+
+def test_replay_on_the_same_data_exits_0(tmp_path, monkeypatch, capsys):
+    data = _make_dataset(tmp_path / "data")
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    code = main(["report", "--data", str(data), "--asset", "BTC", "--at", "2024-01-31T12:00Z",
+                 "--out", str(tmp_path / "r"), "--json", "--model", "gbm"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+
+
+def test_markdown_is_reproducible_whatever_the_home_holds(tmp_path, monkeypatch, capsys):
+    """Same command, same data: the same Markdown from a cold home and from one holding a saved
+    backtest run (which the calibration used to show whatever its period) and caches."""
+    data = _make_dataset(tmp_path / "data")
+    texts = []
+    for name in ("cold", "warm"):
+        home = tmp_path / name
+        if name == "warm":
+            run = home / "runs" / "20260101T000000Z-backtest"
+            run.mkdir(parents=True)
+            (run / "run.json").write_text(
+                json.dumps({"experiment": "levercast-backtest", "metrics": {"brier": 0.1}})
+            )
+        monkeypatch.setenv("LEVERCAST_HOME", str(home))
+        code = main(["report", "--data", str(data), "--asset", "BTC", "--at",
+                     "2024-01-25T12:00Z", "--out", str(tmp_path / f"out-{name}"), "--json",
+                     "--model", "gbm"])  # fmt: skip
+        assert code == 0
+        texts.append(Path(json.loads(capsys.readouterr().out)["markdown"]).read_text())
+    assert texts[0] == texts[1]
+    assert str(tmp_path) not in texts[0]  # no absolute paths
+    assert "backtest run" not in texts[0]
