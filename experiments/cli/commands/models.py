@@ -21,10 +21,14 @@ def _render(rows: list[dict[str, Any]]) -> Any:
     return table(
         ["model", "fit", "quote", "what it is"],
         [
-            [r["name"], "yes" if r["needs_fit"] else "", "yes" if r["needs_quote"] else "",
-             r["description"]]
+            [
+                r["name"],
+                "yes" if r["needs_fit"] else "",
+                "yes" if r["needs_quote"] else "",
+                r["description"],
+            ]
             for r in rows
-        ],  # fmt: skip
+        ],
         title="pricing models (--model / --models)",
     )
 
