@@ -51,16 +51,23 @@ def table(
     *,
     title: str | None = None,
     right: Iterable[int] = (),
+    min_widths: dict[int, int] | None = None,
 ) -> Any:
     """A ``rich.table.Table`` of already formatted cells (``str(cell)``); columns whose index is
-    in ``right`` are right-aligned (numbers)."""
+    in ``right`` are right-aligned (numbers); ``min_widths`` keeps some columns from being
+    squeezed (index -> characters)."""
     from rich import box
     from rich.table import Table
 
     aligned = set(right)
     out = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for i, header in enumerate(headers):
-        out.add_column(header, justify="right" if i in aligned else "left", overflow="fold")
+        out.add_column(
+            header,
+            justify="right" if i in aligned else "left",
+            overflow="fold",
+            min_width=(min_widths or {}).get(i),
+        )
     for row in rows:
         out.add_row(*(MISSING if cell is None else str(cell) for cell in row))
     return out

@@ -18,7 +18,7 @@ from levercast.experiments.jsonable import to_jsonable
 
 __all__ = ["PIPE_WIDTH", "emit", "print_rich", "say"]
 
-PIPE_WIDTH: Final = 140  # columns of a table written to a file or a pipe
+PIPE_WIDTH: Final = 150  # columns of a table written to a file or a pipe
 
 
 def print_rich(parts: Any, *, file: Any = None) -> None:

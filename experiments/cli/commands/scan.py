@@ -24,19 +24,53 @@ from levercast.experiments.paths import resolve_data_dir
 __all__ = ["render_scan", "run_scan"]
 
 
-def render_scan(result: Any) -> str:
-    """The readable table: flags (* flagged, s stale, d decided or closed at T), market,
-    contract in words, prob and band, bid/ask, edge after costs, side, capped Kelly fraction,
-    why (every reason a row is not flagged)."""
-    from levercast.experiments.scanning.scan import describe_row
+def render_scan(result: Any) -> list[Any]:
+    """A header line and one table row per market: flag (* flagged, s stale, d decided or
+    closed at T), venue, the market's title, model probability and band, bid/ask, edge after
+    costs in points, side, capped Kelly fraction and why a row is not flagged."""
+    from levercast.experiments.cli.format import fmt_points, fmt_prob, fmt_time, table
 
     mode = "live" if result.live else "replay"
     head = (
-        f"scan at {result.at.isoformat()} ({mode}, model {result.model}): "
-        f"{len(result.rows)} priced, {sum(r.flag for r in result.rows)} flagged"
+        f"scan at {fmt_time(result.at)} ({mode}, model {result.model}): "
+        f"{len(result.rows)} markets priced, {sum(r.flag for r in result.rows)} flagged"
     )
-    lines = [head, *(describe_row(r) for r in result.rows)]
-    return "\n".join(lines)
+    rows = []
+    for r in result.rows:
+        flags = ("*" if r.flag else "") + ("s" if r.stale else "") + ("d" if r.decided else "")
+        title = r.question or r.contract.describe()
+        quote = (
+            "-"
+            if r.prob_bid is None and r.prob_ask is None
+            else f"{fmt_prob(r.prob_bid)} / {fmt_prob(r.prob_ask)}"
+        )
+        band = (
+            "-"
+            if r.prob_lo != r.prob_lo  # NaN: not priced
+            else f"{fmt_prob(r.prob_lo)}-{fmt_prob(r.prob_hi)}"
+        )
+        rows.append([flags, r.venue, title, fmt_prob(r.prob_model), band, quote,
+                     fmt_points(r.edge), r.side or "-",
+                     fmt_prob(r.kelly_fraction) if r.kelly_fraction else "-",
+                     _short_why(r.why, flagged=r.flag)])  # fmt: skip
+    legend = "flags: * flagged, s stale quote, d decided or closed at T; edge net of fees/spread"
+    headers = ["", "venue", "market", "model", "band", "bid / ask", "edge", "side", "Kelly", "why"]
+    return [head, table(headers, rows, right=[3, 5, 6, 8], min_widths={2: 36}), legend]
+
+
+def _short_why(why: str | None, *, flagged: bool) -> str:
+    """The reasons a row is not flagged, without the order and quote details (in ``--json``)."""
+    parts = [p.strip() for p in (why or "").split(";") if p.strip()]
+    # A stale quote is the flag column's "s"; the other reasons are spelled out.
+    reasons = [
+        p.removeprefix("not flagged: ")
+        for p in parts
+        if p.startswith("not flagged") and "stale quote" not in p
+    ]
+    reasons += [p for p in parts if p.startswith(("pessimistic", "decided", "closed", "no "))]
+    if flagged and parts:
+        return parts[0]  # the order: side, price and fee
+    return "; ".join(dict.fromkeys(reasons))
 
 
 def _report_stderr(result: Any) -> None:
