@@ -11,21 +11,26 @@ from levercast.experiments.paths import resolve_data_dir
 __all__ = ["run_data"]
 
 
-def _render(report: dict[str, Any]) -> str:
-    lines = [f"dataset ok: {report['ok']}"]
+def _render(report: dict[str, Any]) -> list[Any]:
+    """One table of every table's series (rows, first and last time, gaps), then problems and
+    warnings."""
+    from levercast.experiments.cli.format import fmt_time, table
+
+    rows = []
     for name, info in report["tables"].items():
-        lines.append(f"{name}: {info['rows']} rows")
-        for g in info["groups"]:
+        for g in info["groups"] or [{"rows": info["rows"]}]:
             label = " ".join(
                 str(v) for k, v in g.items() if k not in {"rows", "first_ts", "last_ts", "gaps"}
             )
-            lines.append(
-                f"  {label:<40} {g['rows']:>7} rows  {g['first_ts']} .. {g['last_ts']}"
-                f"  gaps={g['gaps']}"
-            )
-    lines += [f"problem: {p}" for p in report["problems"]]
-    lines += [f"warning: {w}" for w in report["warnings"]]
-    return "\n".join(lines)
+            rows.append([name, label, f"{g['rows']:,}", fmt_time(g.get("first_ts")),
+                         fmt_time(g.get("last_ts")), f"{g.get('gaps', 0) or 0:,}"])  # fmt: skip
+    parts: list[Any] = [
+        "dataset ok" if report["ok"] else "dataset NOT ok: a validation rule is broken",
+        table(["table", "series", "rows", "first", "last", "gaps"], rows, right=[2, 5]),
+    ]
+    parts += [f"problem: {p}" for p in report["problems"]]
+    parts += [f"warning: {w}" for w in report["warnings"]]
+    return parts
 
 
 def run_data(args: argparse.Namespace) -> int:

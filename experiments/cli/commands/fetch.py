@@ -7,6 +7,7 @@ was written and something failed, with one summary line on stderr.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from typing import Any
 
@@ -24,15 +25,23 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _render(result: dict[str, Any]) -> str:
-    lines = [f"wrote {rows} row(s) to {table}" for table, rows in result["written"].items()]
-    lines += [f"failed: {f['what']}: {f['error']}" for f in result["failed"]]
+    lines = [f"wrote {rows:,} row(s) to {table}" for table, rows in result["written"].items()]
+    if result["failed"]:
+        lines.append(f"{len(result['failed'])} source(s) failed (details: --json or --debug)")
     return "\n".join(lines) or "nothing to do"
 
 
 def _finish(args: argparse.Namespace, what: str, result: dict[str, Any]) -> int:
-    emit(args, result, _render)
+    """Print the result; exit 2 with one summary line on stderr when nothing was written and
+    something failed (each failure in --json, and on stderr with --debug)."""
     written = sum(int(v) for v in result["written"].values())
-    if result["failed"] and written == 0:
+    nothing = bool(result["failed"]) and written == 0
+    if getattr(args, "json", False) or not nothing:
+        emit(args, result, _render)
+    if getattr(args, "debug", False):
+        for item in result["failed"]:
+            print(f"levercast: {what}: {item['what']}: {item['error']}", file=sys.stderr)
+    if nothing:
         first = result["failed"][0]
         print(
             f"levercast: {what}: nothing written; {len(result['failed'])} failure(s), first: "
@@ -54,7 +63,13 @@ def run_fetch(args: argparse.Namespace) -> int:
     until = parse_utc(args.until, name="--until") if args.until else None
     store = Store(resolve_data_dir(args.data))
     result = fetch(
-        store, args.what, assets=assets, venues=_split(args.venue), since=since, until=until
+        store,
+        args.what,
+        assets=assets,
+        venues=_split(args.venue),
+        since=since,
+        until=until,
+        progress=io.StringIO() if getattr(args, "quiet", False) else None,
     )
     return _finish(args, f"fetch {args.what}", result)
 

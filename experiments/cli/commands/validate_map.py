@@ -27,17 +27,21 @@ JSON_KEYS: Final = (
 )
 
 
-def _render(p: dict[str, Any]) -> str:
-    def f(x: Any) -> str:
-        return "n/a" if x is None else f"{x:.3f}"
+def _render(p: dict[str, Any]) -> list[Any]:
+    from levercast.experiments.cli.format import fmt_number, fmt_prob, table
 
-    return (
-        f"hours: {p['hours']}\n"
-        f"spearman  map long {f(p['spearman_long'])}  short {f(p['spearman_short'])}\n"
-        f"spearman  baseline long {f(p['baseline_spearman_long'])}  "
-        f"short {f(p['baseline_spearman_short'])}\n"
-        f"top-decile hit  long {f(p['top_decile_hit_long'])}  short {f(p['top_decile_hit_short'])}"
-    )
+    rows = [
+        ["Spearman: map vs realised", fmt_number(p["spearman_long"]),
+         fmt_number(p["spearman_short"])],
+        ["Spearman: baseline", fmt_number(p["baseline_spearman_long"]),
+         fmt_number(p["baseline_spearman_short"])],
+        ["top-decile hit rate", fmt_prob(p["top_decile_hit_long"]),
+         fmt_prob(p["top_decile_hit_short"])],
+    ]  # fmt: skip
+    return [
+        f"liquidation map scored over {p['hours']:,} hours",
+        table(["score", "long", "short"], rows, right=[1, 2]),
+    ]
 
 
 def run_validate_map(args: argparse.Namespace) -> int:
