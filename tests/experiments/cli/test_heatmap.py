@@ -132,3 +132,27 @@ def test_validate_map_lookback(synthetic_data, capsys):
          "--start", window["start"], "--end", window["end"], "--lookback", "23", "--json"]
     )  # fmt: skip
     assert code == 2
+
+
+@pytest.mark.parametrize(
+    ("out", "where"),
+    [("maps", "maps"), ("new/", "new"), ("plain", "plain")],
+    ids=["existing-dir", "trailing-slash", "no-suffix"],
+)
+def test_heatmap_out_dir_writes_into_it(synthetic_data, tmp_path, capsys, out, where):
+    (tmp_path / "maps").mkdir()
+    target = f"{tmp_path / out}/" if out.endswith("/") else str(tmp_path / out)
+    assert _heatmap(synthetic_data, target) == 0
+    payload = json.loads(capsys.readouterr().out)
+    written = tmp_path / where / "heatmap-BTC-20240110T0000Z-20240112T0000Z.png"
+    assert payload["out"] == str(written)  # the JSON names the file written
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / f"{where}.png").exists()  # never DIR.png beside it
+
+
+def test_heatmap_refuses_other_suffixes_and_too_many_bins(synthetic_data, tmp_path, capsys):
+    assert _heatmap(synthetic_data, tmp_path / "x.jpg") == 2
+    assert "--out must be a .png file or a directory" in capsys.readouterr().err
+    assert _heatmap(synthetic_data, tmp_path / "x.png", "--bin-bps", "1") == 2
+    err = capsys.readouterr().err
+    assert "the cap is MAX_BINS = 2000" in err and len(err.strip().splitlines()) == 1
