@@ -1,12 +1,25 @@
-"""Dataset health: rows, spans and gaps per table and group (``levercast data check``)."""
+"""Dataset health: rows, spans and gaps per table and group (``levercast data check``).
+
+Problems (``ok`` false, INTERFACE.md §4) are broken validation rules: a table that fails its
+format (``schema.validate_table``: types, keys, nulls, ``available_at < ts``, probabilities
+outside [0, 1], negative sizes) and rows that break a data-sanity rule that no true value can
+break (``sanity``: non-finite or non-positive prices, high < low, open/close outside the bar,
+IV outside its band, a funding rate beyond 10 %, a winning outcome not among the market's
+outcomes, a resolution before creation, a price row for an outcome the market does not have).
+Warnings (``ok`` unchanged) are gaps, and the heuristic *impossible jump* (a bar far beyond the
+trailing range: a real flash crash can look like one). Every reader excludes the rows of both
+kinds; each line here gives the table, the rule and the count.
+"""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from levercast.features.dataset.sanity import JUMP_REASON, QuarantineWarning
 from levercast.features.dataset.schema import TABLES
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
@@ -102,10 +115,15 @@ def check_dataset(store: Store) -> dict[str, Any]:
                 problems.append(f"{name}: required table missing from {store.root}")
             continue
         try:
-            frame = store.read(name)
+            with warnings.catch_warnings():  # reported below, one line per rule
+                warnings.simplefilter("ignore", QuarantineWarning)
+                frame = store.read(name)
         except DataError as e:
             problems.append(str(e))
             continue
+        for reason, n in store.quarantined(name).items():
+            line = f"{name}: {n} row(s) excluded by readers: {reason}"
+            (warnings_out if reason == JUMP_REASON else problems).append(line)
         groups = _group_rows(name, frame)
         tables[name] = {"rows": len(frame), "groups": groups}
         for g in groups:

@@ -5,7 +5,11 @@ Reading
     ``available_at > since`` when given), filtered on key columns such as ``venue``/``asset``.
     Model code reads through ``as_of`` or a ``StoreView`` fixed at a decision time; nothing else.
     ``Store.read`` returns a whole validated table and is meant for ``data check``, writers and
-    the single outcome reader in ``experiments.labels.outcomes``.
+    the single outcome reader in ``experiments.labels.outcomes``. Every read excludes the rows
+    that break a data-sanity rule (``features.dataset.sanity``: non-finite or non-positive
+    prices, high < low, impossible jumps, IV outside its band, unknown outcome labels,
+    resolution before creation) with one ``QuarantineWarning`` per table naming each rule and
+    its count; ``Store.quarantined(table)`` returns those counts.
 
 Writing
     ``with store.writer() as w: w.upsert(table, frame)``. Writes are idempotent upserts on the
@@ -31,6 +35,7 @@ import os
 import secrets
 import stat
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +46,7 @@ import filelock
 import numpy as np
 import pandas as pd
 
+from levercast.features.dataset.sanity import QuarantineWarning, bad_rows
 from levercast.features.dataset.schema import TABLES, validate_table
 from levercast.features.errors import ConfigError, DataError
 
@@ -90,6 +96,7 @@ class Store:
         self._tables: dict[str, pd.DataFrame] = {}
         self._slices: dict[tuple[str, tuple[tuple[str, str], ...]], _Slice] = {}
         self._fingerprints: dict[str, str] = {}
+        self._quarantined: dict[str, dict[str, int]] = {}
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -144,9 +151,33 @@ class Store:
             raw = pd.read_parquet(path)
         except (OSError, ValueError) as e:
             raise DataError(f"{table}: cannot read {path}: {e}") from e
-        frame = validate_table(table, raw, sort_by_key=True)
+        frame = self._exclude_bad_rows(table, validate_table(table, raw, sort_by_key=True))
         self._tables[table] = frame
         return frame
+
+    def _exclude_bad_rows(self, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` without the rows that break a sanity rule (one warning with the counts)."""
+        related: dict[str, pd.DataFrame] = {}
+        if table == "market_prices" and self.has("markets"):
+            with contextlib.suppress(DataError):  # a broken markets table is its own problem
+                related["markets"] = self.read("markets")
+        bad, counts = bad_rows(table, frame, related=related)
+        self._quarantined[table] = counts
+        if not counts:
+            return frame
+        detail = "; ".join(f"{reason}: {n}" for reason, n in counts.items())
+        warnings.warn(
+            f"{table}: excluded {int(bad.sum())} of {len(frame)} row(s) that break data-sanity "
+            f"rules ({detail}); run `levercast data check` and fix or re-fetch the table",
+            QuarantineWarning,
+            stacklevel=3,
+        )
+        return frame[~bad].reset_index(drop=True)
+
+    def quarantined(self, table: str) -> dict[str, int]:
+        """Rows of ``table`` excluded on read, by the sanity rule they break (reads the table)."""
+        self.read(table)
+        return dict(self._quarantined.get(table, {}))
 
     def _slice(self, table: str, filters: dict[str, str]) -> _Slice:
         key = (table, tuple(sorted((k, str(v)) for k, v in filters.items())))
@@ -256,8 +287,10 @@ class Store:
             self._tables.clear()
             self._slices.clear()
             self._fingerprints.clear()
+            self._quarantined.clear()
             return
         self._tables.pop(table, None)
+        self._quarantined.pop(table, None)
         self._fingerprints.pop(table, None)
         for key in [k for k in self._slices if k[0] == table]:
             del self._slices[key]

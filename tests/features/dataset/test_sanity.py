@@ -1,0 +1,131 @@
+"""Data sanity as rules (``features/dataset/sanity.py``): readers exclude rows that cannot be
+true, with one named warning and the counts; ``data check`` reports them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levercast.features.dataset.quality import check_dataset
+from levercast.features.dataset.sanity import (
+    JUMP_FLOOR,
+    JUMP_K,
+    JUMP_WINDOW,
+    QuarantineWarning,
+    bad_rows,
+    jump_mask,
+)
+from levercast.features.dataset.store import Store
+from levercast.features.errors import DataError
+from tests.conftest import make_dataset
+from tests.faults.corrupt import CORRUPTIONS, FORMAT_BREAKS, ROW
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("clean") / "d", hours=24 * 30)
+
+
+def _copy(clean, tmp_path):
+    import shutil
+
+    root = tmp_path / "d"
+    shutil.copytree(clean, root)
+    return root
+
+
+def test_a_clean_dataset_reads_without_warnings(clean):
+    store = Store(clean)
+    for table in store.tables():
+        store.read(table)  # filterwarnings=error: any QuarantineWarning fails here
+        assert store.quarantined(table) == {}
+    assert check_dataset(store)["ok"]
+
+
+@pytest.mark.parametrize("case", CORRUPTIONS, ids=[c.name for c in CORRUPTIONS])
+def test_readers_exclude_bad_rows_with_a_named_warning(clean, tmp_path, case):
+    root = _copy(clean, tmp_path)
+    rows_before = len(Store(root).read(case.table))
+    case.corrupt(root)
+    store = Store(root)
+    with pytest.warns(QuarantineWarning, match=rf"{case.table}: excluded 1 of") as caught:
+        frame = store.read(case.table)
+    assert len(caught) == 1 and case.rule in str(caught[0].message)
+    assert len(frame) == rows_before - 1
+    assert list(store.quarantined(case.table).values()) == [1]
+    numbers = frame.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(numbers).any()
+    report = check_dataset(Store(root))
+    where = report["problems"] if case.problem else report["warnings"]
+    assert any(case.table in line and case.rule in line for line in where), report
+    assert report["ok"] is (not case.problem)
+
+
+@pytest.mark.parametrize("case", FORMAT_BREAKS, ids=[c.name for c in FORMAT_BREAKS])
+def test_format_breaks_refuse_the_table(clean, tmp_path, case):
+    root = _copy(clean, tmp_path)
+    case.corrupt(root)
+    with pytest.raises(DataError, match=case.rule.replace("[", r"\[").replace("]", r"\]")):
+        Store(root).read(case.table)
+    report = check_dataset(Store(root))
+    assert not report["ok"] and any(case.rule in p for p in report["problems"])
+
+
+def test_as_of_and_views_never_see_an_excluded_bar(clean, tmp_path):
+    root = _copy(clean, tmp_path)
+    CORRUPTIONS[0].corrupt(root)  # close = inf at ROW
+    store = Store(root)
+    t = pd.Timestamp("2024-02-01T00:00Z")
+    with pytest.warns(QuarantineWarning):
+        bars = store.as_of("candles", t, venue="binance-usdm", asset="BTC", interval="1h")
+    assert np.isfinite(bars["close"].to_numpy()).all() and len(bars) == 24 * 30 - 1
+
+
+def _series(n: int = 200, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    return close * 1.005, close * 0.995
+
+
+def _jumps_loop(high, low, window=JUMP_WINDOW, k=JUMP_K, floor=JUMP_FLOOR):
+    """The rule written out bar by bar (one pass, nothing excluded before)."""
+    out = []
+    for i in range(high.size):
+        if i < window:
+            out.append(False)
+            continue
+        top, bottom = math.log(max(high[i - window : i])), math.log(min(low[i - window : i]))
+        scale = k * max(top - bottom, floor)
+        out.append(math.log(high[i]) - top > scale or bottom - math.log(low[i]) > scale)
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    ("factor", "flagged"),
+    [(1.0, False), (1.3, False), (0.6, False), (10.0, True), (0.1, True), (1e8, True)],
+    ids=["none", "+30%", "-40%", "x10", "/10", "1e8"],
+)
+def test_jump_rule_matches_a_loop_and_spares_real_moves(factor, flagged):
+    high, low = _series()
+    high[150] *= factor
+    low[150] *= factor
+    mask = jump_mask(high, low)
+    assert mask[150] is np.bool_(flagged)
+    np.testing.assert_array_equal(mask, _jumps_loop(high, low))
+
+
+def test_a_run_of_bad_bars_is_caught_whole():
+    high, low = _series()
+    high[100:105] = low[100:105] = 1e12
+    assert np.flatnonzero(jump_mask(high, low)).tolist() == list(range(100, 105))
+
+
+def test_the_shared_dataset_is_clean(shared_store):
+    for table in shared_store.tables():
+        bad, counts = bad_rows(table, shared_store.read(table), related={
+            "markets": shared_store.read("markets")})  # fmt: skip
+        assert counts == {} and not bad.any(), table
+    assert ROW > JUMP_WINDOW
