@@ -2,8 +2,10 @@
 
 Data: ``$LEVERCAST_DATA``, else ``../shared/data`` when it exists, else ``./data`` (filled first
 with ``levercast fetch all`` when empty and the feeds are reachable). With no data and no
-network it exits 2 with one line saying how to get data. Each step is a real CLI call; the demo
-exits 1 if any step fails (after running the others).
+network it exits 2 with one line saying how to get data. Each step is a real CLI call whose
+output for people (tables) is shown as it comes, with its progress bars when the terminal
+shows them; the demo exits 1 if any step fails (after running the others). State goes to
+``$LEVERCAST_HOME``, set to ``./.levercast`` here unless already set.
 """
 
 from __future__ import annotations
@@ -30,28 +32,19 @@ def _has_tables(path: Path) -> bool:
     return path.is_dir() and (any(path.glob("*.parquet")) or any(path.glob("*/*.parquet")))
 
 
-def _run(title: str, args: list[str], *, show: int = 1500) -> tuple[bool, object]:
-    print(f"\n== {title}\n$ levercast {' '.join(args)}", flush=True)
+def _run(title: str, args: list[str]) -> bool:
+    """Run one CLI step with its output shown as it comes; return whether it exited 0."""
+    print(f"\n== {title}\n$ levercast {' '.join(_quoted(a) for a in args)}", flush=True)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "levercast.experiments", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+    proc = subprocess.run([sys.executable, "-m", "levercast.experiments", *args], cwd=REPO)
     elapsed = time.perf_counter() - started
-    out = proc.stdout.strip()
-    doc: object = None
-    try:
-        doc = json.loads(out) if out else None
-    except json.JSONDecodeError:
-        doc = None
-    text = json.dumps(doc, indent=1) if doc is not None else out
-    print(text[:show] + (" ..." if len(text) > show else ""))
-    if proc.returncode != 0:
-        print(f"[exit {proc.returncode}] {proc.stderr.strip()[-800:]}")
-    print(f"({elapsed:.1f} s)", flush=True)
-    return proc.returncode == 0, doc
+    status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+    print(f"-- {status} ({elapsed:.1f} s)", flush=True)
+    return proc.returncode == 0
+
+
+def _quoted(arg: str) -> str:
+    return f"'{arg}'" if any(c in arg for c in ' {}"$?') else arg
 
 
 def _last_time(data: Path) -> str:
@@ -95,47 +88,38 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 2
-    d = ["--data", str(data), "--json"]
-    ok, _ = _run("data check", ["data", "check", *d], show=600)
-    results = [ok]
+    d = ["--data", str(data)]
+    results = [_run("data check", ["data", "check", *d])]
     at = _last_time(data)
     steps = [
+        ("pricing models", ["models"]),
         (
             "features (ELR, dominance, signals, liquidation clusters)",
             ["features", "--asset", "BTC", "--at", at, *d],
         ),
+        ("price: BTC touches spot -5% within 7 days (gbm)", _price_args(data, at, d)),
         (
-            "price: BTC touches spot -5% within 7 days (gbm)",
-            [
-                "price",
-                json.dumps(
-                    {"kind": "close_below", "asset": "BTC", "strike_usd": 60000, "end": None}
-                ),
-                "--at",
-                at,
-                *d,
-            ],
+            "parse a market title",
+            ["parse", "Will Bitcoin dip to $60,000 in February?", "--at", at],
         ),
-        ("parse every market in the dataset", ["parse", *d]),
         (
             "backtest BTC, last 120 days",
             ["backtest", "--asset", "BTC", "--start", "2025-10-01T00:00Z", "--end", at, *d],
         ),
         # gbm here: the walk-forward default over every market takes ~13 min on 2 cores
-        # (experiments/polymarket_eval/README.md has both).
+        # (experiments/studies/polymarket_eval/README.md has both).
         ("evaluate against Polymarket odds (gbm)", ["evaluate", "--model", "gbm", *d]),
-        ("report", ["report", "--asset", "BTC", "--at", at, *d]),
+        ("scan: replay at T", ["scan", "--at", at, "--model", "gbm", *d]),
+        (
+            "report (HTML + Markdown)",
+            ["report", "--asset", "BTC", "--at", at, *d],  # into $LEVERCAST_HOME/reports
+        ),
     ]
     for title, args in steps:
-        if not (REPO / "experiments" / "commands" / f"{args[0]}.py").exists():
-            print(f"\n== {title}: not available in this build")
-            continue
-        if args[0] == "price":
-            args = _price_args(data, at, d)
-        ok, _ = _run(title, args, show=400 if args[0] == "parse" else 1500)
-        results.append(ok)
+        results.append(_run(title, args))
     failed = results.count(False)
     print(f"\ndemo: {len(results) - failed} step(s) ok, {failed} failed")
+    print("run levercast yourself: .venv/bin/levercast --help (or: source .venv/bin/activate)")
     return 0 if failed == 0 else 1
 
 
@@ -155,7 +139,7 @@ def _price_args(data: Path, at: str, d: list[str]) -> list[str]:
         "strike_usd": round(spot * 0.95, -2),
         "end": end,
     }
-    return ["price", json.dumps(spec), "--at", at, *d]
+    return ["price", json.dumps(spec), "--at", at, "--model", "gbm", *d]
 
 
 if __name__ == "__main__":

@@ -112,19 +112,26 @@ def plot_elr(
     twin.set_ylabel("proxy (OI / market cap)")
     if oi_source is not None:
         sources = ["" if pd.isna(v) else str(v) for v in oi_source]
-        for i in range(1, len(sources)):
-            if sources[i] != sources[i - 1] and sources[i] and sources[i - 1]:
-                ax.axvline(times[i], color="grey", linestyle="--", linewidth=0.9)
-                ax.annotate(
-                    f"OI source: {sources[i - 1]} -> {sources[i]}",
-                    xy=(times[i], 0.97),
-                    xycoords=("data", "axes fraction"),
-                    fontsize=7,
-                    ha="right",
-                    va="top",
-                    rotation=90,
-                    color="dimgrey",
-                )
+        switches = [
+            i
+            for i in range(1, len(sources))
+            if sources[i] != sources[i - 1] and sources[i] and sources[i - 1]
+        ]
+        for n, i in enumerate(switches):
+            ax.axvline(times[i], color="black", linestyle=":", linewidth=1.0)
+            left = i < len(times) / 2  # label on the side with room
+            ax.annotate(
+                f"OI source {sources[i - 1]} -> {sources[i]}",
+                xy=(times[i], 0.04 + 0.09 * (n % 4)),
+                xycoords=("data", "axes fraction"),
+                xytext=(3 if left else -3, 0),
+                textcoords="offset points",
+                fontsize=7,
+                ha="left" if left else "right",
+                va="bottom",
+                color="black",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper left", fontsize=8)
     ax.set_title(f"{asset} estimated leverage ratio")
@@ -350,6 +357,9 @@ def _realised_bubbles(ax: Any, low: Any, realised: pd.DataFrame, bars: pd.DataFr
 
     if realised.empty:
         ax.plot([], [], " ", label="no realised liquidations known")
+        low.text(0.5, 0.5, "no realised liquidations known for this period", ha="center",
+                 va="center", transform=low.transAxes, fontsize=8, color="dimgrey")  # fmt: skip
+        low.set_yticks([])
         return
     ts = pd.DatetimeIndex(realised["ts"])
     # the bar that contains each bucket (bars are stamped at close = bucket start + 1 h)

@@ -29,9 +29,9 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, Final
 
+from levercast.experiments.reporting.numbers import fmt_time
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ForecastError
-from levercast.features.timeutil import format_utc
 
 __all__ = [
     "Report",
@@ -222,9 +222,9 @@ def _environment(kind: str) -> Any:
 def _context(report: Report) -> dict[str, Any]:
     lookback = None if report.lookback_hours is None else f"{report.lookback_hours:g} h"
     return {
-        "title": f"levercast report {', '.join(report.assets)} at {format_utc(report.at)}",
+        "title": f"levercast report {', '.join(report.assets)} at {fmt_time(report.at)}",
         "model": report.model,
-        "at": format_utc(report.at),
+        "at": fmt_time(report.at),
         "lookback": lookback,
         "keys": report.keys,
         "notes": report.notes,

@@ -38,7 +38,8 @@ def run_heatmap(args: argparse.Namespace) -> int:
     emit(
         args,
         payload,
-        lambda p: f"wrote {p['out']} ({p['snapshots']:,} hourly snapshots x {p['bins']:,} "
-        "price bins)",
+        lambda p: (
+            f"wrote {p['out']} ({p['snapshots']:,} hourly snapshots x {p['bins']:,} price bins)"
+        ),
     )
     return 0
