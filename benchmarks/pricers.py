@@ -1,8 +1,11 @@
 """Pricer benchmark: closed-form throughput and Monte Carlo speed.
 
-Targets (issue 3): closed forms >= 5e6 contracts/s (QuantLib's one-touch engine priced 4.4e4/s on
-this machine); Monte Carlo 1e5 paths x 168 hourly steps < 1 s. Also times one cold and one warm
-``price_contract`` on the dataset (``$LEVERCAST_DATA`` or ``../shared/data``) when present.
+Targets (issue 3, issue 22): closed forms >= 5e6 contracts/s for every kind, the mixed-kind batch
+and first_of included (QuantLib's one-touch engine priced 4.4e4/s on this machine); Monte Carlo
+1e5 paths x 168 hourly steps < 1 s. Throughputs are the best of a few runs on 1e6 random
+contracts (a loaded machine lowers them: compare with ``touch_per_s`` of the same run). Also
+times one cold and one warm ``price_contract`` on the dataset (``$LEVERCAST_DATA`` or
+``../shared/data``) when present.
 
 Run: ``.venv/bin/python benchmarks/pricers.py``.
 """
@@ -30,6 +33,9 @@ from levercast.models.pricing.gbm import gbm_probabilities
 from levercast.models.pricing.montecarlo import PathEvent, simulate_event
 
 N = 1_000_000
+# every kind through the batch API (move: terminal, the default, and continuous)
+KINDS = ("touch", "close_above", "close_below", "range", "up_down", "first_of", "move")
+KINDS += ("move_continuous",)
 
 
 def _best(fn: Callable[[], Any], repeat: int = 5) -> float:
@@ -50,12 +56,29 @@ def _closed_form() -> dict[str, float]:
     up = strike > spot
     lower, upper = spot * 0.9, spot * 1.1
     kinds = np.array(["touch", "close_above", "range", "first_of", "move"])[rng.integers(0, 5, N)]
+
+    def batch(kind: str) -> Callable[[], Any]:
+        """All N contracts of one kind through the batch API (the backtests' path)."""
+        monitoring = "continuous" if kind == "move_continuous" else ""
+        return lambda: gbm_probabilities(
+            kind.removesuffix("_continuous"),
+            spot,
+            vol,
+            t,
+            strike_usd=strike,
+            lower_usd=lower,
+            upper_usd=upper,
+            threshold=0.05,
+            monitoring=monitoring,
+        )
+
     out = {
         "touch_per_s": N / _best(lambda: cf.prob_touch(spot, strike, vol, t, up=up)),
         "touch_drift_per_s": N
         / _best(lambda: cf.prob_touch(spot, strike, vol, t, up=up, log_drift=-0.5 * vol**2)),
         "close_above_per_s": N / _best(lambda: cf.prob_close_above(spot, strike, vol, t)),
         "first_of_per_s": N / _best(lambda: cf.prob_double_barrier(spot, lower, upper, vol, t)),
+        **{f"gbm_{kind}_per_s": N / _best(batch(kind), repeat=3) for kind in KINDS},
         "batch_mixed_kinds_per_s": N
         / _best(
             lambda: gbm_probabilities(
