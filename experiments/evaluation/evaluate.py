@@ -219,6 +219,17 @@ def run_evaluate(
         books=_books(store),
         seed=seed,
     )
+    # The same rule at the point forecast, without the band's margin: what trading on it alone
+    # would have done (a sensitivity, never the headline).
+    scores["trading_point_forecast"] = simulate_trading(
+        obs.drop(columns=["prob_lo", "prob_hi"], errors="ignore"),
+        obs["prob_model"].to_numpy(float),
+        rule or TradingRule(),
+        markets=sets.markets,
+        contracts=sets.contracts,
+        books=_books(store),
+        seed=seed,
+    )
     tuned = (info.get("market_aware") or {}).get("prior") or {}
     recal = (info.get("recalibration") or {}).get("prior") or {}
     since = tuned.get("tuned_until") if model == "market_aware" else recal.get("tuned_until")

@@ -122,11 +122,13 @@ class CoefficientPrior:
         return PriorStrength(**self.strength)
 
     def to_json(self) -> str:
-        """JSON text (precision rounded to 6 significant digits)."""
+        """JSON text (6 significant digits; one line per precision row)."""
         doc = asdict(self)
-        doc["mean"] = [float(f"{v:.6g}") for v in self.mean]
-        doc["precision"] = [[float(f"{v:.6g}") for v in row] for row in self.precision]
-        return json.dumps(doc, indent=1) + "\n"
+        mean = [float(f"{v:.6g}") for v in doc.pop("mean")]
+        rows = [[float(f"{v:.6g}") for v in row] for row in doc.pop("precision")]
+        head = json.dumps(doc, indent=1)[:-2]
+        body = ",\n".join("  " + json.dumps(row) for row in rows)
+        return f'{head},\n "mean": {json.dumps(mean)},\n "precision": [\n{body}\n ]\n}}\n'
 
     @classmethod
     def from_json(cls, text: str) -> CoefficientPrior:

@@ -91,12 +91,19 @@ def _history(store: Store, base_model: str, until: pd.Timestamp) -> tuple[pd.Dat
 
 
 def fit_prior(
-    store: Store, *, design: Design, base_model: str, tuned_until: str, command: str
+    store: Store,
+    *,
+    design: Design,
+    base_model: str,
+    tuned_until: str,
+    command: str,
+    history: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> tuple[Any, list[dict[str, Any]]]:
     """The prior of ``design`` fitted on the markets known before ``tuned_until`` (module
-    docstring), and the grid's results."""
+    docstring), and the grid's results; ``history`` (observations, features) when already
+    built for this base model and time."""
     until = pd.Timestamp(parse_utc(tuned_until, name="tuned_until"))
-    obs, features = _history(store, base_model, until)
+    obs, features = history if history is not None else _history(store, base_model, until)
     y = obs["outcome"].to_numpy(float)
     ids = obs["market_id"].astype(str).to_numpy()
     reference = features["prob_market" if design == "market_aware" else "prob_model"].to_numpy()
@@ -154,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     designs: list[Design] = (
         ["market_aware", "recalibration"] if args.design == "both" else [args.design]
     )
+    until = pd.Timestamp(parse_utc(args.tuned_until, name="--tuned-until"))
+    history = _history(store, args.base_model, until)  # the base model runs once
     for design in designs:
         prior, results = fit_prior(
             store,
@@ -161,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             base_model=args.base_model,
             tuned_until=args.tuned_until,
             command=command,
+            history=history,
         )
         args.out_dir.mkdir(parents=True, exist_ok=True)
         (args.out_dir / prior_file(design, args.base_model)).write_text(prior.to_json())
