@@ -229,10 +229,15 @@ def bounded(
 
 def lookback_hours(text: str) -> float:
     """``--lookback``: hours within ``LOOKBACK_RANGE_HOURS`` (the liquidation map's window)."""
-    from levercast.features.errors import ConfigError
-    from levercast.features.liqmap.params import check_lookback
+    from levercast.features.liqmap.params import LOOKBACK_RANGE_HOURS
 
+    lo, hi = LOOKBACK_RANGE_HOURS
     try:
-        return check_lookback(text, name="--lookback")
-    except ConfigError as e:
-        raise argparse.ArgumentTypeError(str(e).replace("--lookback must", "must")) from e
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of hours in [{lo:g}, {hi:g}]; found {text!r}"
+        )
+    return value

@@ -333,7 +333,7 @@ def plot_heatmap(
     ax.set_ylim(float(log_edges[0]), float(log_edges[-1]))
     ax.set_xlim(x0, x1)
     levels = round_price_ticks(float(edges_usd[0]), float(edges_usd[-1]))
-    ax.yaxis.set_major_locator(FixedLocator(np.log(levels)))
+    ax.yaxis.set_major_locator(FixedLocator([math.log(v) for v in levels]))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"${np.exp(y):,.0f}"))
     ax.set_ylabel("price (USD, log scale)")
