@@ -54,6 +54,7 @@ def _finish(args: argparse.Namespace, what: str, result: dict[str, Any]) -> int:
 
 def run_fetch(args: argparse.Namespace) -> int:
     """Fetch one kind of data (or ``all``) into ``--data``."""
+    from levercast.experiments.cli.progress import progress_bar
     from levercast.experiments.ingest.fetch import fetch
     from levercast.features.dataset.store import Store
     from levercast.features.timeutil import parse_utc
@@ -62,15 +63,16 @@ def run_fetch(args: argparse.Namespace) -> int:
     since = parse_utc(args.since, name="--since") if args.since else None
     until = parse_utc(args.until, name="--until") if args.until else None
     store = Store(resolve_data_dir(args.data))
-    result = fetch(
-        store,
-        args.what,
-        assets=assets,
-        venues=_split(args.venue),
-        since=since,
-        until=until,
-        progress=io.StringIO() if getattr(args, "quiet", False) else None,
-    )
+    with progress_bar(args, f"fetch {args.what}"):  # a spinner until fetch takes a callback
+        result = fetch(
+            store,
+            args.what,
+            assets=assets,
+            venues=_split(args.venue),
+            since=since,
+            until=until,
+            progress=io.StringIO() if getattr(args, "quiet", False) else None,
+        )
     return _finish(args, f"fetch {args.what}", result)
 
 

@@ -18,7 +18,7 @@ import argparse
 import sys
 from typing import Any
 
-from levercast.experiments.cli.output import emit
+from levercast.experiments.cli.output import emit, say
 from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["render_scan", "run_scan"]
@@ -73,20 +73,22 @@ def _short_why(why: str | None, *, flagged: bool) -> str:
     return "; ".join(dict.fromkeys(reasons))
 
 
-def _report_stderr(result: Any) -> None:
+def _report_stderr(args: argparse.Namespace, result: Any) -> None:
+    """Failed venues always; unsupported markets and notes unless ``-q``."""
     for item in result.failed:
         print(f"scan: {item['what']} failed: {item['error']}", file=sys.stderr)
     if result.unsupported:
         total = sum(result.unsupported.values())
-        print(f"scan: {total} market(s) not priced:", file=sys.stderr)
+        say(args, f"scan: {total} market(s) not priced:")
         for reason, n in result.unsupported.items():
-            print(f"  {n:>4}  {reason}", file=sys.stderr)
+            say(args, f"  {n:>4}  {reason}")
     for note in result.notes:
-        print(f"scan: {note}", file=sys.stderr)
+        say(args, f"scan: {note}")
 
 
 def run_scan(args: argparse.Namespace) -> int:
     """Run the scanner; log live rows to the forward log; print rows."""
+    from levercast.experiments.cli.progress import progress_bar
     from levercast.experiments.scanning.scan import scan
     from levercast.features.dataset.store import Store
     from levercast.features.errors import ConfigError, DataError
@@ -94,17 +96,18 @@ def run_scan(args: argparse.Namespace) -> int:
 
     at = None if args.at is None else parse_utc(args.at, name="--at")
     store = Store(resolve_data_dir(args.data))
-    result = scan(
-        store,
-        at=at,
-        venues=args.venue or "polymarket,kalshi",
-        assets=args.asset or "BTC,ETH",
-        min_edge=float(args.min_edge),
-        max_quote_age=args.max_quote_age,
-        fetch=at is None and not args.no_fetch,
-        model=getattr(args, "model", None),
-    )
-    _report_stderr(result)
+    with progress_bar(args, "scan: pricing markets"):  # a spinner until scan takes a callback
+        result = scan(
+            store,
+            at=at,
+            venues=args.venue or "polymarket,kalshi",
+            assets=args.asset or "BTC,ETH",
+            min_edge=float(args.min_edge),
+            max_quote_age=args.max_quote_age,
+            fetch=at is None and not args.no_fetch,
+            model=getattr(args, "model", None),
+        )
+    _report_stderr(args, result)
     # Only forecasts go to the forward log: rows already decided or closed at T are not.
     logged = [r for r in result.rows if r.decided is None and r.prob_model == r.prob_model]
     if result.live and logged:
@@ -117,7 +120,7 @@ def run_scan(args: argparse.Namespace) -> int:
                 source="scan",
                 data_fingerprint=result.data_fingerprint,
             )
-            print(f"scan: {n} forecast(s) appended to the forward log", file=sys.stderr)
+            say(args, f"scan: {n} forecast(s) appended to the forward log")
         except DataError as e:
             print(f"scan: forward log not written ({e})", file=sys.stderr)
     if result.failed and not result.rows:
