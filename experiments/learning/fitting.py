@@ -3,43 +3,71 @@
 ``fit_default(store, assets=..., cut=...)`` assembles the training set
 (``experiments.learning.training_set``: labels from ``experiments.labels``) and the
 liquidation-volume windows (``experiments.labels.liquidations``), then fits the store-free
-models of ``models.learned`` on them. ``load_or_fit`` reuses a fit cached in
-``$LEVERCAST_HOME/models`` keyed by (layout version, fingerprint, assets, config, cut) with
-``cut + purge <= T``, else fits with ``cut = floor_day(T - purge)`` (refit on data before T,
-INTERFACE.md §5); a cached file that does not load as a fit of this layout is refitted, never
-trusted. ``fit_with_budget`` runs a cold fit under ``LEVERCAST_COLD_BUDGET_SECS`` (default 40 s).
-``learned_pricer(name, ...)`` wraps a usable fit in a ``LearnedPricer``: ``learned`` and
-``default`` use the shipped ``TrainingConfig()``, ``default_vol`` the same without leverage
-features (``TrainingConfig().vol_only()``; ``model_config``); each config is cached separately.
-Pricing itself never fits and never logs.
+models of ``models.learned`` on them.
+
+``find_or_fit`` gives a fit usable at ``T`` and says how it was obtained: the best cached fit
+under the reuse rule of ``experiments.learning.fit_cache`` (``cut + purge <= T``, a cut at most
+30 days behind ``floor_day(T - purge)``, the current data fingerprint first, then an earlier
+state of the same data directory), else a fit made now with ``cut = floor_day(T - purge)``
+(refit on data before T, INTERFACE.md §5) and cached. ``load_or_fit`` is the same, returning the
+fit only. ``fit_with_budget`` runs it in a worker thread under ``LEVERCAST_COLD_BUDGET_SECS``
+(default 40 s) and gives up (the caller answers with ``gbm``) past it.
+
+Answering one question (``build_pricer(name, ..., kind=K)``) fits only what answers it
+(``question_config``): the asset asked, the contract kind asked plus the two terminal kinds that
+make the coherent ``c(K)`` of ``default`` (close_above, close_below), no liquidation-volume model
+(a ``liquidations_above`` question has its own cheap model), and no volatility-only companion
+when every family asked is answered by the leverage model. Such a fit is a model of its own
+(trained on fewer kinds than the full ``default``, cached under its own configuration); a cached
+fit of the full configuration is accepted in its place. ``default`` and ``default_vol`` answer
+range and first_of contracts with ``gbm`` by construction (``models.learned.forecaster``), so
+those questions need no fit at all. Without ``kind`` (``scan``, ``report``: many kinds per asset)
+the full configuration is fitted, liquidation model included.
+
+Every learned answer says in its ``warnings`` which fit answered: reused (its cut, its data) or
+fitted now (its cut and wall time), or why ``gbm`` answered instead. Pricing itself never fits
+and never logs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
+import time
 from collections.abc import Sequence
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import pandas as pd
 
+from levercast.experiments.learning.fit_cache import (
+    MAX_REUSE_DAYS,
+    CachedFit,
+    cache_path,
+    load_fit,
+    save_fit,
+    usable_fits,
+)
 from levercast.experiments.learning.liquidations import (
     fit_liquidation_model,
     load_or_fit_liquidations,
 )
 from levercast.experiments.learning.training_set import assemble_training_set
-from levercast.experiments.paths import levercast_home
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
-from levercast.models.learned.design import TrainingConfig
+from levercast.features.timeutil import format_utc
+from levercast.models.contracts import Kind
+from levercast.models.learned.contract_grid import GRID_KINDS
+from levercast.models.learned.design import FAMILIES, TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster, fit_forecaster
 from levercast.models.learned.pricer import LearnedPricer
 
 __all__ = [
     "COLD_BUDGET_SECS",
+    "BuiltPricer",
+    "FitOutcome",
+    "build_pricer",
+    "find_or_fit",
     "fit_default",
     "fit_liquidation_model",
     "fit_with_budget",
@@ -47,12 +75,23 @@ __all__ = [
     "liquidation_pricer",
     "load_or_fit",
     "model_config",
+    "question_config",
     "replace_config",
 ]
 
 COLD_BUDGET_SECS: Final = 40.0
-# Bumped whenever the pickled classes move or change: older cache files are then never matched.
-CACHE_VERSION: Final = "v3"
+# The event families of each grid kind (a move is one-way or either way).
+_FAMILIES_OF: Final[dict[str, frozenset[str]]] = {
+    "touch": frozenset({"touch"}),
+    "close_above": frozenset({"terminal_beyond"}),
+    "close_below": frozenset({"terminal_beyond"}),
+    "up_down": frozenset({"terminal_beyond"}),
+    "range": frozenset({"range"}),
+    "first_of": frozenset({"first_of"}),
+    "move": frozenset({"terminal_beyond", "move_either"}),
+}
+_TERMINAL: Final = ("close_above", "close_below")
+_GBM_BY_CONSTRUCTION: Final = ("range", "first_of")
 
 
 def fit_default(
@@ -92,6 +131,10 @@ def fit_default(
     cut = pd.Timestamp(cut)
     if cut.tzinfo is None:
         raise ConfigError(f"cut must be tz-aware UTC; found naive {cut.isoformat()}")
+    # LightGBM's OpenMP threads spin while idle by default; on a busy 2-core machine two spinning
+    # threads made one fit 3x slower (3.6 s with 1 thread, 11.7 s with 2, 4.7 s with 2 passive).
+    # Read when the OpenMP runtime starts: it has no effect once LightGBM is loaded.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     data = assemble_training_set(store, assets=assets, cut=cut, config=config, seed=seed)
     liq = fit_liquidation_model(store, assets=assets, cut=cut, seed=seed) if liquidations else None
     common: dict[str, Any] = {
@@ -111,64 +154,99 @@ def fit_default(
     return fit_forecaster(data, config=config, liquidations=liq, companion=companion, **common)
 
 
-def _cache_dir() -> Path:
-    path = levercast_home() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+@dataclass(frozen=True, slots=True)
+class FitOutcome:
+    """A fit for pricing at a time, and how it was obtained.
+
+    Attributes
+    ----------
+    fitted
+        The fit (None when none could be had within the budget or at all).
+    note
+        Which fit it is, in words, for the answer's ``warnings`` (empty without a fit).
+    reason
+        Why ``fitted`` is None (``learned-model-timeout: ...``, ``learned-model-unavailable:
+        ...``).
+    """
+
+    fitted: FittedForecaster | None
+    note: str = ""
+    reason: str | None = None
 
 
-def _cache_prefix(fingerprint: str, assets: Sequence[str], config: TrainingConfig) -> str:
-    digest = hashlib.sha256(config.key().encode()).hexdigest()[:10]
-    return f"forecaster-{CACHE_VERSION}-{fingerprint}-{'+'.join(assets)}-{digest}-"
+def _kinds_text(config: TrainingConfig) -> str:
+    return "all grid kinds" if set(config.kinds) == set(GRID_KINDS) else ", ".join(config.kinds)
 
 
-def _load_cached(path: Path) -> FittedForecaster | None:
-    """A cached fit, or None when the file is unreadable or not a fit of this layout."""
-    import joblib
+def _reused_note(found: CachedFit, fitted: FittedForecaster, at: pd.Timestamp) -> str:
+    newest = (at - fitted.purge).floor("D")
+    age = (newest - fitted.cut) / pd.Timedelta(days=1)
+    note = (
+        f"reused the cached fit of {'+'.join(fitted.assets)} ({_kinds_text(fitted.config)}) with "
+        f"training cut {format_utc(fitted.cut)}, usable from cut + purge "
+        f"{format_utc(fitted.cut + fitted.purge)}; {age:.0f} days older than a fit made now "
+        f"would be (fits more than {MAX_REUSE_DAYS:.0f} days older are refitted)"
+    )
+    if not found.same_data:
+        note += (
+            f"; fitted on an earlier state of this data directory (data fingerprint "
+            f"{found.fingerprint})"
+        )
+    return note
 
-    try:
-        fitted = joblib.load(path)
-    except Exception:  # an unreadable or foreign pickle is refitted, never trusted
-        return None
-    return fitted if isinstance(fitted, FittedForecaster) else None
 
-
-def load_or_fit(
+def find_or_fit(
     store: Store,
     *,
     assets: Sequence[str],
     at: pd.Timestamp,
     config: TrainingConfig | None = None,
     seed: int = 0,
-    max_age_days: float = 7.0,
-) -> FittedForecaster:
-    """A fit usable at ``at``: cached, or fitted now and cached (joblib).
+    max_age_days: float = MAX_REUSE_DAYS,
+    liquidations: bool = True,
+    alternatives: Sequence[TrainingConfig] = (),
+) -> FitOutcome:
+    """A fit usable at ``at``: the best cached one, else fitted now and cached (joblib).
 
-    A cached fit qualifies when its cut is at most ``max_age_days`` older than
-    ``floor_day(at - purge)`` and not newer; otherwise the fit uses that cut.
+    Parameters
+    ----------
+    store, assets, at
+        The dataset, the assets trained on, the decision time (tz-aware).
+    config
+        The configuration to fit when nothing cached qualifies (default ``TrainingConfig()``).
+    seed
+        Seed of a new fit.
+    max_age_days
+        Largest age of a reused cut behind ``floor_day(at - purge)``
+        (``experiments.learning.fit_cache``).
+    liquidations
+        Fit the liquidation-volume model with a new fit.
+    alternatives
+        Other configurations whose cached fits are accepted in place of ``config``'s (never
+        fitted here), preferred after ``config`` at an equal cut.
+
+    Returns
+    -------
+    FitOutcome
+        ``fitted`` is never None here; ``note`` says which fit it is.
     """
-    import joblib
-
     config = config or TrainingConfig()
     at = pd.Timestamp(at)
-    target = (at - config.purge).floor("D")
-    max_age = pd.Timedelta(days=max_age_days)
-    prefix = _cache_prefix(store.fingerprint(), assets, config)
-    folder = _cache_dir()
-    best: tuple[pd.Timestamp, Any] | None = None
-    for path in folder.glob(f"{prefix}*.joblib"):
-        stamp = pd.Timestamp(path.stem[len(prefix) :].replace("_", ":"))
-        if target - max_age <= stamp <= target and (best is None or stamp > best[0]):
-            best = (stamp, path)
-    if best is not None:
-        cached = _load_cached(best[1])
+    configs = [config, *alternatives]
+    for found in usable_fits(
+        store, assets=assets, at=at, configs=configs, max_age_days=max_age_days
+    ):
+        cached = load_fit(found.path)
         if cached is not None and cached.usable_at(at):
-            return cached
-    fitted = fit_default(store, assets=assets, cut=target, seed=seed, config=config)
-    final = folder / f"{prefix}{target.isoformat().replace(':', '_')}.joblib"
-    tmp = final.with_suffix(f".tmp{os.getpid()}")
-    joblib.dump(fitted, tmp)
-    tmp.replace(final)
+            return FitOutcome(cached, _reused_note(found, cached, at))
+    cut = (at - config.purge).floor("D")
+    started = time.perf_counter()
+    fitted = fit_default(
+        store, assets=assets, cut=cut, seed=seed, config=config, liquidations=liquidations
+    )
+    seconds = time.perf_counter() - started
+    path = cache_path(store, assets, config, cut)
+    save_fit(fitted, path)
     if os.environ.get("MLFLOW_TRACKING_URI"):
         # Tracking configured explicitly: register the fresh fit under a stable name with its
         # training cut (failures are reported on stderr by log_model and never stop pricing).
@@ -180,7 +258,29 @@ def load_or_fit(
             training_cut=fitted.cut.to_pydatetime(),
             tags={"data_fingerprint": fitted.fingerprint, "assets": ",".join(fitted.assets)},
         )
-    return fitted
+    note = (
+        f"fitted now on {'+'.join(assets)} ({_kinds_text(config)}) contracts decided up to the "
+        f"training cut {format_utc(cut)} in {seconds:.1f} s, usable from cut + purge "
+        f"{format_utc(cut + config.purge)}; cached for later answers"
+    )
+    return FitOutcome(fitted, note)
+
+
+def load_or_fit(
+    store: Store,
+    *,
+    assets: Sequence[str],
+    at: pd.Timestamp,
+    config: TrainingConfig | None = None,
+    seed: int = 0,
+    max_age_days: float = MAX_REUSE_DAYS,
+) -> FittedForecaster:
+    """``find_or_fit``'s fit: a cached fit usable at ``at``, else one fitted now and cached."""
+    outcome = find_or_fit(
+        store, assets=assets, at=at, config=config, seed=seed, max_age_days=max_age_days
+    )
+    assert outcome.fitted is not None
+    return outcome.fitted
 
 
 def model_config(name: str) -> TrainingConfig:
@@ -192,6 +292,27 @@ def model_config(name: str) -> TrainingConfig:
     return config.vol_only() if name == "default_vol" else config
 
 
+def question_config(name: str, kind: Kind | str) -> TrainingConfig | None:
+    """The training settings that answer one ``kind`` question with model ``name`` (module
+    docstring); None when ``name`` answers ``kind`` with ``gbm`` and needs no fit."""
+    kind = Kind(kind).value
+    full = model_config(name)
+    if name != "learned" and kind in _GBM_BY_CONSTRUCTION:
+        return None
+    if kind not in GRID_KINDS:
+        return full
+    kinds = tuple(k for k in GRID_KINDS if k == kind or k in _TERMINAL)
+    config = replace(full, kinds=kinds)
+    families = frozenset().union(*(_FAMILIES_OF[k] for k in kinds))
+    if config.leverage_families is not None and families <= set(config.leverage_families):
+        # every family asked is answered by the leverage model: no companion to fit
+        config = replace(config, leverage_families=None)
+    elif config.leverage_families is not None:
+        kept = tuple(f for f in FAMILIES if f in config.leverage_families and f in families)
+        config = replace(config, leverage_families=kept or None)
+    return config
+
+
 def fit_with_budget(
     store: Store,
     *,
@@ -199,8 +320,12 @@ def fit_with_budget(
     at: pd.Timestamp,
     budget_secs: float | None = None,
     config: TrainingConfig | None = None,
-) -> tuple[FittedForecaster | None, str | None]:
-    """``load_or_fit`` in a worker thread; (None, reason) when it exceeds the budget or fails."""
+    liquidations: bool = True,
+    alternatives: Sequence[TrainingConfig] = (),
+) -> FitOutcome:
+    """``find_or_fit`` in a worker thread; without a fit (and with the reason) when it exceeds
+    the budget or fails. In a long-lived process (a notebook) a fit past the budget goes on in
+    the background and is cached when done."""
     budget = budget_secs
     if budget is None:
         budget = float(os.environ.get("LEVERCAST_COLD_BUDGET_SECS", COLD_BUDGET_SECS))
@@ -208,18 +333,28 @@ def fit_with_budget(
 
     def work() -> None:
         try:
-            result["fit"] = load_or_fit(store, assets=assets, at=at, config=config)
-        except Exception as e:
+            result["fit"] = find_or_fit(
+                store,
+                assets=assets,
+                at=at,
+                config=config,
+                liquidations=liquidations,
+                alternatives=alternatives,
+            )
+        except Exception as e:  # reported as the reason gbm answered instead
             result["error"] = e
 
     worker = threading.Thread(target=work, name="levercast-cold-fit", daemon=True)
     worker.start()
     worker.join(timeout=budget)
     if worker.is_alive():
-        return None, f"learned-model-timeout: the cold fit exceeded {budget:.0f} s"
+        return FitOutcome(
+            None, reason=f"learned-model-timeout: the cold fit exceeded {budget:.0f} s"
+        )
     if "error" in result:
-        return None, f"learned-model-unavailable: {result['error']}"
-    return result["fit"], None
+        return FitOutcome(None, reason=f"learned-model-unavailable: {result['error']}")
+    outcome: FitOutcome = result["fit"]
+    return outcome
 
 
 def replace_config(config: TrainingConfig, **changes: Any) -> TrainingConfig:
@@ -227,20 +362,78 @@ def replace_config(config: TrainingConfig, **changes: Any) -> TrainingConfig:
     return replace(config, **changes)
 
 
-def learned_pricer(
-    name: str, store: Store, *, asset: str, at: pd.Timestamp, budget_secs: float | None = None
-) -> LearnedPricer:
-    """The ``learned`` / ``default`` / ``default_vol`` pricer for ``asset`` at ``at``: a usable
-    fit (cached, or fitted now within the cold budget) wrapped in ``LearnedPricer``; without one
-    the pricer answers with ``gbm`` and names the reason."""
-    fitted, reason = fit_with_budget(
+@dataclass(frozen=True, slots=True)
+class BuiltPricer:
+    """A learned pricer and what the answer should say about it.
+
+    Attributes
+    ----------
+    pricer
+        The ``LearnedPricer`` (``gbm`` answers, named in its warnings, without a fit).
+    notes
+        Sentences for the answer's ``warnings``: which fit answered, reused or fitted now.
+    """
+
+    pricer: LearnedPricer
+    notes: tuple[str, ...] = ()
+
+    @property
+    def fitted(self) -> FittedForecaster | None:
+        """The fit behind the pricer (None: ``gbm`` or the liquidation model answers)."""
+        return self.pricer.fitted
+
+
+def build_pricer(
+    name: str,
+    store: Store,
+    *,
+    asset: str,
+    at: pd.Timestamp,
+    kind: Kind | str | None = None,
+    budget_secs: float | None = None,
+) -> BuiltPricer:
+    """The ``learned`` / ``default`` / ``default_vol`` pricer for ``asset`` at ``at`` (module
+    docstring); ``kind`` (the question's) narrows the fit to what answers it."""
+    at = pd.Timestamp(at)
+    asked = None if kind is None else Kind(kind)
+    if asked is Kind.LIQUIDATIONS_ABOVE:
+        return BuiltPricer(liquidation_pricer(name, store, asset=asset, at=at))
+    full = model_config(name)
+    config = full if asked is None else question_config(name, asked)
+    if config is None:
+        reason = (
+            f"{name} prices {asked} contracts with the closed form by construction "
+            "(the learned version lost to gbm out of sample, experiments/studies/learned_models/"
+            "README.md): no fit is needed"
+        )
+        return BuiltPricer(LearnedPricer(name, None, reason))
+    outcome = fit_with_budget(
         store,
         assets=(asset,),
-        at=pd.Timestamp(at),
+        at=at,
         budget_secs=budget_secs,
-        config=model_config(name),
+        config=config,
+        liquidations=kind is None,
+        alternatives=() if config == full else (full,),
     )
-    return LearnedPricer(name, fitted, reason)
+    pricer = LearnedPricer(name, outcome.fitted, outcome.reason)
+    notes = (f"{name}: {outcome.note}",) if outcome.note else ()
+    return BuiltPricer(pricer, notes)
+
+
+def learned_pricer(
+    name: str,
+    store: Store,
+    *,
+    asset: str,
+    at: pd.Timestamp,
+    budget_secs: float | None = None,
+    kind: Kind | str | None = None,
+) -> LearnedPricer:
+    """``build_pricer``'s pricer: a usable fit (cached, or fitted now within the cold budget)
+    wrapped in ``LearnedPricer``; without one the pricer answers with ``gbm`` and names the
+    reason."""
+    return build_pricer(name, store, asset=asset, at=at, kind=kind, budget_secs=budget_secs).pricer
 
 
 def liquidation_pricer(name: str, store: Store, *, asset: str, at: pd.Timestamp) -> LearnedPricer:

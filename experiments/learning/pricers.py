@@ -1,27 +1,81 @@
 """The pricer a command asks for by name: built in, or learned around a usable fit.
 
 Light on purpose: choosing ``gbm`` imports no scikit-learn or LightGBM; the fitting code is
-imported only when a learned model is asked for.
+imported only when a learned model is asked for, and a learned pricer finds (or makes) its fit
+only when a contract needs it (``OnDemandPricer``): an event the path to date already settled is
+answered without any fit. The learned answer's ``warnings`` end with which fit answered
+(``experiments.learning.fitting``: reused and its cut, or fitted now).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
-from levercast.features.liquidation_windows import ALL_ASSETS
 from levercast.models.contracts import Kind
-from levercast.models.pricing.price import Pricer
+from levercast.models.pricing.price import Forecast, Pricer, PricingRequest
 from levercast.models.pricing.pricers import BUILTIN_PRICERS
 
-__all__ = ["LEARNED_MODELS", "MARKET_AWARE", "MODEL_NAMES", "pricer_for"]
+if TYPE_CHECKING:
+    from levercast.experiments.learning.fitting import BuiltPricer
+    from levercast.models.learned.forecaster import FittedForecaster
+
+__all__ = ["LEARNED_MODELS", "MARKET_AWARE", "MODEL_NAMES", "OnDemandPricer", "pricer_for"]
 
 LEARNED_MODELS: Final = ("learned", "default", "default_vol")
 MARKET_AWARE: Final = "market_aware"
 MODEL_NAMES: Final = (*BUILTIN_PRICERS, *LEARNED_MODELS, MARKET_AWARE)
+
+
+class OnDemandPricer:
+    """A learned pricer built on the first contract that needs it.
+
+    Parameters
+    ----------
+    name
+        ``learned``, ``default`` or ``default_vol``.
+    build
+        Finds or makes the fit and wraps it (``experiments.learning.fitting.build_pricer``).
+    """
+
+    __slots__ = ("_build", "_built", "name")
+
+    def __init__(self, name: str, build: Callable[[], BuiltPricer]) -> None:
+        if name not in LEARNED_MODELS:
+            raise ConfigError(f"name must be one of {list(LEARNED_MODELS)}; found {name!r}")
+        self.name = name
+        self._build = build
+        self._built: BuiltPricer | None = None
+
+    def refusal(self, kind: Kind) -> str | None:
+        """Every kind is accepted (``gbm`` or the climatology answers outside the model)."""
+        return None
+
+    @property
+    def built(self) -> BuiltPricer:
+        """The pricer and its notes (built now if not yet)."""
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    @property
+    def fitted(self) -> FittedForecaster | None:
+        """The fit that answered so far (None before the first learned answer, or without a
+        fit)."""
+        return None if self._built is None else self._built.fitted
+
+    def price(self, request: PricingRequest) -> Forecast:
+        """The learned pricer's answer, its warnings followed by which fit answered."""
+        built = self.built
+        forecast = built.pricer.price(request)
+        if not built.notes:
+            return forecast
+        return replace(forecast, warnings=(*forecast.warnings, *built.notes))
 
 
 def pricer_for(
@@ -32,10 +86,13 @@ def pricer_for(
     at: pd.Timestamp,
     kind: Kind | None = None,
 ) -> Pricer:
-    """The pricer called ``name``; a learned one is fitted (or loaded) for ``asset`` at ``at``.
+    """The pricer called ``name``; a learned one is fitted (or loaded) for ``asset`` at ``at``
+    when its first contract needs it.
 
-    ``kind`` (the contract's) lets a ``liquidations_above`` question fit only the cheap
-    liquidation-volume model; asset ``ALL`` (a liquidation-only asset) does the same.
+    ``kind`` (the contract's) narrows a learned fit to what answers that kind
+    (``experiments.learning.fitting.question_config``): a ``liquidations_above`` question fits
+    only the cheap liquidation-volume model (asset ``ALL`` does the same), a range under
+    ``default`` needs no fit. Without ``kind`` the full configuration is fitted (many kinds).
 
     Raises
     ------
@@ -46,15 +103,22 @@ def pricer_for(
     """
     if name == MARKET_AWARE:
         raise ConfigError(
-            "market_aware needs the market's price: use evaluate/scan/ask (price and report "
+            "market_aware needs the market's price: use evaluate/scan (price and report "
             "price a contract without a quote)"
         )
     if name in BUILTIN_PRICERS:
         return BUILTIN_PRICERS[name]
     if name in LEARNED_MODELS:
-        from levercast.experiments.learning import fitting
+        from levercast.features.liquidation_windows import ALL_ASSETS
 
-        if kind is Kind.LIQUIDATIONS_ABOVE or asset == ALL_ASSETS:
-            return fitting.liquidation_pricer(name, store, asset=asset, at=pd.Timestamp(at))
-        return fitting.learned_pricer(name, store, asset=asset, at=pd.Timestamp(at))
+        if asset == ALL_ASSETS:
+            kind = Kind.LIQUIDATIONS_ABOVE
+        stamp = pd.Timestamp(at)
+
+        def build() -> BuiltPricer:
+            from levercast.experiments.learning.fitting import build_pricer
+
+            return build_pricer(name, store, asset=asset, at=stamp, kind=kind)
+
+        return OnDemandPricer(name, build)
     raise ConfigError(f"model must be one of {list(MODEL_NAMES)}; found {name!r}")

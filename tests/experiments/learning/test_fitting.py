@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import levercast.experiments.learning.fit_cache as fit_cache
 import levercast.experiments.learning.fitting as forecaster
 from levercast.experiments.cli.main import main
 from levercast.experiments.labels.liquidations import liquidation_sums
 from levercast.experiments.labels.outcomes import label_contracts
+from levercast.experiments.learning.fit_cache import cache_path
 from levercast.experiments.learning.fitting import fit_default, fit_with_budget, load_or_fit
 from levercast.experiments.learning.training_set import leverage_inputs
 from levercast.features.dataset.store import Store
@@ -125,17 +127,15 @@ def test_caches_of_another_layout_are_refitted_never_trusted(store, tmp_path, mo
 
     monkeypatch.setattr(forecaster, "fit_default", counting)
     at = CUT + pd.Timedelta(days=3, hours=5)
-    folder = tmp_path / "home" / "models"
-    folder.mkdir(parents=True)
-    stamp = (at - SMALL.purge).floor("D").isoformat().replace(":", "_")
-    prefix = forecaster._cache_prefix(store.fingerprint(), ("BTC",), SMALL)
-    # an old-layout file name (no layout version) and a same-name file holding something else
-    old_prefix = prefix.replace(f"-{forecaster.CACHE_VERSION}-", "-")
-    joblib.dump({"not": "a fit"}, folder / f"{old_prefix}{stamp}.joblib")
-    joblib.dump({"not": "a fit"}, folder / f"{prefix}{stamp}.joblib")
+    cut = (at - SMALL.purge).floor("D")
+    path = cache_path(store, ("BTC",), SMALL, cut)
+    # an old-layout file name and a current-layout name holding something else
+    old = path.name.replace(f"-{fit_cache.CACHE_VERSION}-", "-v3-")
+    joblib.dump({"not": "a fit"}, path.parent / old)
+    joblib.dump({"not": "a fit"}, path)
     fitted = load_or_fit(store, assets=("BTC",), at=at, config=SMALL)
     assert len(calls) == 1 and isinstance(fitted, FittedForecaster) and fitted.usable_at(at)
-    assert isinstance(joblib.load(folder / f"{prefix}{stamp}.joblib"), FittedForecaster)
+    assert isinstance(joblib.load(path), FittedForecaster)
 
 
 def test_nan_features_and_out_of_domain_rows(fitted, store):
@@ -196,12 +196,12 @@ def test_cold_fit_over_budget_falls_back(store, monkeypatch):
         time.sleep(0.3)
         raise ConfigError("never used")
 
-    monkeypatch.setattr(forecaster, "load_or_fit", slow)
-    fit, reason = fit_with_budget(store, assets=("BTC",), at=CUT, budget_secs=0.01)
-    assert fit is None and reason.startswith("learned-model-timeout")
+    monkeypatch.setattr(forecaster, "find_or_fit", slow)
+    outcome = fit_with_budget(store, assets=("BTC",), at=CUT, budget_secs=0.01)
+    assert outcome.fitted is None and outcome.reason.startswith("learned-model-timeout")
     time.sleep(0.4)
-    fit, reason = fit_with_budget(store, assets=("BTC",), at=CUT, budget_secs=5)
-    assert fit is None and reason.startswith("learned-model-unavailable")
+    outcome = fit_with_budget(store, assets=("BTC",), at=CUT, budget_secs=5)
+    assert outcome.fitted is None and outcome.reason.startswith("learned-model-unavailable")
 
 
 @pytest.mark.slow

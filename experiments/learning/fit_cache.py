@@ -1,0 +1,190 @@
+"""The cache of fitted forecasters in ``$LEVERCAST_HOME/models``: names, the reuse rule, I/O.
+
+A fit is one joblib file named by what it was fitted on::
+
+    forecaster-<layout>-<data dir>-<fingerprint>-<assets>-<config digest>-<cut>.joblib
+
+(``<data dir>``: a digest of the dataset directory's resolved path; ``<fingerprint>``:
+``Store.fingerprint()``; ``<config digest>``: of ``TrainingConfig.key()``; ``<cut>``: the training
+cut, ``:`` written ``_``). The layout version changes whenever the pickled classes change, so an
+older file is never matched; a file that does not load as a ``FittedForecaster`` is ignored.
+
+Reuse rule (``usable_fits``): a cached fit of the same assets and of one of the accepted
+configurations is usable at ``T`` when its labels all resolved by ``T`` (``cut + purge <= T``,
+INTERFACE.md §5) and its cut is at most ``max_age_days`` (default ``MAX_REUSE_DAYS`` = 30) older
+than the newest possible cut, ``floor_day(T - purge)``: beyond that the data since the cut is
+judged too much to ignore and the caller refits. Preference: a fit of the current data
+fingerprint first (the newest cut, then the configuration order given), then a fit made from an
+earlier state of the same data directory (a live store gains rows and changes its fingerprint
+with every fetch; a fit made before only knew less, it never saw the future of its cut). A fit
+of another directory is never used.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+
+from levercast.experiments.paths import levercast_home
+from levercast.features.dataset.store import Store
+from levercast.models.learned.design import TrainingConfig
+from levercast.models.learned.forecaster import FittedForecaster
+
+__all__ = [
+    "CACHE_VERSION",
+    "MAX_REUSE_DAYS",
+    "CachedFit",
+    "cache_path",
+    "config_digest",
+    "data_key",
+    "load_fit",
+    "save_fit",
+    "usable_fits",
+]
+
+# Bumped whenever the pickled classes or the file names change: older files are never matched.
+CACHE_VERSION: Final = "v4"
+MAX_REUSE_DAYS: Final = 30.0
+_NAME: Final = re.compile(
+    rf"^forecaster-{CACHE_VERSION}-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"
+    r"(?P<assets>[A-Za-z0-9+]+)-(?P<digest>[0-9a-f]+)-(?P<cut>.+)\.joblib$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFit:
+    """One cached fit, read from its file name.
+
+    Attributes
+    ----------
+    path
+        The joblib file.
+    fingerprint
+        Data fingerprint of the store it was fitted on.
+    cut
+        Its training cut.
+    config
+        The accepted configuration whose digest the name carries.
+    same_data
+        Whether ``fingerprint`` is the store's current one.
+    """
+
+    path: Path
+    fingerprint: str
+    cut: pd.Timestamp
+    config: TrainingConfig
+    same_data: bool
+
+
+def data_key(store: Store) -> str:
+    """A short digest of the dataset directory (its resolved path)."""
+    return hashlib.sha256(str(Path(store.root).resolve()).encode()).hexdigest()[:10]
+
+
+def config_digest(config: TrainingConfig) -> str:
+    """A short digest of ``config.key()``."""
+    return hashlib.sha256(config.key().encode()).hexdigest()[:10]
+
+
+def _cache_dir() -> Path:
+    path = levercast_home() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_path(
+    store: Store, assets: Sequence[str], config: TrainingConfig, cut: pd.Timestamp
+) -> Path:
+    """Where the fit of ``assets`` with ``config`` at ``cut`` on ``store`` (as it is now) lives."""
+    stamp = pd.Timestamp(cut).isoformat().replace(":", "_")
+    name = (
+        f"forecaster-{CACHE_VERSION}-{data_key(store)}-{store.fingerprint()}-"
+        f"{'+'.join(assets)}-{config_digest(config)}-{stamp}.joblib"
+    )
+    return _cache_dir() / name
+
+
+def usable_fits(
+    store: Store,
+    *,
+    assets: Sequence[str],
+    at: pd.Timestamp,
+    configs: Sequence[TrainingConfig],
+    max_age_days: float = MAX_REUSE_DAYS,
+) -> list[CachedFit]:
+    """Cached fits usable at ``at``, best first (module docstring: the reuse rule).
+
+    Parameters
+    ----------
+    store
+        The dataset now (its directory and fingerprint).
+    assets
+        The assets the fit must have been trained on (exactly).
+    at
+        The decision time (tz-aware).
+    configs
+        Accepted configurations, preferred in this order at an equal cut.
+    max_age_days
+        Largest age of a cut behind ``floor_day(at - purge)``.
+    """
+    at = pd.Timestamp(at)
+    by_digest = {config_digest(c): (i, c) for i, c in reversed(list(enumerate(configs)))}
+    root, current, wanted = data_key(store), store.fingerprint(), "+".join(assets)
+    max_age = pd.Timedelta(days=max_age_days)
+    found: list[tuple[tuple[bool, pd.Timestamp, int], CachedFit]] = []
+    for path in _cache_dir().glob(f"forecaster-{CACHE_VERSION}-{root}-*.joblib"):
+        match = _NAME.match(path.name)
+        if match is None or match["assets"] != wanted or match["digest"] not in by_digest:
+            continue
+        try:
+            cut = pd.Timestamp(match["cut"].replace("_", ":"))
+        except ValueError:
+            continue
+        order, config = by_digest[match["digest"]]
+        newest = (at - config.purge).floor("D")
+        if cut.tzinfo is None or cut + config.purge > at or newest - cut > max_age:
+            continue
+        same = match["fingerprint"] == current
+        fit = CachedFit(path, match["fingerprint"], cut, config, same)
+        found.append(((same, cut, -order), fit))
+    found.sort(key=lambda item: item[0], reverse=True)
+    return [fit for _, fit in found]
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int) -> FittedForecaster | None:
+    import joblib
+
+    try:
+        fitted = joblib.load(path)
+    except Exception:  # an unreadable or foreign pickle is refitted, never trusted
+        return None
+    return fitted if isinstance(fitted, FittedForecaster) else None
+
+
+def load_fit(path: Path) -> FittedForecaster | None:
+    """The fit in ``path``, or None when the file is missing, unreadable or not a fit of this
+    layout. Loaded fits are kept in memory (8 files, keyed by path and modification time), so a
+    notebook pricing many questions reads a file once."""
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _load(path, mtime)
+
+
+def save_fit(fitted: FittedForecaster, path: Path) -> None:
+    """Write ``fitted`` to ``path`` atomically (a temporary file, then a rename)."""
+    import joblib
+
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    joblib.dump(fitted, tmp)
+    tmp.replace(path)

@@ -1,0 +1,181 @@
+"""The reuse rule of cached fits, the per-question configuration and the on-demand pricer."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+import levercast.experiments.learning.fitting as fitting
+from levercast.experiments.learning.fit_cache import cache_path, save_fit, usable_fits
+from levercast.experiments.learning.fitting import find_or_fit, question_config
+from levercast.experiments.learning.pricers import OnDemandPricer, pricer_for
+from levercast.features.dataset.store import Store
+from levercast.models.contracts import Contract, Kind, Resolution
+from levercast.models.learned.design import TrainingConfig
+from levercast.models.pricing.price import price_contract
+from tests.conftest import make_dataset
+
+SMALL = TrainingConfig(
+    decision_every_hours=12.0,
+    history_days=30.0,
+    horizons_hours=(1.0, 4.0, 24.0),
+    min_history_days=5.0,
+    stale_days=3.0,
+    n_estimators=10,
+    min_child_samples=20,
+    max_rows=5_000,
+    use_leverage=False,
+    leverage_families=None,
+)
+START = pd.Timestamp("2024-01-01T00:00Z")
+CUT = START + pd.Timedelta(days=36)
+AT = CUT + SMALL.purge  # the first time the fit at CUT is usable
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("cache") / "data", hours=24 * 50)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return fitting.fit_default(
+        Store(data), assets=("BTC",), cut=CUT, config=SMALL, logistic=False, liquidations=False
+    )
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def no_fitting(monkeypatch):
+    """Any attempt to fit fails the test: the answer must come from the cache."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("fit_default was called")
+
+    monkeypatch.setattr(fitting, "fit_default", refuse)
+
+
+def _cache(store, fit, cut, config=SMALL):
+    path = cache_path(store, ("BTC",), config, cut)
+    save_fit(replace(fit, cut=cut), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("days_later", "reused"),
+    [(0, True), (29, True), (31, False)],
+    ids=["at-cut-plus-purge", "29-days-later", "31-days-later"],
+)
+def test_a_cached_fit_is_reused_for_30_days(data, fitted, home, days_later, reused):
+    store = Store(data)
+    _cache(store, fitted, CUT)
+    at = AT + pd.Timedelta(days=days_later)
+    found = usable_fits(store, assets=("BTC",), at=at, configs=[SMALL])
+    assert bool(found) is reused
+    assert usable_fits(store, assets=("BTC",), at=AT - pd.Timedelta(hours=1), configs=[SMALL]) == []
+
+
+def test_the_newest_fit_of_the_same_data_wins_and_says_so(data, fitted, home, no_fitting):
+    store = Store(data)
+    _cache(store, fitted, CUT - pd.Timedelta(days=5))
+    _cache(store, fitted, CUT)
+    outcome = find_or_fit(store, assets=("BTC",), at=AT + pd.Timedelta(days=2), config=SMALL)
+    assert outcome.fitted is not None and outcome.fitted.cut == CUT
+    assert "reused the cached fit" in outcome.note and "2024-02-06T00:00:00Z" in outcome.note
+    assert "earlier state" not in outcome.note
+
+
+def test_a_fit_of_an_earlier_state_of_the_directory_is_reused_and_named(
+    data, fitted, home, no_fitting
+):
+    store = Store(data)
+    path = _cache(store, fitted, CUT)
+    other = path.name.replace(store.fingerprint(), "0123456789abcdef")
+    path.rename(path.parent / other)
+    outcome = find_or_fit(store, assets=("BTC",), at=AT, config=SMALL)
+    assert outcome.fitted is not None and "0123456789abcdef" in outcome.note
+
+
+def test_a_fit_of_another_directory_is_never_used(data, fitted, home, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    _cache(Store(copy), fitted, CUT)  # same bytes, same fingerprint, another directory
+    assert usable_fits(Store(data), assets=("BTC",), at=AT, configs=[SMALL]) == []
+
+
+def test_an_accepted_alternative_configuration_is_reused(data, fitted, home, no_fitting):
+    store = Store(data)
+    _cache(store, fitted, CUT)
+    narrow = replace(SMALL, kinds=("touch", "close_above", "close_below"))
+    outcome = find_or_fit(store, assets=("BTC",), at=AT, config=narrow, alternatives=(SMALL,))
+    assert outcome.fitted is not None and outcome.fitted.config == SMALL
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "kinds", "families"),
+    [
+        ("default", "touch", ("touch", "close_above", "close_below"), ("terminal_beyond",)),
+        ("default", "close_above", ("close_above", "close_below"), None),
+        ("default", "up_down", ("close_above", "close_below", "up_down"), None),
+        ("default", "move", ("close_above", "close_below", "move"), ("terminal_beyond",)),
+        ("default_vol", "touch", ("touch", "close_above", "close_below"), None),
+        ("learned", "range", ("close_above", "close_below", "range"), ("terminal_beyond",)),
+    ],
+    ids=["touch", "close", "up_down", "move", "vol-touch", "learned-range"],
+)
+def test_a_question_fits_only_the_kinds_that_answer_it(name, kind, kinds, families):
+    config = question_config(name, kind)
+    assert config is not None and config.kinds == kinds
+    assert config.leverage_families == families
+    assert config.uses_companion is (families is not None and name != "default_vol")
+
+
+@pytest.mark.parametrize("kind", ["range", "first_of"])
+def test_default_answers_ranges_and_races_without_a_fit(kind):
+    assert question_config("default", kind) is None
+    assert question_config("default_vol", kind) is None
+
+
+def test_a_settled_contract_is_answered_without_building_the_fit(data, home):
+    store = Store(data)
+    at = pd.Timestamp("2024-01-20T00:00Z")
+    low = float(store.as_of("candles", at, asset="BTC")["low"].min())
+    res = Resolution(source="binance-usdm", price="low", symbol="BTCUSDT", interval="1h")
+    contract = Contract(
+        Kind.TOUCH,
+        "BTC",
+        START,
+        at + pd.Timedelta(days=3),
+        res,
+        direction="down",
+        strike_usd=low * 1.001,
+    )
+    pricer = pricer_for("default", store, asset="BTC", at=at, kind=contract.kind)
+    assert isinstance(pricer, OnDemandPricer)
+    forecast = price_contract(contract, store.at(at), pricer=pricer)
+    assert forecast.prob == 1.0 and "path_to_date" in forecast.components
+    assert pricer.fitted is None and not list(home.glob("models/*.joblib"))
+
+
+def test_the_answer_names_the_fit_that_answered(data, fitted, home, no_fitting, monkeypatch):
+    store = Store(data)
+    monkeypatch.setattr(fitting, "model_config", lambda name: SMALL)
+    monkeypatch.setattr(fitting, "question_config", lambda name, kind: SMALL)
+    _cache(store, fitted, CUT)
+    spot = float(store.as_of("candles", AT, asset="BTC")["close"].iloc[-1])
+    res = Resolution(source="binance-usdm", price="close", symbol="BTCUSDT", interval="1h")
+    contract = Contract(
+        Kind.CLOSE_ABOVE, "BTC", AT, AT + pd.Timedelta(hours=20), res, strike_usd=spot * 1.01
+    )
+    pricer = pricer_for("default", store, asset="BTC", at=AT, kind=contract.kind)
+    forecast = price_contract(contract, store.at(AT), pricer=pricer)
+    assert forecast.model == "default"
+    assert forecast.warnings[-1].startswith("default: reused the cached fit of BTC")
