@@ -400,6 +400,68 @@ class FittedForecaster:
         result.index = contracts.index
         return result
 
+    def predict_proba(
+        self,
+        contracts: pd.DataFrame,
+        features: pd.DataFrame | None = None,
+        maps: SnapshotMaps | None = None,
+        *,
+        model: str = "default",
+    ) -> np.ndarray:
+        """scikit-learn style probabilities of contract rows: ``[P(no), P(event)]`` per row.
+
+        Parameters
+        ----------
+        contracts
+            Contract rows as for ``predict`` (``models.learned.contract_grid`` columns, spot and
+            vol at ``t``). When ``features`` is None the rows also carry the frame feature
+            columns the fit reads (``frame_features``), one value per (asset, t).
+        features, maps
+            As for ``predict`` (``experiments.api.model_inputs`` computes both from a dataset
+            at each row's ``t``); ``maps`` is required by a fit with leverage features.
+        model
+            ``default`` (``prob_default``, the coherent answer), ``learned`` (the raw learned
+            model of each row's kind), ``learned_logistic`` or ``gbm``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n, 2), rows in the order of ``contracts``; column 1 is the probability of
+            the event each contract names, column 0 its complement. Rows outside the learned
+            domain carry the ``gbm`` probability (``predict``'s ``in_domain`` says which).
+
+        Raises
+        ------
+        ConfigError
+            An unknown ``model``, feature columns missing, or ``predict``'s refusals
+            (look-ahead: ``t < cut + purge``).
+        """
+        columns = {
+            "default": "prob_default",
+            "learned": "prob_learned",
+            "learned_logistic": "prob_learned_logistic",
+            "gbm": "prob_gbm",
+        }
+        if model not in columns:
+            raise ConfigError(f"model must be one of {sorted(columns)}; found {model!r}")
+        if features is None:
+            missing = [n for n in self.frame_features if n not in contracts.columns]
+            if missing:
+                raise ConfigError(
+                    "contracts must carry the frame feature columns the fit reads when "
+                    f"features is None; missing {missing}"
+                )
+            features = (
+                contracts[["asset", "t", *self.frame_features]]
+                .rename(columns={"t": "ts"})
+                .drop_duplicates(["asset", "ts"])
+            )
+        if contracts.empty:
+            return np.zeros((0, 2))
+        prob = self.predict(contracts, features, maps)[columns[model]].to_numpy(np.float64)
+        prob = np.clip(prob, 0.0, 1.0)
+        return np.column_stack([1.0 - prob, prob])
+
     def _domain(self, rows: pd.DataFrame) -> np.ndarray:
         kinds = rows["kind"].to_numpy(str)
         hours = rows["horizon_hours"].to_numpy(float)
