@@ -6,6 +6,15 @@ experiments``): ``levercast.features`` (the point-in-time dataset, sources, feat
 question parser, fees, odds) and ``levercast.experiments`` (backtests, evaluation, reports, the
 scanner, the CLI).
 
+The Python API (``levercast.experiments.api``) is re-exported here for notebooks::
+
+    import levercast as lc
+    ds = lc.Dataset("../shared/data")
+    lc.price("Will Bitcoin dip to $60,000 in February?", at="2026-02-10T00:00Z", data=ds).prob
+
+``Dataset``, ``price``, ``ask``, ``parse``, ``backtest``, ``evaluate``, ``forecaster``,
+``contracts_frame``, ``model_inputs`` and the result types ``PriceResult``, ``AskResult``.
+
 Public names are re-exported lazily (PEP 562), so ``import levercast`` imports no pandas.
 """
 
@@ -16,7 +25,19 @@ from typing import Any
 
 __version__ = "0.2.0"
 
+_API = "levercast.experiments.api"
 _EXPORTS: dict[str, str] = {
+    "Dataset": _API,
+    "price": _API,
+    "ask": _API,
+    "parse": _API,
+    "backtest": _API,
+    "evaluate": _API,
+    "forecaster": _API,
+    "contracts_frame": _API,
+    "model_inputs": _API,
+    "PriceResult": "levercast.experiments.answers",
+    "AskResult": "levercast.experiments.answers",
     "Store": "levercast.features.dataset.store",
     "StoreView": "levercast.features.dataset.store",
     "Contract": "levercast.models.contracts",

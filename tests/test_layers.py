@@ -10,9 +10,10 @@ Rules, each with a test that plants a violation and sees it caught:
 4. no ``"module:function"`` strings naming project modules, except that command table;
 5. the order inside ``experiments/``: ``paths, jsonable, shutdown, parallel, metrics, labels`` ->
    ``tracking, ingest`` -> ``learning`` -> ``backtest, scanning`` -> ``evaluation, reporting``
-   -> ``studies`` -> ``cli`` (LAYOUT.md put ``studies`` beside ``backtest``; a study runs the
-   experiments below it, e.g. the blend-prior fit runs the evaluation, and only the CLI
-   imports a study, so studies sit last before the CLI);
+   -> ``studies`` -> ``answers`` -> ``api`` -> ``cli`` (LAYOUT.md put ``studies`` beside
+   ``backtest``; a study runs the experiments below it, e.g. the blend-prior fit runs the
+   evaluation, and only the CLI imports a study, so studies sit last before the Python API,
+   which the CLI calls);
 6. time-series tables are read whole (``.read(...)``) only by the store itself, ``data check``,
    ingestion and the label reader (``experiments/labels``); everything else reads point in time
    (``as_of`` / a ``StoreView``);
@@ -37,6 +38,8 @@ EXPERIMENT_ORDER = (
     ("backtest", "scanning"),
     ("evaluation", "reporting"),
     ("studies",),
+    ("answers",),
+    ("api",),
     ("cli", "__main__"),
 )
 TIME_SERIES_TABLES = (

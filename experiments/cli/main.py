@@ -302,7 +302,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--created-at", default=None, type=o.utc_time, metavar="T", help="market creation time"
     )
     p.add_argument("--end-date", default=None, type=o.utc_time, metavar="T", help="market end date")
+    p.add_argument(
+        "--subtitle", default=None, metavar="TEXT", help="Kalshi subtitle, e.g. '$97,250 or above'"
+    )
     _opt(p, "at")
+
+    p = _command(
+        sub,
+        "ask",
+        "levercast.experiments.cli.commands.ask:run_ask",
+        "answer a question: our probability and band, the market's price and edge net of fees "
+        "when it is a market of --data, and the three inputs that moved the answer most",
+        examples=[
+            "ask 'Will Bitcoin reach $80,000 in February?' --at 2026-02-10T00:00Z",
+            "ask 09ea848b-8b2b-4776-a404-5f6b28e4ccca --at 2026-01-15T00:00Z --data ../shared/data",
+        ],
+    )
+    p.add_argument(
+        "question", help="a question in words, or a market of --data: its URL, slug, id or title"
+    )
+    _opt(p, "at", help=f"decision time, {_TIME_HELP} (default: now)")
+    _opt(p, "model", default="default")
+    p.add_argument(
+        "--subtitle", default=None, metavar="TEXT", help="Kalshi subtitle, e.g. '$97,250 or above'"
+    )
 
     p = _command(
         sub,

@@ -1,9 +1,10 @@
 """``levercast backtest --asset A --start S --end E [...]`` (INTERFACE.md §4).
 
-Runs ``experiments.backtest.run.run_backtest``, prints the §4 JSON, then logs the run to MLflow
-(config as params; tags ``data_fingerprint``, ``git_commit``, ``seed``; metrics; artifacts: a
-reliability plot and the per-forecast CSV). Logging happens after the result is computed and
-printed; a logging failure is reported on stderr and never loses the result.
+Runs ``experiments.api.backtest`` (``experiments.backtest.run.run_backtest``), prints the §4
+JSON, then logs the run to MLflow (config as params; tags ``data_fingerprint``, ``git_commit``,
+``seed``; metrics; artifacts: a reliability plot and the per-forecast CSV). Logging happens after
+the result is computed and printed; a logging failure is reported on stderr and never loses the
+result.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from levercast.experiments.cli.output import emit
-from levercast.experiments.paths import resolve_data_dir
 
 __all__ = ["run_backtest"]
 
@@ -60,34 +60,30 @@ def _log(result: Any, store: Any, seed: int) -> None:
 
 
 def run_backtest(args: argparse.Namespace) -> int:
-    """Run the backtest, print the §4 JSON, then log it to MLflow."""
-    from levercast.experiments.backtest.run import BacktestConfig
-    from levercast.experiments.backtest.run import run_backtest as run
-    from levercast.features.dataset.store import Store
+    """Run the backtest (``experiments.api.backtest``), print the §4 JSON, then log it to
+    MLflow."""
+    from levercast.experiments.api import Dataset, backtest
     from levercast.features.errors import ForecastError
-    from levercast.features.timeutil import parse_duration
 
-    horizons = _split(args.horizons) or ("1h", "24h", "7d")
-    config = BacktestConfig(
+    data = Dataset(args.data)
+    result = backtest(
         asset=args.asset,
         start=args.start,
         end=args.end,
+        data=data,
         kinds=_split(args.kinds) or ("touch", "close_above", "move", "up_down"),
-        horizons=tuple(parse_duration(h, name="horizons") for h in horizons),
+        horizons=_split(args.horizons) or ("1h", "24h", "7d"),
         models=_split(args.models) or ("gbm", "default"),
         venue=args.venue or None,
-        retrain_every=parse_duration(args.retrain_every, name="retrain_every"),
-        step=None if args.step is None else parse_duration(args.step, name="step"),
+        retrain_every=args.retrain_every,
+        step=args.step,
         engine=args.engine,
         seed=args.seed,
     )
-    store = Store(resolve_data_dir(args.data))
-    result = run(store, config)
-    doc = result.to_json_dict()
-    emit(args, doc, _render)
+    emit(args, result.to_json_dict(), _render)
     sys.stdout.flush()
     try:
-        _log(result, store, args.seed)
+        _log(result, data.store, args.seed)
     except (OSError, ValueError, ForecastError) as e:
         print(f"levercast: run not logged ({type(e).__name__}: {e})", file=sys.stderr)
     return 0

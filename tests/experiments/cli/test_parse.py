@@ -17,7 +17,7 @@ def test_parse_title_json(capsys):
         ["parse", "Will Bitcoin dip to $80,000 in January?", "--at", "2026-01-02T00:00Z", "--json"],
         capsys,
     )
-    assert code == 0 and set(doc) == {"contract", "yes_outcome"}
+    assert code == 0 and set(doc) == {"contract", "yes_outcome", "assumptions"}
     contract = doc["contract"]
     assert (contract["kind"], contract["direction"], contract["strike_usd"]) == (
         "touch",
@@ -26,6 +26,37 @@ def test_parse_title_json(capsys):
     )
     assert (contract["start"], contract["end"]) == ("2026-01-01T05:00:00Z", "2026-02-01T05:00:00Z")
     assert doc["yes_outcome"] == "Yes"
+
+
+def test_parse_typed_question_without_a_store_names_its_assumptions(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no ./data here, and none is needed
+    monkeypatch.delenv("LEVERCAST_DATA", raising=False)
+    argv = ["parse", "Will BTC touch $60k this week?", "--at", "2026-02-10T00:00Z", "--json"]
+    code, doc = run(argv, capsys)
+    contract = doc["contract"]
+    assert code == 0 and (contract["kind"], contract["strike_usd"]) == ("touch", 60000.0)
+    assert contract["end"] == "2026-02-16T05:00:00Z"  # Sunday 23:59:59 ET, end = Monday 00:00 ET
+    assert any("week" in a for a in doc["assumptions"])
+
+
+def test_parse_kalshi_title_with_its_subtitle(capsys):
+    argv = ["parse", "Bitcoin price on Feb 12, 2026 at 5pm EST?", "--at", "2026-02-10T00:00Z"]
+    code, doc = run([*argv, "--subtitle", "$97,250 or above", "--json"], capsys)
+    contract = doc["contract"]
+    assert code == 0 and (contract["kind"], contract["strike_usd"]) == ("close_above", 97250.0)
+    assert contract["end"] == "2026-02-12T22:00:00Z"
+    assert contract["resolution"]["source"] == "cf-brti"
+    assert any("subtitle" in a for a in doc["assumptions"])
+
+
+def test_parse_all_time_high_needs_data_for_its_level(synthetic_data, capsys):
+    argv = ["parse", "Will Bitcoin hit a new all-time high in February?", "--at"]
+    argv += ["2024-01-20T00:00Z", "--json"]
+    code, doc = run(argv, capsys)
+    assert code == 0 and "parse --data" in doc["unsupported"]
+    code, doc = run([*argv, "--data", str(synthetic_data)], capsys)
+    assert code == 0 and doc["contract"]["kind"] == "touch"
+    assert doc["contract"]["strike_usd"] > 0
 
 
 def test_parse_title_uses_created_at_and_rules(capsys):
@@ -61,7 +92,8 @@ def test_parse_naive_time_is_a_usage_error(capsys):
 
 def test_parse_human_output(capsys):
     assert main(["parse", "Will Bitcoin reach $1 in May?", "--at", "2026-01-01T00:00Z"]) == 0
-    assert capsys.readouterr().out.startswith("touch BTC up 1.0")
+    out = capsys.readouterr().out
+    assert out.startswith("touch BTC up 1.0") and "\n  assumed: " in out
 
 
 def test_parse_data_synthetic(synthetic_data, capsys):
