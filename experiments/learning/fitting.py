@@ -46,6 +46,7 @@ from levercast.experiments.learning.fit_cache import (
     cache_path,
     load_fit,
     save_fit,
+    single_threaded,
     usable_fits,
 )
 from levercast.experiments.learning.liquidations import (
@@ -247,6 +248,7 @@ def find_or_fit(
     seconds = time.perf_counter() - started
     path = cache_path(store, assets, config, cut)
     save_fit(fitted, path)
+    single_threaded(fitted)  # pricing predicts small batches (fit_cache.single_threaded)
     if os.environ.get("MLFLOW_TRACKING_URI"):
         # Tracking configured explicitly: register the fresh fit under a stable name with its
         # training cut (failures are reported on stderr by log_model and never stop pricing).
