@@ -139,14 +139,14 @@ def _candles(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     o, h, lo, c = (_floats(frame, k) for k in ("open", "high", "low", "close"))
     prices = np.column_stack([o, h, lo, c])
     with np.errstate(invalid="ignore"):
-        bad_price = ~(np.isfinite(prices) & (prices > 0)).all(axis=1)
+        bad_price = np.asarray(~(np.isfinite(prices) & (prices > 0)).all(axis=1))
         inverted = ~bad_price & (h < lo)
         outside = ~bad_price & ~inverted & ((o > h) | (o < lo) | (c > h) | (c < lo))
-    rules = {
+    rules: dict[str, np.ndarray] = {
         "open/high/low/close not finite and positive": bad_price,
         "high below low": inverted,
         "open or close outside [low, high]": outside,
-        "volume_base not finite": ~np.isfinite(_floats(frame, "volume_base")),
+        "volume_base not finite": np.asarray(~np.isfinite(_floats(frame, "volume_base"))),
     }
     broken = bad_price | inverted | outside
     jumps = np.zeros(len(frame), dtype=bool)

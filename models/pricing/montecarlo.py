@@ -7,13 +7,20 @@ is, by ``innovations``:
 - ``bootstrap``: filtered historical simulation: hourly returns standardised by their EWMA
   volatility, demeaned, rescaled to unit variance, resampled and multiplied by ``sigma sqrt(dt)``
   (keeps the fat tails of the asset's own returns at the current vol level);
-- ``garch``: GARCH(1,1) variance multiplier with Student-t(5) shocks, fixed persistence
-  (``alpha = 0.05``, ``beta = 0.90``, unconditional variance ``sigma^2 dt``; not fitted).
+- ``garch``: GARCH(1,1) variance multiplier with Student-t shocks (unconditional variance
+  ``sigma^2 dt``); ``mc-garch`` estimates ``alpha``, ``beta`` and the t's degrees of freedom
+  with ``arch`` on the daily returns known at T (``models.pricing.garch.fit_garch``; the fixed
+  0.05 / 0.90 / t5 with a warning when the fit fails or has too little data) and updates the
+  multiplier once a simulated day.
 
 Barrier events are tracked per path as conditional probabilities: between two steps inside the
 window a continuous barrier is crossed with the Brownian-bridge probability
 ``exp(-2 (h - x_i)(h - x_{i+1}) / (s^2 dt))`` (METHODS.md §2.3), which makes the estimate exact
 for GBM at any step count; discrete monitoring checks only the step ends. Memory is O(paths).
+
+Resources are capped, not clamped: ``n_paths`` above ``MC_MEMORY_BUDGET_BYTES /
+BYTES_PER_PATH`` (512 MiB at ~128 bytes a path: 4,194,304 paths) or ``n_paths x steps`` above
+``MAX_PATH_STEPS`` (1e9, about 1-3 minutes) is refused with a ``ConfigError`` naming the cap.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from levercast.features._typing import FloatArray
 from levercast.features.errors import ConfigError
 from levercast.features.timeutil import HOURS_PER_YEAR, parse_duration
 from levercast.models.contracts import Contract, Kind, Monitoring
+from levercast.models.pricing.garch import FALLBACK, GarchParams, fit_garch
 from levercast.models.pricing.price import Forecast, PricingRequest
 from levercast.models.pricing.volatility import (
     estimate_vol,
@@ -36,9 +44,14 @@ from levercast.models.pricing.volatility import (
 )
 
 __all__ = [
+    "BYTES_PER_PATH",
+    "MAX_PATH_STEPS",
+    "MC_MEMORY_BUDGET_BYTES",
     "Innovations",
     "MonteCarloResult",
     "PathEvent",
+    "check_mc_size",
+    "check_seed",
     "price_mc",
     "simulate_event",
     "standardize_returns",
@@ -46,9 +59,13 @@ __all__ = [
 
 Innovations = Literal["normal", "bootstrap", "garch"]
 INNOVATIONS: Final = ("normal", "bootstrap", "garch")
-GARCH_ALPHA: Final = 0.05
-GARCH_BETA: Final = 0.90
-GARCH_DF: Final = 5.0
+GARCH_ALPHA: Final = FALLBACK.alpha
+GARCH_BETA: Final = FALLBACK.beta
+GARCH_DF: Final = FALLBACK.nu
+MC_MEMORY_BUDGET_BYTES: Final = 512 * 2**20
+BYTES_PER_PATH: Final = 128  # measured peak 80 (normal) to 104 (garch) bytes a path
+MAX_PATH_STEPS: Final = 1_000_000_000
+GARCH_FIT_DAYS: Final = 730
 BAND_Z: Final = 1.645  # prob_lo/prob_hi: 90 % band of the Monte Carlo error
 
 
@@ -129,7 +146,13 @@ def standardize_returns(log_returns: FloatArray, variance_before: FloatArray) ->
 
 
 class _Shocks:
-    """Unit-variance shocks per step (times the GARCH multiplier for ``garch``)."""
+    """Unit-variance shocks per step (times the GARCH multiplier for ``garch``).
+
+    GARCH dynamics with a period (``draw(periods)``, the step in fit periods): steps shorter
+    than a period accumulate their shocks into the period's return, and the multiplier is
+    updated once a period from it (the fit's own sampling: daily returns for ``mc-garch``);
+    a step of one or more periods updates it every step with ``GarchParams.per_step``.
+    """
 
     def __init__(
         self,
@@ -137,22 +160,82 @@ class _Shocks:
         n_paths: int,
         innovations: str,
         pool: FloatArray | None,
+        garch: GarchParams = FALLBACK,
     ) -> None:
         self.rng, self.n, self.kind, self.pool = rng, n_paths, innovations, pool
+        self.garch = garch
         self.h = np.ones(n_paths)
-        self.t_scale = np.sqrt((GARCH_DF - 2.0) / GARCH_DF)
+        self.t_scale = np.sqrt((garch.nu - 2.0) / garch.nu)
+        self.period_sum: FloatArray | None = None  # the current period's return (unit var.)
+        self.period_done = 0.0
 
-    def draw(self) -> tuple[FloatArray, FloatArray]:
-        """(shock, its conditional standard deviation multiplier)."""
+    def draw(self, periods: float | None = None) -> tuple[FloatArray, FloatArray]:
+        """(shock, its conditional standard deviation multiplier); ``periods``: the step in
+        GARCH fit periods (None: the parameters apply per step as they are)."""
         if self.kind == "normal":
             return self.rng.standard_normal(self.n), np.ones(1)
         if self.kind == "bootstrap":
             assert self.pool is not None
             return self.pool[self.rng.integers(0, self.pool.size, self.n)], np.ones(1)
         scale = np.sqrt(self.h)
-        shock = scale * self.t_scale * self.rng.standard_t(GARCH_DF, self.n)
-        self.h = (1.0 - GARCH_ALPHA - GARCH_BETA) + GARCH_ALPHA * shock**2 + GARCH_BETA * self.h
+        shock = scale * self.t_scale * self.rng.standard_t(self.garch.nu, self.n)
+        if periods is None or periods >= 1.0:
+            alpha, beta = (
+                (self.garch.alpha, self.garch.beta)
+                if periods is None
+                else self.garch.per_step(periods)
+            )
+            self.h = (1.0 - alpha - beta) + alpha * shock**2 + beta * self.h
+            return shock, scale
+        if self.period_sum is None:
+            self.period_sum = np.zeros(self.n)
+        self.period_sum += np.sqrt(periods) * shock
+        self.period_done += periods
+        if self.period_done >= 1.0 - 1e-9:
+            alpha, beta = self.garch.alpha, self.garch.beta
+            z2 = self.period_sum**2 / self.period_done
+            self.h = (1.0 - alpha - beta) + alpha * z2 + beta * self.h
+            self.period_sum[:] = 0.0
+            self.period_done = 0.0
         return shock, scale
+
+
+def check_mc_size(n_paths: int, n_steps: int) -> None:
+    """Refuse a simulation above the memory budget or the path-step cap (not clamped).
+
+    Raises
+    ------
+    ConfigError
+        Naming the cap, the limit and the value found.
+    """
+    if isinstance(n_paths, bool) or not isinstance(n_paths, int | np.integer):
+        raise ConfigError(f"n_paths must be an integer; found {n_paths!r}")
+    max_paths = MC_MEMORY_BUDGET_BYTES // BYTES_PER_PATH
+    if n_paths > max_paths:
+        raise ConfigError(
+            f"n_paths must be at most {max_paths:,} (the Monte Carlo memory budget of "
+            f"{MC_MEMORY_BUDGET_BYTES // 2**20} MiB at {BYTES_PER_PATH} bytes a path); "
+            f"found {n_paths:,}"
+        )
+    if n_paths * n_steps > MAX_PATH_STEPS:
+        raise ConfigError(
+            f"paths x steps must be at most {MAX_PATH_STEPS:,} (the Monte Carlo work cap); "
+            f"found {n_paths:,} x {n_steps:,} = {n_paths * n_steps:,}"
+        )
+
+
+def check_seed(seed: object) -> None:
+    """A seed is None, a ``numpy.random.Generator`` or an integer in ``[0, 2**64)``.
+
+    Raises
+    ------
+    ConfigError
+        Otherwise (``np.random.default_rng(-1)`` would raise a bare ValueError).
+    """
+    if seed is None or isinstance(seed, np.random.Generator):
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
+        raise ConfigError(f"seed must be an integer within [0, 2**64); found {seed!r}")
 
 
 def simulate_event(
@@ -168,6 +251,8 @@ def simulate_event(
     standardized_returns: FloatArray | None = None,
     log_drift: float = 0.0,
     seed: int | np.random.Generator | None = 0,
+    garch: GarchParams = FALLBACK,
+    garch_period_years: float | None = None,
 ) -> MonteCarloResult:
     """Simulate paths and track ``event`` in the window ``[pre, pre + window]`` (years from now).
 
@@ -189,10 +274,19 @@ def simulate_event(
         ``nu`` per year.
     seed
         Seed or generator (``np.random.default_rng``): equal seeds give equal results.
+    garch, garch_period_years
+        ``garch`` dynamics (default: the fixed fallback) and the length of their period in
+        years (``1 / HOURS_PER_YEAR`` for hourly fits): a step of another length compounds the
+        persistence (``GarchParams.per_step``); None applies them per step unchanged.
 
     Returns
     -------
     MonteCarloResult
+
+    Raises
+    ------
+    ConfigError
+        Bad arguments, or a size above the caps (``check_mc_size``).
     """
     if innovations not in INNOVATIONS:
         raise ConfigError(f"innovations must be one of {INNOVATIONS}; found {innovations!r}")
@@ -208,7 +302,9 @@ def simulate_event(
             f"{vol_annual}, {window_years}, {pre_years}"
         )
     n_pre = n_pre_steps if pre_years > 0 else 0
-    shocks = _Shocks(np.random.default_rng(seed), n_paths, innovations, standardized_returns)
+    check_mc_size(n_paths, n_pre + n_steps)
+    check_seed(seed)
+    shocks = _Shocks(np.random.default_rng(seed), n_paths, innovations, standardized_returns, garch)
     x = np.zeros(n_paths)
     # Levels are scalars unless relative to the window start (then one per path, set below).
     up_level: float | FloatArray = np.inf if event.upper is None else event.upper
@@ -219,7 +315,7 @@ def simulate_event(
     for i in range(n_pre + n_steps):
         dt = pre_years / n_pre if i < n_pre else window_years / n_steps
         sd = vol_annual * np.sqrt(dt)
-        shock, scale = shocks.draw()
+        shock, scale = shocks.draw(None if garch_period_years is None else dt / garch_period_years)
         x_new = x + log_drift * dt + sd * shock
         if event.relative and i + 1 == n_pre:
             up_level, low_level = up_level + x_new, low_level + x_new
@@ -333,6 +429,23 @@ def _event(contract: Contract, spot: float, start_price: float | None) -> tuple[
     return PathEvent(upper=up_v, lower=low_v, relative=relative, path=path, bridge=bridge), combine
 
 
+def _garch_params(request: PricingRequest) -> GarchParams:
+    """GARCH dynamics fitted on the daily returns known at T (sums of 24 consecutive hourly
+    log returns over the last ``GARCH_FIT_DAYS``; memoised per view)."""
+    contract = request.contract
+    key = ("garch", contract.asset, contract.resolution.source)
+    params: GarchParams | None = request.view.memo.get(key)
+    if params is None:
+        hourly, *_ = hourly_log_returns(
+            request.view, contract.asset, days=GARCH_FIT_DAYS, preferred=contract.resolution.source
+        )
+        n_days = hourly.size // 24
+        daily = hourly[hourly.size - 24 * n_days :].reshape(n_days, 24).sum(axis=1)
+        params = fit_garch(daily)
+        request.view.memo[key] = params
+    return params
+
+
 def _returns_pool(request: PricingRequest) -> FloatArray:
     returns, *_ = hourly_log_returns(
         request.view,
@@ -370,17 +483,28 @@ def price_mc(request: PricingRequest) -> Forecast:
     if contract.monitoring_rule is Monitoring.DISCRETE:
         every = parse_duration(contract.resolution.discrete_every or "1d")
         n_steps = max(1, round(window_h * 3600.0 / every.total_seconds()))
+    n_pre_steps = _steps(pre_h, per_hour=True) if pre_h > 0 else 0
+    n_paths = request.paths or DEFAULT_PATHS
+    check_mc_size(n_paths, n_steps + n_pre_steps)  # before the returns are read or fitted
+    check_seed(request.seed)
+    garch = FALLBACK
+    if innovations == "garch":
+        garch = _garch_params(request)
+        if garch.warning:
+            warnings.append(garch.warning)
     result = simulate_event(
         event,
         vol_annual=estimate.vol_annual,
         window_years=window_h / HOURS_PER_YEAR,
         pre_years=pre_h / HOURS_PER_YEAR,
         n_steps=n_steps,
-        n_pre_steps=_steps(pre_h, per_hour=True) if pre_h > 0 else 0,
-        n_paths=request.paths or DEFAULT_PATHS,
+        n_pre_steps=n_pre_steps,
+        n_paths=n_paths,
         innovations=innovations,
         standardized_returns=_returns_pool(request) if innovations == "bootstrap" else None,
         seed=request.seed,
+        garch=garch,
+        garch_period_years=24.0 / HOURS_PER_YEAR if innovations == "garch" else None,
     )
     weights = {
         "u": {"w_upper": 1.0},
@@ -421,6 +545,18 @@ def price_mc(request: PricingRequest) -> Forecast:
             "mc_steps": result.n_steps,
             "mc_stderr": se,
             "seed": request.seed,
+            **(
+                {
+                    "garch_alpha": garch.alpha,
+                    "garch_beta": garch.beta,
+                    "garch_nu": garch.nu,
+                    "garch_source": garch.source,
+                    "garch_persistence_capped": garch.capped,
+                    "garch_returns": garch.n_returns,
+                }
+                if innovations == "garch"
+                else {}
+            ),
         },
         warnings=tuple(warnings),
     )

@@ -204,3 +204,131 @@ def test_simulate_event_equals_a_plain_numpy_loop(levels):
     up, low = _plain_loop(event, sd=sd, n_steps=steps, n_paths=4000, seed=11)
     np.testing.assert_allclose(got.upper, up, rtol=0, atol=1e-15)
     np.testing.assert_allclose(got.lower, low, rtol=0, atol=1e-15)
+
+
+# -- resource caps and seeds (issue 19) -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_paths": 1_000_000_000}, r"n_paths must be at most 4,194,304 \(the Monte Carlo memory"),
+        ({"n_paths": 4_000_000, "n_steps": 336}, r"paths x steps must be at most 1,000,000,000"),
+        ({"n_paths": 1e5}, r"n_paths must be an integer; found 100000.0"),
+        ({"n_paths": True}, r"n_paths.*found True"),
+        ({"seed": -1}, r"seed must be an integer within \[0, 2\*\*64\); found -1"),
+        ({"seed": 1.5}, r"seed must be an integer .*; found 1.5"),
+    ],
+    ids=["memory", "work", "float-paths", "bool-paths", "negative-seed", "float-seed"],
+)
+def test_simulation_above_the_caps_is_refused_not_clamped(kwargs, match):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=match):
+        simulate_event(PathEvent(upper=0.1), vol_annual=VOL, window_years=WEEK, **kwargs)
+    assert time.perf_counter() - start < 1.0  # refused before any array is allocated
+
+
+def test_the_caps_follow_the_budget():
+    from levercast.models.pricing.montecarlo import (
+        BYTES_PER_PATH,
+        MC_MEMORY_BUDGET_BYTES,
+        check_mc_size,
+    )
+
+    check_mc_size(MC_MEMORY_BUDGET_BYTES // BYTES_PER_PATH, 200)
+    with pytest.raises(ConfigError, match="memory budget of 512 MiB"):
+        check_mc_size(MC_MEMORY_BUDGET_BYTES // BYTES_PER_PATH + 1, 1)
+
+
+# -- GARCH parameters from arch (issue 20) ----------------------------------------------------
+def _garch_returns(alpha=0.08, beta=0.9, nu=5.0, n=2000, seed=3):
+    rng = np.random.default_rng(seed)
+    h, out = 1.0, np.empty(n)
+    scale = math.sqrt((nu - 2) / nu)
+    for i in range(n):
+        out[i] = math.sqrt(h) * scale * rng.standard_t(nu)
+        h = (1 - alpha - beta) + alpha * out[i] ** 2 + beta * h
+    return 0.02 * out
+
+
+def test_fit_garch_matches_arch_directly():
+    from arch import arch_model
+
+    from levercast.models.pricing.garch import fit_garch
+
+    r = _garch_returns()
+    fit = fit_garch(r)
+    ref = arch_model(100 * r, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
+    params = ref.fit(disp="off").params
+    assert (fit.source, fit.warning, fit.n_returns) == ("arch", None, r.size)
+    assert fit.alpha == pytest.approx(params["alpha[1]"], rel=1e-9)
+    assert fit.beta == pytest.approx(params["beta[1]"], rel=1e-9)
+    assert fit.nu == pytest.approx(params["nu"], rel=1e-9)
+    assert 0.02 < fit.alpha < 0.2 and 0.8 < fit.beta < 0.97  # recovers the simulated process
+
+
+@pytest.mark.parametrize(
+    ("returns", "why"),
+    [
+        (np.full(100, 0.01), r"100 returns, at least 250 needed"),
+        (np.zeros(600), r"every return is zero"),
+        (np.r_[np.full(300, np.nan), np.ones(10)], r"10 returns"),
+    ],
+    ids=["short", "zero", "nan"],
+)
+def test_fit_garch_falls_back_with_a_warning(returns, why):
+    from levercast.models.pricing.garch import FALLBACK, fit_garch
+
+    fit = fit_garch(returns)
+    assert (fit.alpha, fit.beta, fit.nu, fit.source) == (0.05, 0.90, 5.0, "fixed")
+    assert fit.warning is not None and why.replace("\\", "") in fit.warning
+    assert FALLBACK.warning is None
+
+
+def test_an_integrated_fit_is_capped_keeping_the_split():
+    from levercast.models.pricing.garch import MAX_PERSISTENCE, GarchParams
+
+    p = GarchParams(0.2, 0.7, 4.0)
+    a, b = p.per_step(1.0)
+    assert (a, b) == (0.2, 0.7)
+    a2, b2 = p.per_step(2.0)
+    assert a2 + b2 == pytest.approx(0.9**2) and a2 / b2 == pytest.approx(0.2 / 0.7)
+    with pytest.raises(ValueError, match="alpha \\+ beta < 1"):
+        GarchParams(0.3, 0.7, 4.0)
+    assert MAX_PERSISTENCE < 1
+
+
+def test_daily_garch_keeps_the_variance_of_the_window():
+    from levercast.models.pricing.garch import GarchParams
+
+    garch = GarchParams(0.1, 0.85, 5.0)
+    event = PathEvent(upper=10.0)  # terminal, never reached: only x matters
+    years = 30 / 365
+    result = simulate_event(
+        event,
+        vol_annual=VOL,
+        window_years=years,
+        n_steps=24 * 30,
+        n_paths=40_000,
+        innovations="garch",
+        garch=garch,
+        garch_period_years=1 / 365,
+        seed=5,
+    )
+    assert result.n_steps == 720
+    # the same run with the terminal values exposed: threshold events at +-1 sigma
+    sigma = VOL * math.sqrt(years)
+    band = simulate_event(
+        PathEvent(upper=sigma, lower=-sigma),
+        vol_annual=VOL,
+        window_years=years,
+        n_steps=24 * 30,
+        n_paths=40_000,
+        innovations="garch",
+        garch=garch,
+        garch_period_years=1 / 365,
+        seed=5,
+    )
+    outside, se = band.estimate(w_upper=1.0, w_lower=1.0)
+    # fat tails put less mass beyond 1 sigma than a normal (0.317), never far less
+    assert 0.2 < outside < 0.34, (outside, se)
