@@ -204,3 +204,23 @@ def test_the_docs_quickstart_skips_cleanly_without_data(tmp_path):
         env=env,
     )
     assert out.returncode == 0 and "skipped" in out.stdout
+
+
+def test_backtest_and_evaluate_return_result_objects(ds, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    bt = lc.backtest(
+        asset="BTC",
+        start="2024-01-10T00:00Z",
+        end="2024-01-20T00:00Z",
+        data=ds,
+        kinds="close_above,touch",
+        horizons=("24h",),
+        models=("gbm",),
+    )
+    frame = bt.to_frame()
+    assert len(frame) > 0 and "prob_gbm" in frame and bt.to_json_dict()["n_forecasts"] == len(frame)
+    ev = lc.evaluate(model="gbm", data=ds)
+    assert ev.to_frame() is ev.observations and "markets" in ev.to_json_dict()
+    argv = ["evaluate", "--model", "gbm", "--data", str(ds.path), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["markets"] == ev.to_json_dict()["markets"]

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from levercast.experiments.cli.output import emit
-from levercast.experiments.paths import levercast_home, resolve_data_dir
 
 __all__ = ["run_evaluate"]
 
@@ -107,17 +106,13 @@ def _log(result: Any, store: Any, args: argparse.Namespace) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate against market odds (or the forward log), print the JSON, then log it."""
-    from levercast.experiments.evaluation.evaluate import run_evaluate as run
-    from levercast.experiments.evaluation.evaluate import score_forward_log
-    from levercast.features.dataset.store import Store
+    from levercast.experiments.api import Dataset, evaluate
     from levercast.features.errors import ForecastError
 
-    store = Store(resolve_data_dir(args.data))
+    data = Dataset(args.data)
+    store = data.store
     model = args.model or "default"
-    if args.forecasts:
-        result = score_forward_log(store, levercast_home(), seed=args.seed)
-    else:
-        result = run(store, model=model, seed=args.seed)
+    result = evaluate(model=model, data=data, seed=args.seed, forecasts=bool(args.forecasts))
     doc = result.to_json_dict()
     emit(args, doc, _render)
     sys.stdout.flush()
