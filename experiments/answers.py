@@ -7,8 +7,9 @@ Assembling an ``ask``:
 
 - ``find_market``: the dataset market a text names, known at T (``markets_as_of``): its id
   (Kalshi ticker, Polymarket market or condition id), its slug, a venue URL holding one of those
-  (``polymarket.com/event/<event>/<market-slug>``, ``kalshi.com/markets/<series>/<name>/<ticker>``)
-  or its exact question (case and spacing aside). Several matches: the one open at T, else the
+  (``polymarket.com/event/<event>/<market-slug>``, ``kalshi.com/markets/<series>/<name>/<ticker>``;
+  a Kalshi event ticker names its one market, or is an error listing some of them) or its exact
+  question (case and spacing aside). Several matches: the one open at T, else the
   latest listed. A URL, or one token shaped like an id or slug, that names no market is an error;
   other text is a question in words.
 - ``parse_found``: the market's contract from its own title and rules (``parse_market``).
@@ -308,6 +309,16 @@ def find_market(store: Store, text: str, at: datetime) -> dict[str, Any] | None:
                 hit |= (column == key.lower()).to_numpy()
             if hit.any():
                 return _pick(markets[hit.to_numpy()], at)
+        for key in keys:  # a Kalshi event ticker (a URL's last part): its markets' prefix
+            family = ids["market_id"].str.startswith(f"{key.lower()}-").to_numpy()
+            if family.sum() == 1:
+                return _pick(markets[family], at)
+            if family.sum() > 1:
+                first = ", ".join(markets.loc[family, "market_id"].astype(str).head(3))
+                raise ConfigError(
+                    f"question must name one market; found {text!r}, an event of "
+                    f"{int(family.sum())} markets: ask with one market's ticker (e.g. {first})"
+                )
         if not must:
             same = markets["question"].map(_norm) == _norm(text)
             if same.any():

@@ -224,3 +224,23 @@ def test_backtest_and_evaluate_return_result_objects(ds, tmp_path, monkeypatch, 
     argv = ["evaluate", "--model", "gbm", "--data", str(ds.path), "--json"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["markets"] == ev.to_json_dict()["markets"]
+
+
+def test_a_kalshi_url_names_its_market_or_asks_for_one(synthetic_data):
+    from levercast.experiments.answers import find_market
+    from levercast.features.dataset.store import Store
+
+    path = synthetic_data / "markets.parquet"
+    markets = pd.read_parquet(path)
+    kalshi = pd.concat([markets.iloc[[0]]] * 3, ignore_index=True)
+    kalshi["venue"] = "kalshi"
+    kalshi["market_id"] = ["KXBTCD-24JAN2017-T45000", "KXBTCD-24JAN2017-T46000", "KXBTC-24JAN01"]
+    kalshi["condition_id"] = pd.NA
+    pd.concat([markets, kalshi], ignore_index=True).astype(markets.dtypes).to_parquet(path)
+    store, at = Store(synthetic_data), pd.Timestamp("2024-01-10T00:00Z").to_pydatetime()
+    url = "https://kalshi.com/markets/kxbtcd/bitcoin-price/"
+    row = find_market(store, url + "kxbtcd-24jan2017-t46000", at)
+    assert row is not None and row["market_id"] == "KXBTCD-24JAN2017-T46000"
+    with pytest.raises(ConfigError, match="an event of 2 markets"):
+        find_market(store, url + "kxbtcd-24jan2017", at)
+    assert find_market(store, "kalshi.com/markets/kxbtc/x/kxbtc-24jan01", at) is not None

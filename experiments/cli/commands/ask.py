@@ -36,7 +36,7 @@ def _market_lines(market: dict[str, Any] | None) -> list[str]:
     if market["edge"] is not None:
         lines.append(
             f"  edge {fmt_points(market['edge'])} buying {str(market['side']).upper()} at "
-            f"{fmt_prob(market['price'])} after a fee of {fmt_points(market['fee'], digits=2)}"
+            f"{fmt_prob(market['price'])} after a fee of {100 * market['fee']:.2f} pts per share"
         )
     if market.get("note"):
         lines.append(f"  note: {market['note']}")
