@@ -6,11 +6,21 @@ them before scoring). Probabilities are clipped to [1e-6, 1 - 1e-6] inside the l
 
 References: Brier (1950); Murphy (1973) decomposition Brier = reliability - resolution +
 uncertainty; properscoring ``_brier.py``; ECE with equal-mass bins as in INTERFACE.md §4.
+
+Bootstrap intervals resample the rows' blocks with ``arch.bootstrap``: ``resample="blocks"``
+(default) draws whole labelled blocks with replacement (``IIDBootstrap`` over the per-block
+sums: the same draws, bit for bit, as the hand-written resampling it replaced);
+``resample="stationary"`` keeps runs of consecutive blocks together (``StationaryBootstrap``
+in label order, mean run length from ``arch.bootstrap.optimal_block_length``), for blocks that
+are themselves serially dependent (days of one market regime). The market-clustered bootstrap
+of the evaluation (``experiments.evaluation.uncertainty``) stays ours: ``arch`` has none.
+``arch`` is imported only when an interval is computed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +42,40 @@ __all__ = [
 ]
 
 _EPS = 1e-6
+Resample = Literal["blocks", "stationary"]
+RESAMPLES: Final = ("blocks", "stationary")
+
+
+def _check_seed(seed: object) -> None:
+    if seed is None or isinstance(seed, np.random.Generator):
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an integer within [0, 2**64); found {seed!r}")
+
+
+def _block_draws(
+    n_blocks: int,
+    n_boot: int,
+    seed: int | np.random.Generator | None,
+    resample: str,
+    series: FloatArray,
+) -> npt.NDArray[np.intp]:
+    """``n_boot`` rows of block indices drawn by ``arch.bootstrap`` (see module docstring)."""
+    if resample not in RESAMPLES:
+        raise ValueError(f"resample must be one of {RESAMPLES}; found {resample!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer; found {n_boot!r}")
+    _check_seed(seed)
+    from arch.bootstrap import IIDBootstrap, StationaryBootstrap, optimal_block_length
+
+    rng = np.random.default_rng(seed)
+    if resample == "blocks" or n_blocks < 3:
+        bs: IIDBootstrap = IIDBootstrap(series, seed=rng)
+    else:
+        length = float(optimal_block_length(series)["stationary"].iloc[0])
+        length = min(max(length, 1.0), float(n_blocks)) if np.isfinite(length) else 1.0
+        bs = StationaryBootstrap(length, series, seed=rng)
+    return np.stack([np.asarray(bs.update_indices(), dtype=np.intp) for _ in range(n_boot)])
 
 
 def _check(prob: npt.ArrayLike, outcome: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -161,6 +205,7 @@ def block_bootstrap_skill(
     n_boot: int = 1000,
     level: float = 0.9,
     seed: int | np.random.Generator | None = 0,
+    resample: Resample = "blocks",
 ) -> SkillEstimate:
     """Skill of ``prob`` over ``reference`` with a cluster (block) bootstrap CI.
 
@@ -173,6 +218,9 @@ def block_bootstrap_skill(
         are resampled, which respects the dependence of rows within a block.
     n_boot, level, seed
         Resamples, two-sided interval level, random seed.
+    resample
+        ``blocks`` (whole blocks, independently) or ``stationary`` (runs of consecutive blocks,
+        in label order); see the module docstring.
     """
     p, y = _check(prob, outcome)
     r, _ = _check(reference, outcome)
@@ -181,13 +229,12 @@ def block_bootstrap_skill(
         raise ValueError(f"blocks must match prob's shape {p.shape}; found {labels.shape}")
     if not 0 < level < 1:
         raise ValueError(f"level must be within (0, 1); found {level}")
-    rng = np.random.default_rng(seed)
     _, codes = np.unique(labels, return_inverse=True)
     n_blocks = int(codes.max()) + 1
     model_sq = np.bincount(codes, weights=(p - y) ** 2, minlength=n_blocks)
     ref_sq = np.bincount(codes, weights=(r - y) ** 2, minlength=n_blocks)
     value = 1.0 - model_sq.sum() / ref_sq.sum() if ref_sq.sum() > 0 else float("nan")
-    draws = rng.integers(0, n_blocks, size=(n_boot, n_blocks))
+    draws = _block_draws(n_blocks, n_boot, seed, resample, model_sq - ref_sq)
     num = model_sq[draws].sum(axis=1)
     den = ref_sq[draws].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -217,6 +264,7 @@ def block_bootstrap_mean(
     n_boot: int = 1000,
     level: float = 0.9,
     seed: int | np.random.Generator | None = 0,
+    resample: Resample = "blocks",
 ) -> MeanEstimate:
     """Mean of ``values`` (e.g. a loss difference per day) with a cluster-bootstrap CI.
 
@@ -231,12 +279,11 @@ def block_bootstrap_mean(
         raise ValueError(f"blocks must match values' shape {v.shape}; found {labels.shape}")
     if not 0 < level < 1:
         raise ValueError(f"level must be within (0, 1); found {level}")
-    rng = np.random.default_rng(seed)
     _, codes = np.unique(labels, return_inverse=True)
     n_blocks = int(codes.max()) + 1
     sums = np.bincount(codes, weights=v, minlength=n_blocks)
     counts = np.bincount(codes, minlength=n_blocks).astype(float)
-    draws = rng.integers(0, n_blocks, size=(n_boot, n_blocks))
+    draws = _block_draws(n_blocks, n_boot, seed, resample, sums / counts)
     means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
     alpha = (1 - level) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])

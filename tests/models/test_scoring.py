@@ -94,3 +94,44 @@ def test_block_bootstrap_skill_detects_better_model_and_is_seeded():
 def test_validation_messages(prob, outcome, match):
     with pytest.raises(ValueError, match=match):
         brier_loss(prob, outcome)
+
+
+def _old_skill_draws(model_sq, ref_sq, n_boot, seed):
+    """The hand-written resampling arch.bootstrap replaced (reference for bit-equality)."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, model_sq.size, size=(n_boot, model_sq.size))
+    return 1.0 - model_sq[draws].sum(axis=1) / ref_sq[draws].sum(axis=1)
+
+
+def test_arch_block_bootstrap_draws_equal_the_hand_written_ones():
+    rng = np.random.default_rng(4)
+    truth = rng.uniform(0.05, 0.95, 2000)
+    y = (rng.random(2000) < truth).astype(float)
+    blocks = np.repeat(np.arange(100), 20)
+    est = block_bootstrap_skill(truth, np.full(2000, 0.5), y, blocks, n_boot=500, seed=7)
+    model_sq = np.bincount(blocks, weights=(truth - y) ** 2)
+    ref_sq = np.bincount(blocks, weights=(0.5 - y) ** 2)
+    lo, hi = np.quantile(_old_skill_draws(model_sq, ref_sq, 500, 7), [0.05, 0.95])
+    assert (est.ci_low, est.ci_high) == (lo, hi)
+
+
+def test_stationary_resampling_and_argument_checks():
+    from levercast.models.scoring import block_bootstrap_mean
+
+    rng = np.random.default_rng(5)
+    days = np.repeat(np.arange(60), 10)
+    # serially dependent day effects: a stationary bootstrap widens the interval
+    effect = np.repeat(np.cumsum(rng.normal(0, 0.05, 60)), 10)
+    values = effect + rng.normal(0, 0.01, 600)
+    iid = block_bootstrap_mean(values, days, seed=1)
+    runs = block_bootstrap_mean(values, days, seed=1, resample="stationary")
+    assert iid.value == runs.value and runs.n_blocks == 60
+    assert runs.ci_high - runs.ci_low > iid.ci_high - iid.ci_low
+    with pytest.raises(ValueError, match="resample must be one of"):
+        block_bootstrap_mean(values, days, resample="moving")
+    with pytest.raises(
+        ValueError, match=r"seed must be an integer within \[0, 2\*\*64\); found -1"
+    ):
+        block_bootstrap_mean(values, days, seed=-1)
+    with pytest.raises(ValueError, match="n_boot must be a positive integer; found 0"):
+        block_bootstrap_mean(values, days, n_boot=0)
