@@ -74,7 +74,8 @@ def _block_draws(
     else:
         length = float(optimal_block_length(series)["stationary"].iloc[0])
         length = min(max(length, 1.0), float(n_blocks)) if np.isfinite(length) else 1.0
-        bs = StationaryBootstrap(length, series, seed=rng)
+        # arch types the size as int; the stationary bootstrap takes the mean run as a float
+        bs = StationaryBootstrap(length, series, seed=rng)  # type: ignore[arg-type]
     return np.stack([np.asarray(bs.update_indices(), dtype=np.intp) for _ in range(n_boot)])
 
 
@@ -234,7 +235,7 @@ def block_bootstrap_skill(
     model_sq = np.bincount(codes, weights=(p - y) ** 2, minlength=n_blocks)
     ref_sq = np.bincount(codes, weights=(r - y) ** 2, minlength=n_blocks)
     value = 1.0 - model_sq.sum() / ref_sq.sum() if ref_sq.sum() > 0 else float("nan")
-    draws = _block_draws(n_blocks, n_boot, seed, resample, model_sq - ref_sq)
+    draws = _block_draws(n_blocks, n_boot, seed, resample, np.asarray(model_sq - ref_sq, float))
     num = model_sq[draws].sum(axis=1)
     den = ref_sq[draws].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -283,7 +284,7 @@ def block_bootstrap_mean(
     n_blocks = int(codes.max()) + 1
     sums = np.bincount(codes, weights=v, minlength=n_blocks)
     counts = np.bincount(codes, minlength=n_blocks).astype(float)
-    draws = _block_draws(n_blocks, n_boot, seed, resample, sums / counts)
+    draws = _block_draws(n_blocks, n_boot, seed, resample, np.asarray(sums / counts, float))
     means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
     alpha = (1 - level) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
