@@ -43,7 +43,7 @@ from levercast.experiments.backtest.walk_forward import walk_forward_run
 from levercast.experiments.labels.outcomes import label_frame
 from levercast.experiments.metrics import score_backtest
 from levercast.features.dataset.store import Store
-from levercast.features.errors import ConfigError
+from levercast.features.errors import ConfigError, DataError
 from levercast.features.timeutil import (
     HOURS_PER_YEAR,
     duration_text,
@@ -338,6 +338,34 @@ def _contract_frame(store: Store, config: BacktestConfig) -> tuple[pd.DataFrame,
     return (pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()), dropped
 
 
+def _check_inputs(store: Store, config: BacktestConfig) -> None:
+    """Refuse, before any work, an asset or venue the store has no hourly candles for, and a
+    period outside the asset's candle history (each names what the store has)."""
+    candles = store.read("candles")
+    hourly = candles[candles["interval"] == "1h"]
+    assets = sorted(set(hourly["asset"].astype(str)))
+    if config.asset not in assets:
+        raise DataError(
+            f"asset must be one the store has hourly candles for: {assets}; found {config.asset!r}"
+        )
+    mine = hourly[hourly["asset"] == config.asset]
+    venues = sorted(set(mine["venue"].astype(str)))
+    if config.venue is not None and config.venue not in venues:
+        raise DataError(
+            f"venue must be one with hourly {config.asset} candles in the store: {venues}; "
+            f"found {config.venue!r}"
+        )
+    if config.venue is not None:
+        mine = mine[mine["venue"] == config.venue]
+    first, last = mine["available_at"].min(), mine["available_at"].max()
+    if config.end <= first or config.start > last:
+        raise DataError(
+            f"--start/--end must overlap the {config.asset} hourly candles "
+            f"({format_utc(first.to_pydatetime())} to {format_utc(last.to_pydatetime())}); "
+            f"found {format_utc(config.start)} to {format_utc(config.end)}"
+        )
+
+
 def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
     """Walk-forward backtest of ``config.models`` on ``config.asset`` (see module docstring).
 
@@ -348,14 +376,17 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
     DataError
         Unreadable tables.
     """
+    _check_inputs(store, config)
     frame, dropped = _contract_frame(store, config)
     notes: list[str] = []
     fallbacks: dict[str, int] = {}
     models = list(config.models)
     if frame.empty:
-        notes.append("no decision time had a fresh candle venue with a week of returns")
-        empty = score_backtest(pd.DataFrame(), tuple(models), config.seed)
-        return BacktestResult(pd.DataFrame(), empty, config, dict(dropped), {}, {}, tuple(notes))
+        raise DataError(
+            f"no decision time in [{format_utc(config.start)}, {format_utc(config.end)}] had a "
+            f"fresh {config.asset} candle venue with a week of hourly returns before it; "
+            f"nothing to backtest"
+        )
     frame["prob_gbm"] = gbm_frame_probabilities(frame)
     outcome, unlabelled = _label(store, frame)
     frame["outcome"] = outcome
