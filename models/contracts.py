@@ -215,13 +215,16 @@ class Contract:
                 raise ConfigError(
                     f"{name} is not used by kind {self.kind.value}; found {getattr(self, name)!r}"
                 )
+        # A kind without a monitoring choice accepts its own rule as printed by to_json_dict
+        # (first_of prints "continuous"), so the §3 form round-trips (the forward log).
+        default = Monitoring.CONTINUOUS if self.kind is Kind.FIRST_OF else Monitoring.TERMINAL
         if (
             self.monitoring is not None
             and "monitoring" not in allowed
-            and (self.monitoring is not Monitoring.TERMINAL)
+            and self.monitoring is not default
         ):
             raise ConfigError(
-                f"monitoring must be terminal (or null) for kind {self.kind.value}; "
+                f"monitoring must be {default.value} (or null) for kind {self.kind.value}; "
                 f"found {self.monitoring.value!r}"
             )
         required = {

@@ -247,23 +247,100 @@ def _atomic_write(frame: pd.DataFrame, target: Path) -> None:
 def read_forecasts(home: Path | None = None) -> pd.DataFrame:
     """The forward log (columns ``FORECAST_COLUMNS``; empty when nothing was logged).
 
+    Rows no live run can have written are excluded with one ``QuarantineWarning`` naming each
+    rule and its count: ``prob``/``prob_lo``/``prob_hi`` missing or outside [0, 1], a quote
+    outside [0, 1], no decision time, a contract that is not a valid §3 JSON text.
+
     Raises
     ------
     DataError
-        The file exists but lacks columns of the log.
+        The file exists but cannot be read (truncated, not Parquet), lacks columns of the log,
+        or holds columns of the wrong type.
     """
     path = forecasts_path(home)
     if not path.exists():
         return _frame([])
-    frame = pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(
+            f"{path}: forward log cannot be read (truncated or not Parquet: "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); move it aside "
+            f"and the next live scan or report starts a new one"
+        ) from e
     missing = [c for c in FORECAST_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: forward log must have columns {missing}; found {list(frame)}")
-    return frame[list(FORECAST_COLUMNS)].reset_index(drop=True)
+    frame = frame[list(FORECAST_COLUMNS)].reset_index(drop=True)
+    for column in _FLOATS:
+        if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            raise DataError(
+                f"{path}: forward log column {column} must be numeric; found dtype "
+                f"{frame[column].dtype}"
+            )
+    for column in _TIMES:
+        if not isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            raise DataError(
+                f"{path}: forward log column {column} must hold tz-aware timestamps; found "
+                f"dtype {frame[column].dtype}"
+            )
+    return _exclude_bad_rows(path, frame)
+
+
+def _exclude_bad_rows(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    import warnings
+
+    import numpy as np
+
+    from levercast.features.dataset.sanity import QuarantineWarning
+    from levercast.models.contracts import Contract
+
+    def unit(column: str, *, required: bool) -> np.ndarray:
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            inside = (values >= 0.0) & (values <= 1.0)
+        return ~inside if required else ~(inside | np.isnan(values))
+
+    def bad_contract(text: Any) -> bool:
+        try:
+            Contract.from_json_text(str(text))
+        except (ConfigError, ValueError, TypeError):
+            return True
+        return False
+
+    rules = {
+        "prob, prob_lo or prob_hi missing or outside [0, 1]": (
+            unit("prob", required=True)
+            | unit("prob_lo", required=True)
+            | unit("prob_hi", required=True)
+        ),
+        "prob_bid or prob_ask outside [0, 1]": (
+            unit("prob_bid", required=False) | unit("prob_ask", required=False)
+        ),
+        "no decision time (at)": frame["at"].isna().to_numpy(dtype=bool),
+        "contract not a valid contract JSON": np.array(
+            [bad_contract(t) for t in frame["contract"]], dtype=bool
+        ),
+    }
+    bad = np.zeros(len(frame), dtype=bool)
+    counts = {}
+    for reason, mask in rules.items():
+        if mask.any():
+            counts[reason] = int(mask.sum())
+            bad |= mask
+    if not counts:
+        return frame
+    detail = "; ".join(f"{reason}: {n}" for reason, n in counts.items())
+    warnings.warn(
+        f"{path}: excluded {int(bad.sum())} of {len(frame)} forward-log row(s) ({detail})",
+        QuarantineWarning,
+        stacklevel=3,
+    )
+    return frame[~bad].reset_index(drop=True)
 
 
 def forecast_contracts(frame: pd.DataFrame) -> list[Any]:
     """The ``models.contracts.Contract`` of each logged row (for scoring after resolution)."""
     from levercast.models.contracts import Contract
 
-    return [Contract.from_json(json.loads(text)) for text in frame["contract"]]
+    return [Contract.from_json_text(str(text)) for text in frame["contract"]]

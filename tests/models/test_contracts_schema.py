@@ -13,6 +13,7 @@ from levercast.models.contract_schema import MAX_SPEC_CHARS, check_contract_json
 from levercast.models.contracts import Contract, Resolution
 
 AT = datetime(2026, 2, 20, tzinfo=UTC)
+END = "2026-02-27T00:00Z"
 BASE = {
     "kind": "touch",
     "asset": "BTC",
@@ -149,3 +150,35 @@ def test_depth_ignores_brackets_inside_strings():
 
 def test_check_contract_json_leaves_defaults_to_the_contract():
     check_contract_json({"kind": "up_down", "asset": "ETH", "end": "2026-02-27T00:00Z"})
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "touch", "asset": "BTC", "strike_usd": 6e4, "end": "2026-02-27T00:00Z"},
+        {"kind": "range", "asset": "BTC", "lower_usd": 6e4, "upper_usd": 7e4, "end": END},
+        {"kind": "up_down", "asset": "BTC", "end": END},
+        {"kind": "first_of", "asset": "BTC", "lower_usd": 6e4, "upper_usd": 7e4},
+        {"kind": "move", "asset": "ETH", "threshold": 0.05, "end": END},
+        {
+            "kind": "liquidations_above",
+            "asset": "BTC",
+            "threshold": 1e9,
+            "side": "long",
+            "end": END,
+        },
+        {
+            "kind": "touch",
+            "asset": "BTC",
+            "strike_usd": 6e4,
+            "monitoring": "discrete",
+            "resolution": {"discrete_every": "1d"},
+            "end": END,
+        },
+    ],
+    ids=["touch", "range", "up_down", "first_of", "move", "liquidations", "discrete"],
+)
+def test_the_printed_form_round_trips_through_the_strict_schema(spec):
+    contract = Contract.from_json(spec, at=AT)
+    text = json.dumps(contract.to_json_dict(), sort_keys=True)
+    assert Contract.from_json_text(text).to_json_dict() == contract.to_json_dict()
