@@ -33,6 +33,7 @@ from levercast.features.errors import ConfigError, DataError
 from levercast.features.liqmap import params as P
 
 __all__ = [
+    "MAX_MATRIX_CELLS",
     "LiqMap",
     "LiqMapParams",
     "MapEntries",
@@ -52,6 +53,7 @@ __all__ = [
 _NS_PER_HOUR: Final = 3_600_000_000_000
 _NEVER: Final = np.iinfo(np.int64).max
 _CHUNK: Final = 2048
+MAX_MATRIX_CELLS: Final = 20_000_000  # heatmap snapshots x bins (400 days x 2000 bins fits)
 
 
 def liquidation_price(
@@ -424,7 +426,21 @@ def heatmap_matrix(
     inputs: MapInputs, params: LiqMapParams, t_ns: IntArray, *, first_bin: int, n_bins: int
 ) -> tuple[FloatArray, FloatArray]:
     """Long and short mass per (snapshot, bin) for bins ``first_bin .. first_bin + n_bins - 1``;
-    mass outside that range is dropped."""
+    mass outside that range is dropped.
+
+    Raises
+    ------
+    ConfigError
+        ``n_bins`` below 1, or snapshots x bins above ``MAX_MATRIX_CELLS`` (two float matrices
+        of that size: 320 MB at the cap), refused rather than allocated (issue 19).
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 1:
+        raise ConfigError(f"n_bins must be a positive integer; found {n_bins!r}")
+    if len(t_ns) * n_bins > MAX_MATRIX_CELLS:
+        raise ConfigError(
+            f"snapshots x bins must be at most {MAX_MATRIX_CELLS:,} (the heatmap memory cap); "
+            f"found {len(t_ns):,} x {n_bins:,}"
+        )
     long_out = np.zeros((len(t_ns), n_bins))
     short_out = np.zeros((len(t_ns), n_bins))
     for part in _chunks(t_ns):
