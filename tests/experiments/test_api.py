@@ -115,24 +115,6 @@ def test_ask_a_market_that_is_not_in_the_dataset_is_an_error(ds, text):
         lc.ask(text, at=AT, model="gbm", data=ds)
 
 
-def test_ask_cli_json_and_text(synthetic_data, capsys):
-    argv = ["ask", "m1", "--at", "2024-01-20T00:00Z", "--model", "gbm"]
-    argv += ["--data", str(synthetic_data)]
-    assert main([*argv, "--json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert doc["market"]["market_id"] == "m1" and doc["drivers"] == []
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("BTC touches $60,000") and "market: polymarket m1" in out
-    assert "edge " in out and "drivers: none" in out
-
-
-def test_ask_cli_unknown_market_exits_2(synthetic_data, capsys):
-    argv = ["ask", "https://kalshi.com/markets/kxbtcd/x/kxbtcd-26feb1017", "--at", AT]
-    assert main([*argv, "--data", str(synthetic_data)]) == 2
-    assert "names no market" in capsys.readouterr().err
-
-
 def test_predict_proba_is_scikit_learn_shaped(synthetic_data, tmp_path, monkeypatch):
     from levercast.experiments.learning.fitting import fit_default
     from levercast.models.learned.design import TrainingConfig
