@@ -331,10 +331,12 @@ def _exclude_bad_rows(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     if not counts:
         return frame
     detail = "; ".join(f"{reason}: {n}" for reason, n in counts.items())
-    warnings.warn(
+    warnings.warn_explicit(  # no source line: one line on stderr
         f"{path}: excluded {int(bad.sum())} of {len(frame)} forward-log row(s) ({detail})",
         QuarantineWarning,
-        stacklevel=3,
+        filename="levercast",
+        lineno=0,
+        module=__name__,
     )
     return frame[~bad].reset_index(drop=True)
 

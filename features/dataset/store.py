@@ -166,11 +166,14 @@ class Store:
         if not counts:
             return frame
         detail = "; ".join(f"{reason}: {n}" for reason, n in counts.items())
-        warnings.warn(
+        # warn_explicit without a source line: one line on stderr however Python shows it
+        warnings.warn_explicit(
             f"{table}: excluded {int(bad.sum())} of {len(frame)} row(s) that break data-sanity "
             f"rules ({detail}); run `levercast data check` and fix or re-fetch the table",
             QuarantineWarning,
-            stacklevel=3,
+            filename="levercast",
+            lineno=0,
+            module=__name__,
         )
         return frame[~bad].reset_index(drop=True)
 
