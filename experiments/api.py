@@ -406,7 +406,12 @@ def forecaster(
     """
     import pandas as pd
 
-    from levercast.experiments.learning.fitting import find_or_fit, model_config, question_config
+    from levercast.experiments.learning.fitting import (
+        covering_configs,
+        find_or_fit,
+        model_config,
+        question_config,
+    )
 
     if model not in LEARNED:
         raise ConfigError(f"model must be one of {list(LEARNED)}; found {model!r}")
@@ -419,7 +424,7 @@ def forecaster(
         )
     stamp = pd.Timestamp(_time(at))
     store = _dataset(data).store
-    alternatives = () if config == full else (full,)
+    alternatives = () if kind is None else covering_configs(model, kind)
     outcome = find_or_fit(
         store,
         assets=(asset,),

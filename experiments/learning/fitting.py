@@ -19,10 +19,13 @@ make the coherent ``c(K)`` of ``default`` (close_above, close_below), no liquida
 (a ``liquidations_above`` question has its own cheap model), and no volatility-only companion
 when every family asked is answered by the leverage model. Such a fit is a model of its own
 (trained on fewer kinds than the full ``default``, cached under its own configuration); a cached
-fit of the full configuration is accepted in its place. ``default`` and ``default_vol`` answer
-range and first_of contracts with ``gbm`` by construction (``models.learned.forecaster``), so
-those questions need no fit at all. Without ``kind`` (``scan``, ``report``: many kinds per asset)
-the full configuration is fitted, liquidation model included.
+fit trained on every kind the question needs is accepted in its place (``covering_configs``:
+another question's fit, e.g. a touch question's for a close question, or the full
+configuration's), so questions asked one after another share one fit where they can.
+``default`` and ``default_vol`` answer range and first_of contracts with ``gbm`` by construction
+(``models.learned.forecaster``), so those questions need no fit at all. Without ``kind``
+(``scan``, ``report``: many kinds per asset) the full configuration is fitted, liquidation model
+included.
 
 Every learned answer says in its ``warnings`` which fit answered: reused (its cut, its data) or
 fitted now (its cut and wall time), or why ``gbm`` answered instead. Pricing itself never fits
@@ -68,6 +71,7 @@ __all__ = [
     "BuiltPricer",
     "FitOutcome",
     "build_pricer",
+    "covering_configs",
     "find_or_fit",
     "fit_default",
     "fit_liquidation_model",
@@ -315,6 +319,21 @@ def question_config(name: str, kind: Kind | str) -> TrainingConfig | None:
     return config
 
 
+def covering_configs(name: str, kind: Kind | str) -> tuple[TrainingConfig, ...]:
+    """Configurations whose cached fits also answer a ``kind`` question with model ``name``:
+    the other questions' fits trained on every kind it needs (every question fit holds the two
+    terminal kinds), then the full configuration; empty when the question needs no fit."""
+    needed = question_config(name, kind)
+    if needed is None:
+        return ()
+    out: list[TrainingConfig] = []
+    for other in GRID_KINDS:
+        config = question_config(name, other)
+        if config is not None and config != needed and set(config.kinds) >= set(needed.kinds):
+            out.append(config)
+    return (*dict.fromkeys(out), model_config(name))
+
+
 def fit_with_budget(
     store: Store,
     *,
@@ -416,7 +435,7 @@ def build_pricer(
         budget_secs=budget_secs,
         config=config,
         liquidations=kind is None,
-        alternatives=() if config == full else (full,),
+        alternatives=() if asked is None else covering_configs(name, asked),
     )
     pricer = LearnedPricer(name, outcome.fitted, outcome.reason)
     notes = (f"{name}: {outcome.note}",) if outcome.note else ()

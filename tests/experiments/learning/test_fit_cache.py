@@ -179,3 +179,20 @@ def test_the_answer_names_the_fit_that_answered(data, fitted, home, no_fitting, 
     forecast = price_contract(contract, store.at(AT), pricer=pricer)
     assert forecast.model == "default"
     assert forecast.warnings[-1].startswith("default: reused the cached fit of BTC")
+
+
+def test_a_close_question_reuses_a_touch_question_fit(data, fitted, home, no_fitting, monkeypatch):
+    store = Store(data)
+    monkeypatch.setattr(fitting, "model_config", lambda name: SMALL)
+    touch = question_config("default", "touch")
+    assert touch is not None and touch in fitting.covering_configs("default", "close_above")
+    assert fitting.covering_configs("default", "touch") == (SMALL,)
+    _cache(store, fitted, CUT, config=touch)
+    spot = float(store.as_of("candles", AT, asset="BTC")["close"].iloc[-1])
+    res = Resolution(source="binance-usdm", price="close", symbol="BTCUSDT", interval="1h")
+    contract = Contract(
+        Kind.CLOSE_ABOVE, "BTC", AT, AT + pd.Timedelta(hours=20), res, strike_usd=spot * 1.01
+    )
+    pricer = pricer_for("default", store, asset="BTC", at=AT, kind=contract.kind)
+    forecast = price_contract(contract, store.at(AT), pricer=pricer)
+    assert forecast.model == "default" and "reused the cached fit" in forecast.warnings[-1]
