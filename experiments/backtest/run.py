@@ -341,15 +341,15 @@ def _contract_frame(store: Store, config: BacktestConfig) -> tuple[pd.DataFrame,
 def _check_inputs(store: Store, config: BacktestConfig) -> None:
     """Refuse, before any work, an asset or venue the store has no hourly candles for, and a
     period outside the asset's candle history (each names what the store has)."""
-    candles = store.read("candles")
-    hourly = candles[candles["interval"] == "1h"]
-    assets = sorted(set(hourly["asset"].astype(str)))
+    spans = store.coverage("candles", by=("asset", "venue", "interval"))
+    hourly = spans[spans["interval"] == "1h"]
+    assets = sorted(set(hourly["asset"]))
     if config.asset not in assets:
         raise DataError(
             f"asset must be one the store has hourly candles for: {assets}; found {config.asset!r}"
         )
     mine = hourly[hourly["asset"] == config.asset]
-    venues = sorted(set(mine["venue"].astype(str)))
+    venues = sorted(set(mine["venue"]))
     if config.venue is not None and config.venue not in venues:
         raise DataError(
             f"venue must be one with hourly {config.asset} candles in the store: {venues}; "
@@ -357,7 +357,7 @@ def _check_inputs(store: Store, config: BacktestConfig) -> None:
         )
     if config.venue is not None:
         mine = mine[mine["venue"] == config.venue]
-    first, last = mine["available_at"].min(), mine["available_at"].max()
+    first, last = mine["first"].min(), mine["last"].max()
     if config.end <= first or config.start > last:
         raise DataError(
             f"--start/--end must overlap the {config.asset} hourly candles "

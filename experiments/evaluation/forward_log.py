@@ -248,7 +248,7 @@ def read_forecasts(home: Path | None = None) -> pd.DataFrame:
     """The forward log (columns ``FORECAST_COLUMNS``; empty when nothing was logged).
 
     Rows no live run can have written are excluded with one ``QuarantineWarning`` naming each
-    rule and its count: ``prob``/``prob_lo``/``prob_hi`` missing or outside [0, 1], a quote
+    rule and its count: ``prob`` missing or outside [0, 1], a band (``prob_lo``/``prob_hi``) or a quote
     outside [0, 1], no decision time, a contract that is not a valid §3 JSON text.
 
     Raises
@@ -273,12 +273,16 @@ def read_forecasts(home: Path | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: forward log must have columns {missing}; found {list(frame)}")
     frame = frame[list(FORECAST_COLUMNS)].reset_index(drop=True)
     for column in _FLOATS:
+        if frame[column].dtype == object and frame[column].isna().all():
+            frame[column] = frame[column].astype(float)  # a column logged all-null
         if not pd.api.types.is_numeric_dtype(frame[column].dtype):
             raise DataError(
                 f"{path}: forward log column {column} must be numeric; found dtype "
                 f"{frame[column].dtype}"
             )
     for column in _TIMES:
+        if frame[column].dtype == object and frame[column].isna().all():
+            frame[column] = pd.to_datetime(frame[column], utc=True)  # a column logged all-null
         if not isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             raise DataError(
                 f"{path}: forward log column {column} must hold tz-aware timestamps; found "
@@ -309,10 +313,9 @@ def _exclude_bad_rows(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
         return False
 
     rules = {
-        "prob, prob_lo or prob_hi missing or outside [0, 1]": (
-            unit("prob", required=True)
-            | unit("prob_lo", required=True)
-            | unit("prob_hi", required=True)
+        "prob missing or outside [0, 1]": unit("prob", required=True),
+        "prob_lo or prob_hi outside [0, 1]": (
+            unit("prob_lo", required=False) | unit("prob_hi", required=False)
         ),
         "prob_bid or prob_ask outside [0, 1]": (
             unit("prob_bid", required=False) | unit("prob_ask", required=False)

@@ -182,6 +182,31 @@ class Store:
         self.read(table)
         return dict(self._quarantined.get(table, {}))
 
+    def coverage(self, table: str, by: tuple[str, ...]) -> pd.DataFrame:
+        """What ``table`` holds: one row per ``by`` group with its ``first`` and ``last``
+        ``available_at`` and its row count ``rows`` (an inventory for refusing bad requests, not
+        values to model with).
+
+        Raises
+        ------
+        DataError
+            ``table`` is not a time-series table or cannot be read.
+        ConfigError
+            A ``by`` column is not a column of ``table``.
+        """
+        frame = self.read(table)
+        if "available_at" not in frame.columns:
+            raise DataError(f"{table}: not a time-series table; coverage needs available_at")
+        unknown = [c for c in by if c not in frame.columns]
+        if unknown:
+            raise ConfigError(f"by must name columns of {table} {list(frame.columns)}; found {unknown}")
+        columns = list(by)
+        grouped = frame.groupby(columns, observed=True, sort=True)["available_at"]
+        out = grouped.agg(first="min", last="max", rows="size").reset_index()
+        for column in columns:
+            out[column] = out[column].astype(str)
+        return out
+
     def _slice(self, table: str, filters: dict[str, str]) -> _Slice:
         key = (table, tuple(sorted((k, str(v)) for k, v in filters.items())))
         cached = self._slices.get(key)

@@ -127,14 +127,17 @@ def test_an_out_of_range_forward_log_is_read_around(tmp_path):
     rows.append({**good, "market_id": "m3", "prob_ask": -0.1})
     rows.append({**good, "market_id": "m4", "contract": '{"kind": "touch", "strike_usd": true}'})
     rows.append({**good, "market_id": "m5", "contract": "[" * 10_000})
+    rows.append({**good, "market_id": "m6", "prob_hi": 1.5})
+    rows.append({**good, "market_id": "m7", "prob_lo": None, "prob_hi": None})  # no band: kept
     frame = fl._frame(rows)
     frame.to_parquet(tmp_path / "forecasts.parquet", index=False)
-    with pytest.warns(QuarantineWarning, match=r"excluded 4 of 5 forward-log row\(s\)") as w:
+    with pytest.warns(QuarantineWarning, match=r"excluded 5 of 7 forward-log row\(s\)") as w:
         log = fl.read_forecasts(tmp_path)
     text = str(w[0].message)
-    assert "prob, prob_lo or prob_hi missing or outside [0, 1]: 1" in text
+    assert "prob missing or outside [0, 1]: 1" in text
+    assert "prob_lo or prob_hi outside [0, 1]: 1" in text
     assert "prob_bid or prob_ask outside [0, 1]: 1" in text
     assert "contract not a valid contract JSON: 2" in text
-    assert log["market_id"].tolist() == ["m"]
-    assert [c.strike_usd for c in fl.forecast_contracts(log)] == [5e4]
-    pd.testing.assert_frame_equal(log, fl._frame([good]), check_dtype=False)
+    assert log["market_id"].tolist() == ["m", "m7"]
+    assert [c.strike_usd for c in fl.forecast_contracts(log)] == [5e4, 5e4]
+    pd.testing.assert_frame_equal(log.iloc[:1], fl._frame([good]), check_dtype=False)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -227,10 +228,20 @@ def test_forward_log_scored(tmp_path, eval_dir):
 
     at = pd.to_datetime(["2024-02-12T00:00Z", "2024-02-13T00:00Z", "2024-02-13T01:00Z"], utc=True)
     log = pd.DataFrame({c: [None] * 3 for c in FORECAST_COLUMNS})
+    contract = json.dumps(
+        {
+            "kind": "close_above",
+            "asset": "BTC",
+            "strike_usd": 5e4,
+            "start": "2024-02-12T00:00Z",
+            "end": "2024-02-14T00:00Z",
+        }
+    )  # as a live run logs it: a valid contract, a band, a quote
     log = log.assign(
         logged_at=at, at=at, source="scan", venue="polymarket", market_id="close",
         yes_outcome="Yes", prob=[0.7, 0.8, 0.9], prob_bid=[0.55, 0.6, None],
-        prob_ask=[0.65, None, None],
+        prob_ask=[0.65, None, None], contract=contract, prob_lo=[0.6, 0.7, 0.8],
+        prob_hi=[0.8, 0.9, 0.95],
     )  # fmt: skip
     log.to_parquet(forecasts_path(tmp_path), index=False)
     doc = score_forward_log(Store(eval_dir), tmp_path).to_json_dict()
