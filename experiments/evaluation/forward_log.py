@@ -248,8 +248,8 @@ def read_forecasts(home: Path | None = None) -> pd.DataFrame:
     """The forward log (columns ``FORECAST_COLUMNS``; empty when nothing was logged).
 
     Rows no live run can have written are excluded with one ``QuarantineWarning`` naming each
-    rule and its count: ``prob`` missing or outside [0, 1], a band (``prob_lo``/``prob_hi``) or a quote
-    outside [0, 1], no decision time, a contract that is not a valid §3 JSON text.
+    rule and its count: ``prob`` missing or outside [0, 1], a band (``prob_lo``/``prob_hi``) or
+    a quote outside [0, 1], no decision time, a contract that is not a valid §3 JSON text.
 
     Raises
     ------

@@ -199,7 +199,9 @@ class Store:
             raise DataError(f"{table}: not a time-series table; coverage needs available_at")
         unknown = [c for c in by if c not in frame.columns]
         if unknown:
-            raise ConfigError(f"by must name columns of {table} {list(frame.columns)}; found {unknown}")
+            raise ConfigError(
+                f"by must name columns of {table} {list(frame.columns)}; found {unknown}"
+            )
         columns = list(by)
         grouped = frame.groupby(columns, observed=True, sort=True)["available_at"]
         out = grouped.agg(first="min", last="max", rows="size").reset_index()

@@ -64,7 +64,9 @@ def _render(
 
         try:
             # as scan: rows already decided or closed at T are not forecasts
-            rows = [r for r in report.scan.rows if r.decided is None and r.prob_model == r.prob_model]
+            rows = [
+                r for r in report.scan.rows if r.decided is None and r.prob_model == r.prob_model
+            ]
             append_forecasts(rows, at=when, source="report", data_fingerprint=fingerprint)
         except DataError as e:
             payload["notes"].append(f"forward log not written ({e})")
