@@ -102,7 +102,8 @@ def parse_typed(text: str, tctx: TypedContext) -> Parsed | Unsupported | None:
     predicate, any_time = strip_modifiers(predicate)
     if re.search(PERCENT, predicate):
         return parse_move(word, predicate, any_time, tctx)
-    if tctx.asset(word) is not None and (refused := _refusal(predicate)) is not None:
+    verbless_race = FIRST_OF.match(predicate) is not None  # "$80k or $150k first" needs none
+    if tctx.asset(word) is not None and not verbless_race and (refused := _refusal(predicate)):
         return refused
     for pattern, read in (
         (FIRST_OF, _first_of),

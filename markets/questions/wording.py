@@ -134,6 +134,7 @@ def normalise_typed(text: str) -> str:
     text = text.replace(">", " above ").replace("<", " below ")
     text = re.sub(r"([0-9](?:\s?[kmb])?)\+(?=\s|$)", r"\1 or higher", text)
     text = " ".join(text.split()).strip(" .!;:")
+    text = re.sub(r"^([a-z][a-z0-9]{1,14}):\s", r"\1 ", text)  # "bitcoin: $80k or ..."
     text = _LEADING_FILLER.sub("", text)
     lead = re.match(r"^(?P<when>[^,]{2,60}),\s*(?P<rest>(?:will|does|can|is|could)\s.+)$", text)
     if lead is not None:
