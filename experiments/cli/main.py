@@ -575,10 +575,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ForecastError as e:
         print(f"levercast: {e}", file=sys.stderr)
         return 2
+    from levercast.experiments.shutdown import Terminated, terminate_as_interrupt
+
     debug = bool(getattr(args, "debug", False))
     try:
         try:
-            return _resolve(args.target)(args)
+            # SIGTERM unwinds a one-shot command like Ctrl-C (store lock, temp files, MLflow);
+            # loops (record, report --every) install their own stop-between-rounds handlers.
+            with terminate_as_interrupt():
+                return _resolve(args.target)(args)
         except ForecastError as e:
             print(
                 str(e)
@@ -589,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if debug:
                 traceback.print_exc()
             return 2
+    except Terminated as e:
+        print("levercast: terminated (SIGTERM)", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("levercast: interrupted", file=sys.stderr)
         return 130

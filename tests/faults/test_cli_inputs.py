@@ -40,11 +40,6 @@ def price(text: str, *extra: str) -> list[str]:
 DEEP_OBJECT = '{"kind":' + "[" * 100_000 + "]" * 100_000 + "}"
 HEATMAP = ["heatmap", "--asset", "BTC", "--start", "2024-01-20T00:00Z", "--end", END]
 BACKTEST = ["backtest", "--models", "gbm"]
-REPORT_PENDING = pytest.mark.xfail(
-    reason="report writes before checking --out: run_report should call "
-    "experiments.cli.validate.output_dir first (listed for the reporting owner)",
-    strict=True,
-)
 
 # (id, argv, a fragment of the one stderr line)
 CASES = [
@@ -134,11 +129,10 @@ CASES = [
         [*BACKTEST, "--asset", "BTC", "--start", END, "--end", "2024-01-10T00:00Z"],
         "--end must be after --start",
     ),
-    pytest.param(
+    (
         "report-out-existing-file",
         ["report", "--asset", "BTC", *AT, "--out", "{existing_file}"],
         "--out must be a directory",
-        marks=REPORT_PENDING,
     ),
 ]
 

@@ -100,13 +100,14 @@ def _text(payload: dict[str, Any]) -> str:
 
 def run_report(args: argparse.Namespace) -> int:
     """Render one report (or one every ``--every``) and print its JSON."""
+    from levercast.experiments.cli.validate import output_dir
     from levercast.experiments.reporting.schedule import run_schedule
     from levercast.features.errors import ConfigError
     from levercast.features.liqmap.params import check_lookback
     from levercast.features.timeutil import parse_duration, parse_utc
 
     at = None if args.at is None else parse_utc(args.at, name="--at")
-    out_dir = Path(args.out) if args.out else levercast_home() / "reports"
+    out_dir = output_dir(args.out) if args.out else levercast_home() / "reports"
     lookback = getattr(args, "lookback", None)
     hours = None if lookback is None else check_lookback(lookback, name="--lookback")
     if args.every is None:
