@@ -32,7 +32,7 @@ def _ci(ci: Any) -> str:
 
 
 def _skill_lines(doc: dict[str, Any], where: str = "") -> list[str]:
-    """Equal-markets skill first, the trading result and the per-observation skill beside it."""
+    """Equal-markets skill first, the per-observation skill beside it, for every series."""
     lines = []
     equal, per_obs = doc["skill_vs_market_equal_markets"], doc["skill_vs_market"]
     for s, v in equal.items():
@@ -45,19 +45,73 @@ def _skill_lines(doc: dict[str, Any], where: str = "") -> list[str]:
     return lines
 
 
-def _render(doc: dict[str, Any]) -> str:
+def _pnl(t: dict[str, Any] | None) -> str:
+    if t is None:
+        return "n/a"
+    if not t["trades"]:
+        return "no trade"
+    return (
+        f"{_fmt(t['pnl_per_dollar'])} per $ 90% CI {_ci(t.get('pnl_per_dollar_ci90'))} "
+        f"over {t['trades']} trades"
+    )
+
+
+def _headline(doc: dict[str, Any]) -> list[str]:
+    """The answer's model against the market, never the flattering number alone: skill with each
+    market weighted equally, the trading result beside it, then the per-observation skill; the
+    same for the held-out markets (known after the priors' tuning) when there are any."""
+    name = doc.get("model_used", doc.get("model"))
+    equal = doc["skill_vs_market_equal_markets"].get("model", {})
+    per_obs = doc["skill_vs_market"].get("model", {})
+    trading = _pnl(doc.get("trading"))
+    point = doc.get("trading_point_forecast")
+    if point is not None and point["trades"]:
+        trading += f" (at the point forecast: {_pnl(point)})"
     lines = [
-        f"{doc['markets']} markets, {doc['observations']} observations; coverage "
-        f"{doc['coverage']}; model {doc.get('model_used', doc.get('model'))}",
+        f"{name} vs market, each market weighted equally: {_fmt(equal.get('value'))} 90% CI "
+        f"{_ci(equal.get('ci90'))}; trading {trading}; per observation "
+        f"{_fmt(per_obs.get('value'))} {_ci(per_obs.get('ci90'))}"
     ]
+    held = doc.get("held_out") or {}
+    h_equal = (held.get("skill_vs_market_equal_markets") or {}).get("model")
+    if h_equal:
+        h_obs = held["skill_vs_market"].get("model", {})
+        lines.append(
+            f"held out ({held['markets']} markets known after {held['since']}): each market "
+            f"weighted equally {_fmt(h_equal['value'])} 90% CI {_ci(h_equal['ci90'])}; per "
+            f"observation {_fmt(h_obs.get('value'))} {_ci(h_obs.get('ci90'))}"
+        )
+    return lines
+
+
+def _excluded_lines(doc: dict[str, Any]) -> list[str]:
+    total = doc["observations"] + sum(doc["excluded"].values())
+    lines = [
+        f"excluded {k}: {v} ({v / total:.1%})" for k, v in doc["excluded"].items() if v and total
+    ]
+    if doc.get("ambiguous_paths_priced"):
+        lines.append(
+            f"priced, not excluded: {doc['ambiguous_paths_priced']} observations with an "
+            "ambiguous path to date"
+        )
+    return lines
+
+
+def _render(doc: dict[str, Any]) -> str:
+    lines = _headline(doc) if "brier" in doc else []
+    lines.append(
+        f"{doc['markets']} markets, {doc['observations']} observations; coverage "
+        f"{doc['coverage']}; model {doc.get('model_used', doc.get('model'))}"
+    )
     if "brier" in doc:
         lines += _skill_lines(doc)
         t = doc.get("trading")
-        if t is not None:
+        if t is not None and t["trades"]:
+            hit = "n/a" if t["hit_rate"] is None else f"{t['hit_rate']:.1%}"
             lines.append(
                 f"trading: {t['trades']} trades, PnL per $ {_fmt(t['pnl_per_dollar'])} "
                 f"90% CI {_ci(t.get('pnl_per_dollar_ci90'))} (markets resampled), hit rate "
-                f"{_fmt(t['hit_rate'])}, max drawdown ${t['max_drawdown_usd']:.2f}; spread "
+                f"{hit}, max drawdown ${t['max_drawdown_usd']:.2f}; spread "
                 f"{t.get('spread_source')}"
             )
         held = doc.get("held_out") or {}
@@ -73,7 +127,7 @@ def _render(doc: dict[str, Any]) -> str:
                 f"{s:>12}: brier {doc['brier'][s]:.4f}  log loss {doc['log_loss'][s]:.4f}  "
                 f"ece {'n/a' if ece is None else f'{ece:.4f}'}"
             )
-    lines += [f"excluded {k}: {v}" for k, v in doc["excluded"].items() if v]
+    lines += _excluded_lines(doc)
     lines += [f"note: {n}" for n in doc.get("notes", [])]
     return "\n".join(lines)
 
