@@ -8,6 +8,13 @@ decision the fit serves. When the fit reports a longer purge of its own it is re
 never later. A segment with nothing labelled before its cut, and a row the forecaster marks
 ``in_domain = False`` (it then answers with ``prob_gbm``), yield NaN: the caller falls back to
 ``gbm`` and counts it.
+
+What does not change between refits is computed once per run
+(``experiments.learning.training_set``): the training grid of every cut, its labels, contract
+design, feature rows and liquidation maps (a ``TrainingPool`` over the union of the cuts'
+decision times, each cut taking its own rows), and the feature rows and maps of the rows to
+predict (``KeyedInputs``, each segment taking its own). Each fit and each prediction is the one
+computed from the store for its cut or segment alone, value for value.
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ import numpy as np
 import pandas as pd
 
 from levercast.experiments.learning import fitting
-from levercast.experiments.learning.training_set import features_for, leverage_inputs
+from levercast.experiments.learning.training_set import KeyedInputs, TrainingPool
 from levercast.experiments.parallel import run_grid
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
-from levercast.models.learned.design import TrainingConfig
+from levercast.models.learned.design import BASE_FEATURES, TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster
+from levercast.models.learned.leverage import SCALAR_INPUTS
 from levercast.models.learned.splits import walk_forward_splits
 
 __all__ = ["WalkForwardResult", "walk_forward_predict", "walk_forward_run"]
@@ -38,6 +46,8 @@ class _Segment:
     seed: int
     rows: pd.DataFrame
     config: TrainingConfig | None = None
+    pool: TrainingPool | None = None
+    inputs: KeyedInputs | None = None
 
 
 def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
@@ -50,6 +60,7 @@ def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
         config=task.config,
         logistic=False,
         liquidations=False,
+        pool=task.pool,
     )
 
 
@@ -67,10 +78,15 @@ def _fit_predict(task: _Segment) -> tuple[pd.DataFrame, tuple[str, ...]]:
     rows = task.rows.drop(columns=["start"], errors="ignore")
     keys = rows[["asset", "t"]]
     used = (*fitted.features, *fitted.leverage)
+    inputs = task.inputs
+    if inputs is None:
+        inputs = KeyedInputs.compute(
+            task.store, keys, [*fitted.features, *SCALAR_INPUTS], maps=bool(fitted.leverage)
+        )
     if fitted.leverage:
-        features, maps = leverage_inputs(task.store, keys, fitted.features)
+        features, maps = inputs.leverage_inputs(keys, fitted.features)
         return fitted.predict(rows, features, maps), used
-    return fitted.predict(rows, features_for(task.store, keys, fitted.features)), used
+    return fitted.predict(rows, inputs.frame(keys, fitted.features)), used
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +133,33 @@ def walk_forward_run(
     groups: dict[str, list[str]] = {}
     for m in wanted:
         groups.setdefault("default_vol" if m == "default_vol" else "default", []).append(m)
+    configs = {name: fitting.model_config(name) for name in groups}
+    leverage = any(c.use_leverage for c in configs.values())
+    pool = inputs = None
+    if splits:
+        # Shared by every refit of every group (the configurations differ in leverage only).
+        pool = TrainingPool.build(
+            store,
+            assets=assets,
+            cuts=[split.cut for split in splits],
+            config=next(iter(configs.values())),
+            leverage=leverage,
+        )
+        names = [*BASE_FEATURES, *SCALAR_INPUTS] if leverage else list(BASE_FEATURES)
+        inputs = KeyedInputs.compute(store, frame[["asset", "t"]], names, maps=leverage)
     for name, models in groups.items():
-        config = fitting.model_config(name)
+        config = configs[name]
         tasks = [
-            _Segment(store, assets, split.cut.to_pydatetime(), seed, frame.iloc[split.rows], config)
+            _Segment(
+                store,
+                assets,
+                split.cut.to_pydatetime(),
+                seed,
+                frame.iloc[split.rows],
+                config,
+                pool,
+                inputs,
+            )
             for split in splits
         ]
         results = run_grid(_fit_predict, tasks, engine=engine, progress=False)

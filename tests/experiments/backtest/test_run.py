@@ -10,7 +10,6 @@ import pytest
 
 from levercast.experiments.backtest.run import BacktestConfig, run_backtest
 from levercast.experiments.learning import fitting
-from levercast.experiments.learning.training_set import features_for
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.features.prices import hourly_series, to_ns
@@ -207,7 +206,7 @@ def test_price_series_is_point_in_time(data_dir):
 def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
     fits = []
 
-    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None, pool=None):
         fits.append(cut)
 
         def predict(rows, features, maps=None):
@@ -234,7 +233,7 @@ def test_walk_forward_never_fits_past_the_decisions(data_dir, monkeypatch):
 
 
 def test_default_vs_default_vol_reports_features_and_the_leverage_skill(data_dir, monkeypatch):
-    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None, pool=None):
         vol_only = not config.use_leverage
 
         def predict(rows, features, maps=None):
@@ -249,10 +248,6 @@ def test_default_vs_default_vol_reports_features_and_the_leverage_skill(data_dir
         )
 
     monkeypatch.setattr(fitting, "fit_default", fit_default)
-    monkeypatch.setattr(
-        "levercast.experiments.backtest.walk_forward.leverage_inputs",
-        lambda store, keys, names: (features_for(store, keys, names), None),
-    )
     config = _config(models=("gbm", "default", "default_vol"), retrain_every="4d", purge="2d")
     doc = run_backtest(Store(data_dir), config).to_json_dict()
     assert doc["models"]["default"]["features"] == ["rvol_24h", "lev_mass_to_barrier_share"]
@@ -278,7 +273,7 @@ def test_shared_data_week(shared_store):
 
 
 def test_out_of_domain_rows_count_as_fallbacks(data_dir, monkeypatch):
-    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None):
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None, pool=None):
         def predict(rows, features, maps=None):
             touch = rows["kind"].to_numpy() == "touch"
             return pd.DataFrame(

@@ -6,10 +6,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from levercast.experiments.backtest.walk_forward import walk_forward_run
 from levercast.experiments.labels.outcomes import label_contracts
-from levercast.experiments.learning.training_set import label_grid
+from levercast.experiments.learning import fitting
+from levercast.experiments.learning.fitting import fit_default
+from levercast.experiments.learning.training_set import (
+    KeyedInputs,
+    TrainingPool,
+    assemble_training_set,
+    features_for,
+    label_grid,
+    leverage_inputs,
+)
 from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError
+from levercast.features.liqmap.contract_maps import SnapshotMaps
 from levercast.models.learned.contract_grid import contract_grid, to_contracts
+from levercast.models.learned.design import BASE_FEATURES, TrainingConfig, decision_times
+from levercast.models.learned.leverage import SCALAR_INPUTS
+from levercast.models.learned.splits import walk_forward_splits
 from levercast.models.pricing.market_state import market_inputs
 from tests.conftest import make_dataset
 
@@ -32,3 +47,101 @@ def test_label_grid_gives_what_label_contracts_gives(store):
     np.testing.assert_array_equal(got["y"].to_numpy(), y)
     assert pd.DatetimeIndex(got["resolved_at"]).equals(pd.DatetimeIndex(resolved))
     assert got.index.equals(grid.index)
+
+
+SMALL = TrainingConfig(
+    decision_every_hours=12.0,
+    history_days=20.0,
+    horizons_hours=(1.0, 4.0, 24.0),
+    min_history_days=5.0,
+    stale_days=3.0,
+    n_estimators=20,
+    min_child_samples=20,
+    max_rows=3_000,  # below the rows of a cut: the seeded subsample is taken too
+)
+CUTS = [START + pd.Timedelta(days=d) for d in (24, 30, 36)]
+
+
+def _same_set(a, b):
+    assert (a.features, a.leverage, a.excluded, a.n_unlabelled) == (
+        b.features,
+        b.leverage,
+        b.excluded,
+        b.n_unlabelled,
+    )
+    pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True)
+    pd.testing.assert_frame_equal(a.X, b.X, check_exact=True)
+
+
+@pytest.mark.parametrize("config", [SMALL, SMALL.vol_only()], ids=["leverage", "vol-only"])
+def test_a_pool_of_several_cuts_gives_each_cut_its_own_training_set(store, config):
+    pool = TrainingPool.build(store, assets=("BTC",), cuts=CUTS, config=SMALL)
+    assert len(pool.times) > len(decision_times(CUTS[-1], every_hours=12.0, history_days=20.0))
+    for cut in CUTS:
+        assert pool.covers(cut, config)
+        alone = assemble_training_set(store, assets=("BTC",), cut=cut, config=config, seed=3)
+        _same_set(pool.training_set(cut, config=config, seed=3), alone)
+        assert len(alone.frame) == SMALL.max_rows and alone.frame["t"].max() <= cut
+    assert not pool.covers(CUTS[0] + pd.Timedelta(hours=1), config)
+    with pytest.raises(ConfigError, match="cut must be one the pool was built for"):
+        pool.training_set(CUTS[0] + pd.Timedelta(hours=1), config=config)
+
+
+def test_keyed_inputs_taken_by_subset_equal_inputs_computed_for_the_subset(store):
+    times = pd.date_range(START + pd.Timedelta(days=10), periods=40, freq="9h")
+    keys = pd.DataFrame({"asset": "BTC", "t": times})
+    keyed = KeyedInputs.compute(store, keys, [*BASE_FEATURES, *SCALAR_INPUTS], maps=True)
+    subset = keys.iloc[[3, 3, 17, 5, 30]]  # repeated and unordered, as contract rows come
+    features, maps = keyed.leverage_inputs(subset, ["rvol_24h"])
+    expected, expected_maps = leverage_inputs(store, subset, ["rvol_24h"])
+    pd.testing.assert_frame_equal(features, expected, check_exact=True)
+    pd.testing.assert_frame_equal(
+        keyed.frame(subset, BASE_FEATURES), features_for(store, subset, BASE_FEATURES)
+    )
+    assert maps.has_map.any()
+    for name in SnapshotMaps.__dataclass_fields__:
+        got, want = getattr(maps, name), getattr(expected_maps, name)
+        if isinstance(want, np.ndarray) and want.dtype.kind == "f":
+            np.testing.assert_array_equal(got, want)
+        elif isinstance(want, np.ndarray):
+            assert got.tolist() == want.tolist(), name
+        else:
+            assert got == want, name
+    outside = pd.DataFrame({"asset": ["BTC"], "t": [times[0] + pd.Timedelta(hours=1)]})
+    with pytest.raises(ConfigError, match="keys must be among the precomputed"):
+        keyed.frame(outside, BASE_FEATURES)
+
+
+def test_walk_forward_with_shared_work_predicts_as_fits_made_one_by_one(store, monkeypatch):
+    monkeypatch.setattr(fitting, "model_config", lambda name: SMALL)
+    t = pd.date_range(CUTS[0] + pd.Timedelta(days=1), CUTS[-1] + pd.Timedelta(days=3), freq="7h")
+    frame = contract_grid(market_inputs(store, "BTC", t), horizons_hours=(4.0, 24.0))
+    frame["decision_time"] = frame["t"]
+    first, every, purge = CUTS[0] + pd.Timedelta(days=1), pd.Timedelta(days=6), SMALL.purge
+    got = walk_forward_run(
+        store,
+        frame,
+        wanted=["default"],
+        assets=("BTC",),
+        first=first.to_pydatetime(),
+        every=every.to_pytimedelta(),
+        purge=purge.to_pytimedelta(),
+        seed=0,
+    ).probs["default"]
+    splits = walk_forward_splits(frame["decision_time"], origin=first, every=every, purge=purge)
+    assert len(splits) >= 3
+    expected = np.full(len(frame), np.nan)
+    for split in splits:
+        fit = fit_default(
+            store,
+            assets=("BTC",),
+            cut=split.cut,
+            config=SMALL,
+            logistic=False,
+            liquidations=False,
+        )
+        rows = frame.iloc[split.rows]
+        pred = fit.predict(rows, *leverage_inputs(store, rows[["asset", "t"]], fit.features))
+        expected[split.rows] = np.where(pred["in_domain"], pred["prob_default"], np.nan)
+    assert np.isfinite(got).any()
+    np.testing.assert_array_equal(got, expected)
