@@ -9,9 +9,9 @@ answered without any fit. The learned answer's ``warnings`` end with which fit a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import pandas as pd
 
@@ -23,9 +23,18 @@ from levercast.models.pricing.pricers import BUILTIN_PRICERS
 
 if TYPE_CHECKING:
     from levercast.experiments.learning.fitting import BuiltPricer
+    from levercast.features.dataset.store import StoreView
+    from levercast.models.contracts import Contract
     from levercast.models.learned.forecaster import FittedForecaster
 
-__all__ = ["LEARNED_MODELS", "MARKET_AWARE", "MODEL_NAMES", "OnDemandPricer", "pricer_for"]
+__all__ = [
+    "LEARNED_MODELS",
+    "MARKET_AWARE",
+    "MODEL_NAMES",
+    "OnDemandPricer",
+    "price_contracts",
+    "pricer_for",
+]
 
 LEARNED_MODELS: Final = ("learned", "default", "default_vol")
 MARKET_AWARE: Final = "market_aware"
@@ -71,11 +80,58 @@ class OnDemandPricer:
 
     def price(self, request: PricingRequest) -> Forecast:
         """The learned pricer's answer, its warnings followed by which fit answered."""
+        return self.price_many([request])[0]
+
+    def price_many(self, requests: Sequence[PricingRequest]) -> list[Forecast]:
+        """``price`` of each request, one model call per (asset, decision time)
+        (``LearnedPricer.price_many``)."""
         built = self.built
-        forecast = built.pricer.price(request)
+        answers = built.pricer.price_many(requests)
         if not built.notes:
-            return forecast
-        return replace(forecast, warnings=(*forecast.warnings, *built.notes))
+            return answers
+        return [replace(a, warnings=(*a.warnings, *built.notes)) for a in answers]
+
+
+class _Deferred:
+    """A pricer that answers nothing yet: it records each request ``price_contract`` hands it
+    (after the checks, market state and path-to-date answers of ``price_contract``) so that
+    ``price_contracts`` can price them in one batch."""
+
+    __slots__ = ("_inner", "name", "requests")
+
+    def __init__(self, inner: Pricer) -> None:
+        self._inner = inner
+        self.name = inner.name
+        self.requests: list[PricingRequest] = []
+
+    def refusal(self, kind: Kind) -> str | None:
+        return self._inner.refusal(kind)
+
+    def price(self, request: PricingRequest) -> Forecast:
+        self.requests.append(request)
+        return _PENDING
+
+
+_PENDING: Final = cast("Forecast", object())
+
+
+def price_contracts(
+    contracts: Sequence[Contract], view: StoreView, *, pricer: Pricer
+) -> list[Forecast]:
+    """``price_contract(c, view, pricer=pricer)`` for each contract, in order, value for value;
+    a learned pricer (``OnDemandPricer``, ``LearnedPricer``) answers every contract in one model
+    call per (asset, decision time) instead of one call per contract (issue 22: a report's strike
+    ladder); any other pricer is called once per contract. Errors are those of
+    ``price_contract`` for the first contract that raises."""
+    from levercast.models.pricing.price import price_contract
+
+    batch = getattr(pricer, "price_many", None)  # the learned pricers (no import of them here)
+    if batch is None:
+        return [price_contract(c, view, pricer=pricer) for c in contracts]
+    deferred = _Deferred(pricer)
+    out = [price_contract(c, view, pricer=deferred) for c in contracts]
+    answers = iter(batch(deferred.requests) if deferred.requests else [])
+    return [next(answers) if forecast is _PENDING else forecast for forecast in out]
 
 
 def pricer_for(

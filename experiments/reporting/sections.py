@@ -293,24 +293,21 @@ def _strike_step(spot: float) -> float:
 
 
 def _ladder(ctx: ReportContext, asset: str, end: pd.Timestamp, spot: float) -> pd.DataFrame:
-    from levercast.experiments.learning.pricers import pricer_for
+    from levercast.experiments.learning.pricers import price_contracts, pricer_for
     from levercast.models.contracts import Contract
-    from levercast.models.pricing.price import price_contract
 
     view = ctx.store.at(ctx.at)
     pricer = pricer_for(ctx.model, ctx.store, asset=asset, at=pd.Timestamp(ctx.at))
     step = _strike_step(spot)
     center = round(spot / step) * step
     strikes = [center + k * step for k in range(-LADDER_STEPS, LADDER_STEPS + 1)]
-    rows = []
+    contracts = []
     for strike in strikes:
         base = {"asset": asset, "strike_usd": strike, "start": ctx.at, "end": end}
-        touch = Contract.from_json({**base, "kind": "touch"})
-        above = Contract.from_json({**base, "kind": "close_above"})
-        p_touch = price_contract(touch, view, pricer=pricer).prob
-        p_above = price_contract(above, view, pricer=pricer).prob
-        rows.append({"strike_usd": strike, "touch": p_touch, "close_above": p_above})
-    return pd.DataFrame(rows)
+        contracts += [Contract.from_json({**base, "kind": k}) for k in ("touch", "close_above")]
+    # one model call for the whole ladder (a learned pricer), each answer its one-contract one
+    probs = [f.prob for f in price_contracts(contracts, view, pricer=pricer)]
+    return pd.DataFrame({"strike_usd": strikes, "touch": probs[0::2], "close_above": probs[1::2]})
 
 
 def ladder_section(ctx: ReportContext, asset: str) -> Section:

@@ -314,6 +314,8 @@ class FittedForecaster:
         contracts: pd.DataFrame,
         features: pd.DataFrame,
         maps: SnapshotMaps | None = None,
+        *,
+        rowwise: bool = False,
     ) -> pd.DataFrame:
         """Probabilities of contract rows from their point-in-time features.
 
@@ -331,6 +333,11 @@ class FittedForecaster:
         maps
             The liquidation maps at every (asset, t) (``experiments.learning.training_set.
             leverage_inputs``); required when the fit uses leverage features.
+        rowwise
+            True: each row answered as if predicted alone, no rule across rows (``enforce_
+            consistency`` of a single row only clips to [0, 1]): what batched pricing uses so
+            that a contract priced with others gets its one-contract answer. False (default):
+            the coherence rules of ``models.consistency`` across the rows given.
 
         Returns
         -------
@@ -387,7 +394,10 @@ class FittedForecaster:
         default = self._default(rows, features, maps, shifts, learned, domain, gbm)
         default = np.where(domain & np.isfinite(default), default, gbm)
         out = rows.assign(prob_default=default)
-        out = enforce_consistency(out, prob="prob_default") if "end" in out else out
+        if "end" in out and rowwise:
+            out["prob_default"] = np.clip(out["prob_default"].to_numpy(float), 0.0, 1.0)
+        elif "end" in out:
+            out = enforce_consistency(out, prob="prob_default")
         result = pd.DataFrame(
             {
                 "prob_gbm": gbm,

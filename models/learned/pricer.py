@@ -12,6 +12,11 @@ report ``prob_default`` of their fit (coherent by construction: see
 ``learned_logistic``, ``default``. ``inputs["leverage"]`` holds the contract-relative leverage
 features the fit used, evaluated for this contract (name -> value or None; empty without them).
 
+``price_many(requests)`` answers many contracts with one model call per (asset, decision time),
+each answer the one ``price`` gives alone (``FittedForecaster.predict(rowwise=True)``); the
+inputs of the last view per asset are kept, so contracts priced one by one through one view (a
+scan) compute them once.
+
 ``prob_lo``/``prob_hi``: the ``gbm`` vol band shifted by the learned correction in logit space
 (``logit(prob) - logit(prob_gbm)``), widened to include the logistic variant.
 
@@ -27,12 +32,14 @@ no model is available: never an error).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError
 from levercast.features.frame.frame import compute_feature_frame
 from levercast.features.liqmap.contract_maps import SnapshotMaps, snapshot_maps
@@ -119,74 +126,112 @@ def _leverage_inputs(
 def _leverage_used(
     fitted: FittedForecaster,
     name: str,
-    row: pd.DataFrame,
+    rows: pd.DataFrame,
     features: pd.DataFrame,
     maps: SnapshotMaps | None,
-) -> pd.DataFrame:
-    """The leverage features of the contract row when the answer depends on the leverage model:
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which contract rows' answers depend on the leverage model, and their leverage features:
     ``learned`` for the families it answers; ``default`` also through ``c(K)`` (moves, up_down,
     touches), never for range and first_of (``gbm``)."""
-    kind = str(row["kind"].iloc[0])
+    kinds = rows["kind"].to_numpy(str)
+    own = np.asarray(fitted.uses_leverage_for(rows), dtype=bool)
     if name == "learned":
-        used = bool(fitted.uses_leverage_for(row)[0])
+        used = own
     else:
-        terminal = fitted.uses_leverage_for(row.assign(kind="close_above", direction=""))[0]
-        used = kind not in ("range", "first_of") and (
-            bool(fitted.uses_leverage_for(row)[0]) or bool(terminal)
-        )
-    return fitted.leverage_of(row, features, maps) if used else pd.DataFrame(index=row.index)
+        terminal = fitted.uses_leverage_for(rows.assign(kind="close_above", direction=""))
+        used = ~np.isin(kinds, ("range", "first_of")) & (own | np.asarray(terminal, dtype=bool))
+    if not used.any():
+        return used, pd.DataFrame(index=rows.index)
+    return used, fitted.leverage_of(rows[used], features, maps)
 
 
-def _leverage_json(values: pd.DataFrame) -> dict[str, float | None]:
-    if values.empty or not len(values.columns):
+def _leverage_json(values: pd.DataFrame, index: object) -> dict[str, float | None]:
+    if values.empty or not len(values.columns) or index not in values.index:
         return {}
-    row = values.iloc[0]
+    row = values.loc[index]
     return {str(name): (float(row[name]) if np.isfinite(row[name]) else None) for name in values}
 
 
-def _price(
-    request: PricingRequest, name: str, fitted: FittedForecaster | None, reason: str | None
-) -> Forecast:
-    contract = request.contract
-    gbm = price_gbm(replace(request, model="gbm"))
+_Inputs = tuple[pd.DataFrame, SnapshotMaps | None]
+
+
+def _price_batch(
+    requests: Sequence[PricingRequest],
+    name: str,
+    fitted: FittedForecaster | None,
+    reason: str | None,
+    memo: dict[str, tuple[StoreView, _Inputs]],
+) -> list[Forecast]:
+    """The answers of requests of one asset at one decision time: the inputs (frame rows, map)
+    computed once and one ``predict`` call, each row answered as if alone (``rowwise``).
+
+    ``memo`` keeps the inputs of the last view per asset: requests priced one by one through
+    the same view (a scan's markets) compute them once. A view is never matched to another
+    (identity), so a later view of a store that gained rows computes them again."""
+    gbms = [price_gbm(replace(request, model="gbm")) for request in requests]
     if fitted is None:
-        return _fallback(gbm, f"{name} fell back to gbm: {reason}")
-    vol = float(gbm.inputs["vol_annual"])
-    row = _contract_row(contract, request, vol)
-    features, maps = _leverage_inputs(request, fitted, contract.asset)
-    pred = fitted.predict(row, features, maps).iloc[0]
-    if not bool(pred["in_domain"]):
-        return _fallback(
-            gbm,
-            f"outside-learned-domain: {name} fell back to gbm (the learned model covers windows "
-            f"starting by T, horizons up to {max(fitted.config.horizons_hours):.0f} h, "
-            "continuous touches, terminal or one-way moves)",
-        )
-    prob = float(pred["prob_learned"] if name == "learned" else pred["prob_default"])
-    shift = logit(prob, eps=_EPS) - logit(float(pred["prob_gbm"]), eps=_EPS)
-    band = [float(v) for v in shift_logit([gbm.prob_lo, gbm.prob_hi], shift, eps=_EPS)]
-    logistic = float(pred["prob_learned_logistic"])
-    components = {
-        "gbm": gbm.prob,
-        "learned": float(pred["prob_learned"]),
-        "learned_logistic": logistic,
-        "default": float(pred["prob_default"]),
-    }
-    return Forecast(
-        contract=contract,
-        at=request.at,
-        prob=prob,
-        prob_lo=min(prob, logistic, *band),
-        prob_hi=max(prob, logistic, *band),
-        model=name,
-        components=components,
-        inputs={
-            **gbm.inputs,
-            **_fit_inputs(fitted),
-            "leverage": _leverage_json(_leverage_used(fitted, name, row, features, maps)),
-        },
-        warnings=gbm.warnings,
+        return [_fallback(gbm, f"{name} fell back to gbm: {reason}") for gbm in gbms]
+    first = requests[0]
+    rows = pd.concat(
+        [
+            _contract_row(r.contract, r, float(gbm.inputs["vol_annual"]))
+            for r, gbm in zip(requests, gbms, strict=True)
+        ],
+        ignore_index=True,
     )
+    asset = first.contract.asset
+    cached = memo.get(asset)
+    if cached is not None and cached[0] is first.view:
+        features, maps = cached[1]
+    else:
+        features, maps = _leverage_inputs(first, fitted, asset)
+        memo[asset] = (first.view, (features, maps))
+    preds = fitted.predict(rows, features, maps, rowwise=True)
+    domain = preds["in_domain"].to_numpy(bool)
+    inside = rows.index[domain]
+    _, leverage = _leverage_used(fitted, name, rows.loc[inside], features, maps)
+    out = []
+    for i, (request, gbm) in enumerate(zip(requests, gbms, strict=True)):
+        if not domain[i]:
+            out.append(
+                _fallback(
+                    gbm,
+                    f"outside-learned-domain: {name} fell back to gbm (the learned model covers "
+                    f"windows starting by T, horizons up to "
+                    f"{max(fitted.config.horizons_hours):.0f} h, continuous touches, terminal "
+                    "or one-way moves)",
+                )
+            )
+            continue
+        pred = preds.iloc[i]
+        prob = float(pred["prob_learned"] if name == "learned" else pred["prob_default"])
+        shift = logit(prob, eps=_EPS) - logit(float(pred["prob_gbm"]), eps=_EPS)
+        band = [float(v) for v in shift_logit([gbm.prob_lo, gbm.prob_hi], shift, eps=_EPS)]
+        logistic = float(pred["prob_learned_logistic"])
+        components = {
+            "gbm": gbm.prob,
+            "learned": float(pred["prob_learned"]),
+            "learned_logistic": logistic,
+            "default": float(pred["prob_default"]),
+        }
+        out.append(
+            Forecast(
+                contract=request.contract,
+                at=request.at,
+                prob=prob,
+                prob_lo=min(prob, logistic, *band),
+                prob_hi=max(prob, logistic, *band),
+                model=name,
+                components=components,
+                inputs={
+                    **gbm.inputs,
+                    **_fit_inputs(fitted),
+                    "leverage": _leverage_json(leverage, rows.index[i]),
+                },
+                warnings=gbm.warnings,
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -211,6 +256,9 @@ class LearnedPricer:
     fitted: FittedForecaster | None
     unavailable: str | None = None
     liquidations: LiquidationVolumeModel | None = None
+    _memo: dict[str, tuple[StoreView, _Inputs]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.name not in LEARNED_NAMES:
@@ -222,16 +270,17 @@ class LearnedPricer:
         """Every kind is accepted (gbm answers outside the learned domain)."""
         return None
 
-    def price(self, request: PricingRequest) -> Forecast:
-        """Price ``request.contract`` at ``request.view.t`` (reads the view only)."""
-        liquidation = request.contract.kind is Kind.LIQUIDATIONS_ABOVE
-        usable = self.fitted is None or self.fitted.usable_at(pd.Timestamp(request.at))
-        if not liquidation and not usable:
-            assert self.fitted is not None
+    def _check_usable(self, request: PricingRequest) -> None:
+        if self.fitted is not None and not self.fitted.usable_at(pd.Timestamp(request.at)):
             raise ConfigError(
                 f"the fit (cut {self.fitted.cut.isoformat()}, purge {self.fitted.purge}) is not "
                 f"usable at {pd.Timestamp(request.at).isoformat()}: its labels resolve later"
             )
+
+    def price(self, request: PricingRequest) -> Forecast:
+        """Price ``request.contract`` at ``request.view.t`` (reads the view only)."""
+        if request.contract.kind is not Kind.LIQUIDATIONS_ABOVE:
+            self._check_usable(request)
         if request.contract.kind is Kind.LIQUIDATIONS_ABOVE:
             model = self.liquidations
             if model is None and self.fitted is not None:
@@ -244,4 +293,30 @@ class LearnedPricer:
                 )
                 model = None
             return price_liquidations(request, model, name=self.name, reason=reason)
-        return _price(request, self.name, self.fitted, self.unavailable)
+        return _price_batch([request], self.name, self.fitted, self.unavailable, self._memo)[0]
+
+    def price_many(self, requests: Sequence[PricingRequest]) -> list[Forecast]:
+        """``price(request)`` for each request, value for value, with one model call per
+        (asset, decision time): the frame rows and the map are computed once per batch and the
+        rows predicted together, each as if alone (``FittedForecaster.predict(rowwise=True)``).
+        ``liquidations_above`` requests are answered one by one."""
+        out: list[Forecast | None] = [None] * len(requests)
+        batches: dict[tuple[str, pd.Timestamp], list[int]] = {}
+        for i, request in enumerate(requests):
+            if request.contract.kind is Kind.LIQUIDATIONS_ABOVE:
+                out[i] = self.price(request)
+                continue
+            self._check_usable(request)
+            key = (request.contract.asset, pd.Timestamp(request.view.t))
+            batches.setdefault(key, []).append(i)
+        for members in batches.values():
+            answers = _price_batch(
+                [requests[i] for i in members],
+                self.name,
+                self.fitted,
+                self.unavailable,
+                self._memo,
+            )
+            for i, answer in zip(members, answers, strict=True):
+                out[i] = answer
+        return [answer for answer in out if answer is not None]

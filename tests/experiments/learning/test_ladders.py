@@ -111,3 +111,30 @@ def test_strikes_between_nodes_are_interpolated_not_stepped(store, fitted):
     pred = fitted.predict(rows, features, maps)
     above = pred.loc[rows["kind"] == "close_above", "prob_default"].to_numpy()
     assert (np.diff(above) < 0).all()
+
+
+@pytest.mark.parametrize("name", ["default", "learned", "default_vol"])
+def test_a_batched_ladder_answers_each_contract_as_alone(store, fitted, name):
+    """``price_contracts`` (one model call per asset and time) gives every contract the
+    forecast ``price_contract`` gives it alone: probability, band, components, inputs."""
+    from levercast.experiments.learning.pricers import price_contracts
+    from levercast.models.contracts import Contract
+    from levercast.models.learned.pricer import LearnedPricer
+    from levercast.models.pricing.price import price_contract
+
+    pricer = LearnedPricer(name, fitted)
+    t = CUT + pd.Timedelta(days=2, hours=5)
+    view = store.at(t)
+    spot = float(market_inputs(store, "BTC", pd.DatetimeIndex([t]))["spot_usd"].iloc[0])
+    contracts = []
+    for hours, k in [(24.0, 0.97), (24.0, 1.0), (24.0, 1.02), (4.0, 1.01), (200.0, 1.05)]:
+        base = {"asset": "BTC", "start": t, "end": t + pd.Timedelta(hours=hours)}
+        for kind in ("touch", "close_above", "close_below"):
+            contracts.append(Contract.from_json({**base, "kind": kind, "strike_usd": spot * k}))
+        lo, hi = spot * k * 0.99, spot * k * 1.01
+        contracts.append(Contract.from_json({**base, "kind": "range", "lower_usd": lo,
+                                             "upper_usd": hi}))  # fmt: skip
+    batch = price_contracts(contracts, view, pricer=pricer)
+    alone = [price_contract(c, view, pricer=pricer) for c in contracts]
+    assert batch == alone
+    assert {f.model for f in batch} == {name, "gbm"}  # 200 h lies outside the trained horizons
