@@ -17,12 +17,15 @@ from levercast.experiments.shutdown import Terminated, stop_on_signals, terminat
 
 CHILD = textwrap.dedent(
     """
-    import sys, time, pathlib
+    import pathlib, signal, sys, time
     import pandas as pd
     from levercast.experiments.shutdown import Terminated, terminate_as_interrupt
     from levercast.features.dataset.store import Store
 
     root = pathlib.Path(sys.argv[1])
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored;
+    # this child stands for a command a person runs, where Ctrl-C raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with terminate_as_interrupt(), Store(root).writer():
             (root / "ready").write_text("1")
@@ -40,13 +43,18 @@ def test_a_one_shot_job_unwinds_on_sigterm_and_sigint(tmp_path, sig):
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(tmp_path)], stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "ready").exists():
-        assert time.monotonic() < deadline and child.poll() is None
-        time.sleep(0.05)
-    start = time.monotonic()
-    child.send_signal(sig)
-    code = child.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ready").exists():
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        start = time.monotonic()
+        child.send_signal(sig)
+        code = child.wait(timeout=30)
+    finally:  # never leave the child running into later tests
+        if child.poll() is None:
+            child.kill()
+            child.wait()
     assert time.monotonic() - start < 5
     if sig == signal.SIGTERM:
         assert code == 143 and "terminated by signal 15" in (tmp_path / "cleaned").read_text()
