@@ -43,11 +43,11 @@ def _market_lines(market: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _driver_lines(drivers: list[dict[str, Any]]) -> list[str]:
+def _driver_lines(drivers: list[dict[str, Any]], model: str) -> list[str]:
     from levercast.experiments.cli.format import fmt_number, fmt_points
 
     if not drivers:
-        return ["drivers: none (the closed form answered: no learned inputs)"]
+        return [f"drivers: none (model {model} answered: it has no learned inputs)"]
     lines = ["drivers (effect = our probability minus it with the input at its training median):"]
     width = max(len(d["name"]) for d in drivers)
     for d in drivers:
@@ -64,7 +64,8 @@ def _render(doc: dict[str, Any]) -> str:
     lines = render_price(doc)
     warnings = [line for line in lines if line.startswith("warning: ")]
     lines = [line for line in lines if not line.startswith("warning: ")]
-    lines += _market_lines(doc["market"]) + _driver_lines(doc["drivers"]) + warnings
+    drivers = _driver_lines(doc["drivers"], str(doc.get("model")))
+    lines += _market_lines(doc["market"]) + drivers + warnings
     return "\n".join(lines)
 
 
