@@ -260,14 +260,16 @@ def find_or_fit(
     seconds = time.perf_counter() - started
     path = cache_path(store, assets, config, cut)
     save_fit(fitted, path)
-    single_threaded(fitted)  # pricing predicts small batches (fit_cache.single_threaded)
+    trained = fitted
+    # Answer with the fit as it is cached (lean: a later answer from the cache is this one).
+    fitted = single_threaded(fitted.lean())  # pricing predicts small batches
     if os.environ.get("MLFLOW_TRACKING_URI"):
         # Tracking configured explicitly: register the fresh fit under a stable name with its
         # training cut (failures are reported on stderr by log_model and never stop pricing).
         from levercast.experiments.tracking import log_model
 
         log_model(
-            fitted.lightgbm,
+            trained.lightgbm,
             name="levercast-default-lightgbm",
             training_cut=fitted.cut.to_pydatetime(),
             tags={"data_fingerprint": fitted.fingerprint, "assets": ",".join(fitted.assets)},

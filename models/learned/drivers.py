@@ -87,11 +87,13 @@ def training_medians(fitted: FittedForecaster) -> dict[str, float] | None:
     """Design column -> training median, from the logistic variant's median imputer; None when
     the fit has no logistic variant (or it holds no imputer)."""
     classifier: Any = fitted.logistic
-    base = getattr(classifier, "base_estimator_", None)
-    steps = getattr(base, "steps", None)
-    if not steps:
-        return None
-    statistics = getattr(steps[0][1], "statistics_", None)
+    statistics = getattr(classifier, "medians", None)  # a lean fit (models.learned.lean)
+    if statistics is None:
+        base = getattr(classifier, "base_estimator_", None)
+        steps = getattr(base, "steps", None)
+        if not steps:
+            return None
+        statistics = getattr(steps[0][1], "statistics_", None)
     names = _design_names(fitted)
     if statistics is None or len(statistics) != len(names):
         return None

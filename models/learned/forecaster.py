@@ -55,7 +55,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -72,14 +72,13 @@ from levercast.models.learned.design import (
     design_matrix,
     family_codes,
 )
-from levercast.models.learned.estimators import (
-    TimeCalibratedClassifier,
-    lightgbm_classifier,
-    logistic_classifier,
-)
 from levercast.models.learned.leverage import SCALAR_INPUTS, leverage_features
-from levercast.models.learned.liquidation_volume import LiquidationVolumeModel
 from levercast.models.probability import logit, shift_logit
+
+if TYPE_CHECKING:  # scikit-learn and LightGBM are imported to fit, never to predict
+    from levercast.models.learned.estimators import TimeCalibratedClassifier
+    from levercast.models.learned.lean import LeanClassifier
+    from levercast.models.learned.liquidation_volume import LiquidationVolumeModel
 
 __all__ = ["FittedForecaster", "fit_forecaster"]
 
@@ -128,8 +127,8 @@ class FittedForecaster:
     features: tuple[str, ...]
     excluded: dict[str, str]
     config: TrainingConfig
-    lightgbm: TimeCalibratedClassifier
-    logistic: TimeCalibratedClassifier | None
+    lightgbm: TimeCalibratedClassifier | LeanClassifier
+    logistic: TimeCalibratedClassifier | LeanClassifier | None
     liquidations: LiquidationVolumeModel | None
     n_rows: int
     fit_seconds: float
@@ -144,6 +143,28 @@ class FittedForecaster:
         of ``models.learned.leverage.SCALAR_INPUTS``."""
         extra = SCALAR_INPUTS if self.leverage else ()
         return tuple(dict.fromkeys([*self.features, *extra]))
+
+    def lean(self) -> FittedForecaster:
+        """The same fit with its classifiers as plain arrays where they have a lean form
+        (``models.learned.lean``: identical predictions up to the last bit of the logistic
+        variant's dot product), so that loading it for pricing imports neither scikit-learn nor
+        LightGBM; the companion likewise. The fit is returned unchanged when nothing converts."""
+        from dataclasses import replace
+
+        from levercast.models.learned.lean import LeanClassifier, lean_classifier
+
+        changes: dict[str, Any] = {}
+        for name in ("lightgbm", "logistic"):
+            model = getattr(self, name)
+            if model is not None and not isinstance(model, LeanClassifier):
+                converted = lean_classifier(model)
+                if converted is not None:
+                    changes[name] = converted
+        if self.companion is not None:
+            companion = self.companion.lean()
+            if companion is not self.companion:
+                changes["companion"] = companion
+        return replace(self, **changes) if changes else self
 
     def usable_at(self, t: pd.Timestamp) -> bool:
         """Whether no training label resolves after ``t`` (``t >= cut + purge``)."""
@@ -633,6 +654,12 @@ def fit_forecaster(
         The volatility-only fit that answers the families outside
         ``config.leverage_families`` (``fit_forecaster(data.without_leverage(), ...)``).
     """
+    from levercast.models.learned.estimators import (
+        TimeCalibratedClassifier,
+        lightgbm_classifier,
+        logistic_classifier,
+    )
+
     cut = pd.Timestamp(cut)
     if cut.tzinfo is None:
         raise ConfigError(f"cut must be tz-aware UTC; found naive {cut.isoformat()}")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,9 @@ import pandas as pd
 from levercast.features._typing import FloatArray
 from levercast.features.liquidation_inputs import LIQ_FEATURES
 from levercast.features.liquidation_windows import SIDES
-from levercast.models.learned.estimators import QuantileRegressorSet
+
+if TYPE_CHECKING:  # scikit-learn and LightGBM are imported to fit
+    from levercast.models.learned.estimators import QuantileRegressorSet
 
 __all__ = [
     "LIQ_FEATURES",
@@ -166,6 +168,8 @@ def fit_liquidation_volume(
     X = _design(
         features.reset_index(drop=True), np.asarray(hours, float), np.asarray(sides, dtype=str)
     )
+    from levercast.models.learned.estimators import QuantileRegressorSet
+
     regressor = QuantileRegressorSet(
         quantiles=QUANTILES,
         n_estimators=150,

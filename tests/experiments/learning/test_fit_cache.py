@@ -196,3 +196,45 @@ def test_a_close_question_reuses_a_touch_question_fit(data, fitted, home, no_fit
     pricer = pricer_for("default", store, asset="BTC", at=AT, kind=contract.kind)
     forecast = price_contract(contract, store.at(AT), pricer=pricer)
     assert forecast.model == "default" and "reused the cached fit" in forecast.warnings[-1]
+
+
+def test_a_cached_fit_loads_and_predicts_without_scikit_learn_or_lightgbm(data, tmp_path):
+    """Fits are stored lean: a price from the cache imports neither library, and answers as
+    the fit made in the process does."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from levercast.experiments.learning.training_set import leverage_inputs
+    from levercast.models.learned.contract_grid import contract_grid
+    from levercast.models.pricing.market_state import market_inputs
+
+    store = Store(data)
+    config = replace(SMALL, use_leverage=True, leverage_families=("terminal_beyond",))
+    fit = fitting.fit_default(store, assets=("BTC",), cut=CUT, config=config, liquidations=False)
+    path = tmp_path / "fit.joblib"
+    save_fit(fit, path)
+    times = pd.date_range(AT, periods=3, freq="7h")
+    grid = contract_grid(market_inputs(store, "BTC", times), horizons_hours=(4.0, 24.0))
+    grid.to_pickle(tmp_path / "grid.pkl")
+    features, maps = leverage_inputs(store, grid[["asset", "t"]], fit.features)
+    expected = fit.predict(grid, features, maps)
+    pd.to_pickle((features, maps), tmp_path / "inputs.pkl")
+    code = f"""
+import sys, joblib, pandas as pd
+fit = joblib.load({str(path)!r})
+grid = pd.read_pickle({str(tmp_path / "grid.pkl")!r})
+features, maps = pd.read_pickle({str(tmp_path / "inputs.pkl")!r})
+fit.predict(grid, features, maps).to_pickle({str(tmp_path / "got.pkl")!r})
+loaded = [m for m in sys.modules if m.split(".")[0] in ("sklearn", "lightgbm")]
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    got = pd.read_pickle(tmp_path / "got.pkl")
+    assert fit.companion is not None and fit.logistic is not None
+    columns = ["prob_gbm", "prob_learned", "prob_default"]
+    pd.testing.assert_frame_equal(got[columns], expected[columns], check_exact=True)
+    np.testing.assert_allclose(
+        got["prob_learned_logistic"], expected["prob_learned_logistic"], rtol=0, atol=1e-15
+    )
