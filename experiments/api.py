@@ -39,7 +39,7 @@ from levercast.experiments.paths import resolve_data_dir
 from levercast.features.dataset.store import Store, StoreView
 from levercast.features.errors import ConfigError, UnsupportedContract
 from levercast.features.timeutil import parse_utc
-from levercast.models.contracts import Contract
+from levercast.models.contracts import Contract, Kind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -253,7 +253,7 @@ def price(
     question_or_contract: str | Mapping[str, Any] | Contract,
     *,
     at: TimeLike | None = None,
-    model: str = "default",
+    model: str | None = "default",
     data: Dataset | str | os.PathLike[str] | None = None,
     seed: int = 0,
     paths: int | None = None,
@@ -270,7 +270,9 @@ def price(
         Decision time (default now); the model sees only what was known then.
     model
         ``default`` (the shipped forecaster), ``gbm``, ``mc``, ``learned``, ``default_vol``, ...
-        (INTERFACE.md §4b; ``market_aware`` needs a market: see ``ask``).
+        (INTERFACE.md §4b; ``market_aware`` needs a market: see ``ask``). None, as the
+        ``price`` command without ``--model``: ``gbm`` for price paths, ``default`` (its
+        liquidation-volume model) for ``liquidations_above``, which no price-path model prices.
     data
         The dataset (``Dataset``, a directory, or None for ``$LEVERCAST_DATA``).
     seed, paths
@@ -286,6 +288,9 @@ def price(
     when = _time(at)
     ds = _dataset(data)
     parsed = to_contract(question_or_contract, at=when, data=ds, subtitle=subtitle)
+    if model is None:
+        liquidations = parsed.contract.kind == Kind.LIQUIDATIONS_ABOVE
+        model = "default" if liquidations else "gbm"
     return _price_parsed(parsed, ds, when, model, seed, paths)[0]
 
 

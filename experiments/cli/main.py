@@ -275,7 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("spec", help="contract JSON (partial allowed) or a question in words")
     _opt(p, "at", required=True)
-    _opt(p, "model", default="gbm")
+    _opt(
+        p,
+        "model",
+        help="pricing model (default: gbm; for liquidations_above the liquidation-volume model "
+        "of default): " + ", ".join(o.QUOTELESS_MODELS),
+    )
     p.add_argument(
         "--paths",
         type=o.bounded(int, *o.PATHS_RANGE),

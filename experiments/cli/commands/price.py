@@ -67,7 +67,7 @@ def run_price(args: argparse.Namespace) -> int:
     result = price(
         args.spec,
         at=at,
-        model=args.model or "gbm",
+        model=args.model,
         data=Dataset(args.data),
         seed=args.seed,
         paths=args.paths,

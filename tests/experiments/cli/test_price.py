@@ -58,10 +58,27 @@ def test_unsupported_contract_exits_2_with_one_line(tmp_path, capsys):
         '{"kind":"liquidations_above","asset":"BTC","threshold":1e9,"side":"long",'
         '"end":"2024-01-28T00:00Z"}'
     )
-    code, out, err = _run(capsys, ["price", spec, "--at", "2024-01-25T00:00Z", "--data", str(data)])
+    argv = ["price", spec, "--at", "2024-01-25T00:00Z", "--data", str(data), "--model", "gbm"]
+    code, out, err = _run(capsys, argv)
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("unsupported contract: ")
+    assert "liquidation-volume model" in lines[0]
+
+
+def test_without_model_liquidations_go_to_the_liquidation_model(tmp_path, capsys):
+    """``price`` without --model: gbm prices price paths, and a liquidations_above question goes
+    to default's liquidation-volume model instead of being refused by gbm."""
+    data = make_dataset(tmp_path / "d", hours=24 * 30)
+    spec = (
+        '{"kind":"liquidations_above","asset":"BTC","threshold":1e9,"side":"long",'
+        '"end":"2024-01-28T00:00Z"}'
+    )
+    argv = ["--json", "price", spec, "--at", "2024-01-25T00:00Z", "--data", str(data)]
+    code, out, err = _run(capsys, argv)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["model"] != "gbm" and 0.0 <= doc["prob"] <= 1.0
 
 
 @pytest.mark.parametrize(
