@@ -292,7 +292,11 @@ def _strike_step(spot: float) -> float:
     return float(min((m * magnitude for m in (1, 2, 2.5, 5, 10)), key=lambda s: abs(s - raw)))
 
 
-def _ladder(ctx: ReportContext, asset: str, end: pd.Timestamp, spot: float) -> pd.DataFrame:
+def _ladders(
+    ctx: ReportContext, asset: str, ends: dict[str, pd.Timestamp], spot: float
+) -> dict[str, pd.DataFrame]:
+    """The touch and close-above ladder of each expiry, every contract priced in one batch
+    (one view, one pricer: a learned model answers them with one model call)."""
     from levercast.experiments.learning.pricers import price_contracts, pricer_for
     from levercast.models.contracts import Contract
 
@@ -302,12 +306,20 @@ def _ladder(ctx: ReportContext, asset: str, end: pd.Timestamp, spot: float) -> p
     center = round(spot / step) * step
     strikes = [center + k * step for k in range(-LADDER_STEPS, LADDER_STEPS + 1)]
     contracts = []
-    for strike in strikes:
-        base = {"asset": asset, "strike_usd": strike, "start": ctx.at, "end": end}
-        contracts += [Contract.from_json({**base, "kind": k}) for k in ("touch", "close_above")]
-    # one model call for the whole ladder (a learned pricer), each answer its one-contract one
+    for end in ends.values():
+        for strike in strikes:
+            base = {"asset": asset, "strike_usd": strike, "start": ctx.at, "end": end}
+            contracts += [Contract.from_json({**base, "kind": k}) for k in ("touch", "close_above")]
+    # each answer is the contract's own (price_contracts: value for value price_contract's)
     probs = [f.prob for f in price_contracts(contracts, view, pricer=pricer)]
-    return pd.DataFrame({"strike_usd": strikes, "touch": probs[0::2], "close_above": probs[1::2]})
+    size = 2 * len(strikes)
+    out = {}
+    for i, label in enumerate(ends):
+        part = probs[i * size : (i + 1) * size]
+        out[label] = pd.DataFrame(
+            {"strike_usd": strikes, "touch": part[0::2], "close_above": part[1::2]}
+        )
+    return out
 
 
 def ladder_section(ctx: ReportContext, asset: str) -> Section:
@@ -322,8 +334,9 @@ def ladder_section(ctx: ReportContext, asset: str) -> Section:
     section = Section(f"{asset}: probability ladders ({ctx.model})")
     ladders: dict[str, pd.DataFrame] = {}
     markets: dict[str, list[tuple[float, float, str]]] = {}
-    for label, end in expiries(ctx.at).items():
-        ladder = _ladder(ctx, asset, end, spot)
+    ends = expiries(ctx.at)
+    for label, ladder in _ladders(ctx, asset, ends, spot).items():
+        end = ends[label]
         ladders[label] = ladder
         markets[label] = _market_points(ctx, asset, end)
         rows = [
