@@ -145,8 +145,8 @@ def walk_forward_run(
             config=next(iter(configs.values())),
             leverage=leverage,
         )
-        names = [*BASE_FEATURES, *SCALAR_INPUTS] if leverage else list(BASE_FEATURES)
-        inputs = KeyedInputs.compute(store, frame[["asset", "t"]], names, maps=leverage)
+        wanted_features = [*BASE_FEATURES, *SCALAR_INPUTS] if leverage else list(BASE_FEATURES)
+        inputs = KeyedInputs.compute(store, frame[["asset", "t"]], wanted_features, maps=leverage)
     for name, models in groups.items():
         config = configs[name]
         tasks = [

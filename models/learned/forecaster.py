@@ -76,8 +76,6 @@ from levercast.models.learned.leverage import SCALAR_INPUTS, leverage_features
 from levercast.models.probability import logit, shift_logit
 
 if TYPE_CHECKING:  # scikit-learn and LightGBM are imported to fit, never to predict
-    from levercast.models.learned.estimators import TimeCalibratedClassifier
-    from levercast.models.learned.lean import LeanClassifier
     from levercast.models.learned.liquidation_volume import LiquidationVolumeModel
 
 __all__ = ["FittedForecaster", "fit_forecaster"]
@@ -108,7 +106,8 @@ class FittedForecaster:
         What it was trained on: assets, feature columns, features left out (with reasons),
         the ``TrainingConfig`` and the seed.
     lightgbm, logistic
-        The calibrated classifiers (``logistic`` may be None).
+        The calibrated classifiers (``logistic`` may be None): fitted ``TimeCalibratedClassifier``s,
+        or their ``models.learned.lean`` form in a cached fit.
     liquidations
         The liquidation-volume model (None without enough liquidation history).
     n_rows, fit_seconds
@@ -127,8 +126,10 @@ class FittedForecaster:
     features: tuple[str, ...]
     excluded: dict[str, str]
     config: TrainingConfig
-    lightgbm: TimeCalibratedClassifier | LeanClassifier
-    logistic: TimeCalibratedClassifier | LeanClassifier | None
+    # A fitted TimeCalibratedClassifier, or its LeanClassifier form once cached (``lean``): both
+    # answer ``predict_proba``; only a fit made in this process has scikit-learn internals.
+    lightgbm: Any
+    logistic: Any
     liquidations: LiquidationVolumeModel | None
     n_rows: int
     fit_seconds: float
