@@ -8,7 +8,8 @@ A fit is one joblib file named by what it was fitted on::
 ``Store.fingerprint()``; ``<config digest>``: of ``TrainingConfig.key()``; ``<cut>``: the training
 cut, ``:`` written ``_``). The layout version changes whenever the pickled classes change, so an
 older file is never matched; a file that does not load as a ``FittedForecaster`` is ignored.
-Fits are stored lean (``models.learned.lean``: the classifiers as arrays, v5).
+Fits are stored lean (``models.learned.lean``: the classifiers as arrays, from v5; v6 pads the
+trees so that all are walked at once).
 
 Reuse rule (``usable_fits``): a cached fit of the same assets and of one of the accepted
 configurations is usable at ``T`` when its labels all resolved by ``T`` (``cut + purge <= T``,
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 # Bumped whenever the pickled classes or the file names change: older files are never matched.
-CACHE_VERSION: Final = "v5"
+CACHE_VERSION: Final = "v6"
 MAX_REUSE_DAYS: Final = 30.0
 _NAME: Final = re.compile(
     rf"^forecaster-{CACHE_VERSION}-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"

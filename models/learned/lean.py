@@ -41,10 +41,14 @@ __all__ = ["LeanClassifier", "LeanLogistic", "LeanTrees", "lean_classifier"]
 _ZERO: Final = float(np.float32(1e-35))
 _MISSING_ZERO: Final = 1
 _MISSING_NAN: Final = 2
+_ROWS: Final = 4096  # rows walked at once (bounds the rows x trees work arrays)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class _Tree:
+class LeanTrees:
+    """A binary LightGBM model as arrays (``predict_proba`` of ``LGBMClassifier``): one row per
+    tree, nodes and leaves padded, so that every tree is walked at once."""
+
     feature: IntArray
     threshold: FloatArray
     default_left: np.ndarray
@@ -52,37 +56,7 @@ class _Tree:
     left: IntArray
     right: IntArray
     leaf_value: FloatArray
-
-    def leaves(self, X: FloatArray) -> IntArray:
-        n = X.shape[0]
-        leaf = np.zeros(n, dtype=np.int64)
-        if not len(self.feature):
-            return leaf
-        node = np.zeros(n, dtype=np.int64)
-        active = np.arange(n)
-        while len(active):
-            at = node[active]
-            value = X[active, self.feature[at]]
-            missing = self.missing[at]
-            nan = np.isnan(value)
-            value = np.where(nan & (missing != _MISSING_NAN), 0.0, value)
-            default = ((missing == _MISSING_ZERO) & (value >= -_ZERO) & (value <= _ZERO)) | (
-                (missing == _MISSING_NAN) & nan
-            )
-            go_left = np.where(default, self.default_left[at], value <= self.threshold[at])
-            child = np.where(go_left, self.left[at], self.right[at])
-            done = child < 0
-            leaf[active[done]] = ~child[done]
-            node[active[~done]] = child[~done]
-            active = active[~done]
-        return leaf
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class LeanTrees:
-    """A binary LightGBM model as arrays (``predict_proba`` of ``LGBMClassifier``)."""
-
-    trees: tuple[_Tree, ...]
+    depth: int
     n_features: int
 
     @classmethod
@@ -96,38 +70,95 @@ class LeanTrees:
             return None
         if "sigmoid:1" not in head.get("objective", ""):
             return None
-        trees = []
+        trees: list[dict[str, np.ndarray]] = []
         for block in ("Tree=" + body).split("\nTree=")[: int(model.booster_.num_trees())]:
             fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
             if int(fields.get("num_cat", "0")):
                 return None
             leaf_value = np.array(fields["leaf_value"].split(), dtype=np.float64)
             if int(fields["num_leaves"]) == 1:
-                empty = np.zeros(0, dtype=np.int64)
+                # no split: one node sending every row to leaf 0 either way
+                one, leaf0 = np.zeros(1, dtype=np.int64), np.full(1, -1, dtype=np.int64)
                 trees.append(
-                    _Tree(empty, np.zeros(0), empty.astype(bool), empty, empty, empty, leaf_value)
+                    {
+                        "feature": one,
+                        "threshold": np.zeros(1),
+                        "decision": one,
+                        "left": leaf0,
+                        "right": leaf0,
+                        "leaf_value": leaf_value,
+                    }
                 )
                 continue
-            decision = np.array(fields["decision_type"].split(), dtype=np.int64)
             trees.append(
-                _Tree(
-                    feature=np.array(fields["split_feature"].split(), dtype=np.int64),
-                    threshold=np.array(fields["threshold"].split(), dtype=np.float64),
-                    default_left=(decision & 2) > 0,
-                    missing=(decision >> 2) & 3,
-                    left=np.array(fields["left_child"].split(), dtype=np.int64),
-                    right=np.array(fields["right_child"].split(), dtype=np.int64),
-                    leaf_value=leaf_value,
-                )
+                {
+                    "feature": np.array(fields["split_feature"].split(), dtype=np.int64),
+                    "threshold": np.array(fields["threshold"].split(), dtype=np.float64),
+                    "decision": np.array(fields["decision_type"].split(), dtype=np.int64),
+                    "left": np.array(fields["left_child"].split(), dtype=np.int64),
+                    "right": np.array(fields["right_child"].split(), dtype=np.int64),
+                    "leaf_value": leaf_value,
+                }
             )
-        return cls(tuple(trees), int(model.n_features_in_))
+        if not trees:
+            return None
+
+        def padded(name: str, fill: float, dtype: Any) -> np.ndarray:
+            width = max(len(t[name]) for t in trees)
+            out = np.full((len(trees), width), fill, dtype=dtype)
+            for i, t in enumerate(trees):
+                out[i, : len(t[name])] = t[name]
+            return out
+
+        decision = padded("decision", 0, np.int64)
+        return cls(
+            feature=padded("feature", 0, np.int64),
+            threshold=padded("threshold", 0.0, np.float64),
+            default_left=(decision & 2) > 0,
+            missing=(decision >> 2) & 3,
+            left=padded("left", -1, np.int64),
+            right=padded("right", -1, np.int64),
+            leaf_value=padded("leaf_value", 0.0, np.float64),
+            depth=max(len(t["leaf_value"]) for t in trees),  # a bound on any path's length
+            n_features=int(model.n_features_in_),
+        )
 
     def raw(self, X: FloatArray) -> FloatArray:
-        """The raw score: leaf values summed in tree order from 0."""
-        out = np.zeros(X.shape[0])
-        for tree in self.trees:
-            out += tree.leaf_value[tree.leaves(X)]
+        """The raw score: leaf values summed in tree order from 0 (a sequential accumulate,
+        as LightGBM adds its trees one by one)."""
+        n = X.shape[0]
+        out = np.zeros(n)
+        for start in range(0, n, _ROWS):
+            out[start : start + _ROWS] = self._raw(X[start : start + _ROWS])
         return out
+
+    def _raw(self, X: FloatArray) -> FloatArray:
+        n, trees = X.shape[0], self.feature.shape[0]
+        tree = np.arange(trees)[None, :]
+        row = np.arange(n)[:, None]
+        node = np.zeros((n, trees), dtype=np.int64)
+        leaf = np.zeros((n, trees), dtype=np.int64)
+        active = np.ones((n, trees), dtype=bool)
+        for _ in range(self.depth):
+            value = X[row, self.feature[tree, node]]
+            missing = self.missing[tree, node]
+            nan = np.isnan(value)
+            value = np.where(nan & (missing != _MISSING_NAN), 0.0, value)
+            default = ((missing == _MISSING_ZERO) & (value >= -_ZERO) & (value <= _ZERO)) | (
+                (missing == _MISSING_NAN) & nan
+            )
+            go_left = np.where(
+                default, self.default_left[tree, node], value <= self.threshold[tree, node]
+            )
+            child = np.where(go_left, self.left[tree, node], self.right[tree, node])
+            done = active & (child < 0)
+            leaf[done] = ~child[done]
+            active &= child >= 0
+            if not active.any():
+                break
+            node = np.where(active, child, node)
+        values = self.leaf_value[tree, leaf]
+        return np.asarray(np.add.accumulate(values, axis=1)[:, -1], dtype=np.float64)
 
     def response(self, X: FloatArray) -> FloatArray:
         """The decision function (the raw score), what a calibrator of the model reads."""
