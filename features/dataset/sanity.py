@@ -100,6 +100,20 @@ def _trailing(values: FloatArray, window: int, *, high: bool) -> FloatArray:
     return out
 
 
+def _may_jump(lh: FloatArray, ll: FloatArray, excluded: np.ndarray) -> bool:
+    """False when no bar can be a jump, without the rolling windows: the trailing high is at
+    least the previous bar's high and the threshold at least ``JUMP_K * JUMP_FLOOR``, so a bar
+    whose previous bar is valid and included moves less than that from it cannot jump. (The
+    common case: a clean series costs two differences instead of two rolling extremes.)"""
+    if lh.size <= JUMP_WINDOW:
+        return False
+    bound = JUMP_K * JUMP_FLOOR
+    prev_ok = np.isfinite(lh[:-1]) & np.isfinite(ll[:-1]) & ~excluded[:-1]
+    with np.errstate(invalid="ignore"):
+        moved = (lh[1:] - lh[:-1] > bound) | (ll[:-1] - ll[1:] > bound)
+    return bool((~prev_ok | moved)[JUMP_WINDOW - 1 :].any())
+
+
 def jump_mask(
     high: FloatArray, low: FloatArray, *, excluded: np.ndarray | None = None
 ) -> np.ndarray:
@@ -121,6 +135,8 @@ def jump_mask(
     if excluded is not None:
         out |= excluded
     found = np.zeros(high.size, dtype=bool)
+    if not _may_jump(lh, ll, out):
+        return found
     for _ in range(JUMP_PASSES):
         hh = np.where(out, np.nan, lh)
         lo = np.where(out, np.nan, ll)
@@ -137,9 +153,11 @@ def jump_mask(
 
 def _candles(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     o, h, lo, c = (_floats(frame, k) for k in ("open", "high", "low", "close"))
-    prices = np.column_stack([o, h, lo, c])
     with np.errstate(invalid="ignore"):
-        bad_price = np.asarray(~(np.isfinite(prices) & (prices > 0)).all(axis=1))
+        good = np.isfinite(o) & (o > 0)  # column by column: no (n, 4) copy
+        for column in (h, lo, c):
+            good &= np.isfinite(column) & (column > 0)
+        bad_price = ~good
         inverted = ~bad_price & (h < lo)
         outside = ~bad_price & ~inverted & ((o > h) | (o < lo) | (c > h) | (c < lo))
     rules: dict[str, np.ndarray] = {
@@ -183,13 +201,23 @@ def _market_prices(frame: pd.DataFrame, markets: pd.DataFrame | None) -> dict[st
     if markets is None or markets.empty or frame.empty:
         return {}
     labels = _labels(markets["outcomes"])
-    pairs = pd.Series(
-        [f"{m}\x1f{o}" for m, ls in zip(markets["market_id"], labels, strict=True) for o in ls]
+    allowed = {
+        m: frozenset(ls) for m, ls in zip(markets["market_id"].astype(str), labels, strict=True)
+    }
+    # The table is sorted by (venue, market_id, outcome, ...): judge each run's first row only.
+    starts = _group_starts(frame, ("venue", "market_id", "outcome"))
+    ids = frame["market_id"].to_numpy()[starts]
+    outcomes = frame["outcome"].to_numpy()[starts]
+    run_bad = np.fromiter(
+        (
+            (ls := allowed.get(str(m))) is not None and str(o) not in ls
+            for m, o in zip(ids, outcomes, strict=True)
+        ),
+        dtype=bool,
+        count=starts.size,
     )
-    has_market = frame["market_id"].isin(markets["market_id"]).to_numpy(dtype=bool)
-    key = frame["market_id"].astype(str) + "\x1f" + frame["outcome"].astype(str)
-    listed = key.isin(pairs).to_numpy(dtype=bool)
-    return {"outcome not among the market's outcomes": has_market & ~listed}
+    lengths = np.diff(np.append(starts, len(frame)))
+    return {"outcome not among the market's outcomes": np.repeat(run_bad, lengths)}
 
 
 def bad_rows(

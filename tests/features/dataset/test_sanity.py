@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from levercast.features.dataset.quality import check_dataset
 from levercast.features.dataset.sanity import (
@@ -129,3 +131,34 @@ def test_the_shared_dataset_is_clean(shared_store):
             "markets": shared_store.read("markets")})  # fmt: skip
         assert counts == {} and not bad.any(), table
     assert ROW > JUMP_WINDOW
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    spikes=st.lists(st.tuples(st.integers(0, 199), st.floats(0.05, 20.0)), max_size=4),
+    holes=st.lists(st.integers(0, 199), max_size=3),
+    excluded=st.lists(st.integers(0, 199), max_size=3),
+)
+def test_the_no_jump_shortcut_never_changes_the_mask(seed, spikes, holes, excluded):
+    """``_may_jump`` skips the rolling windows only when no bar can jump: with it forced on,
+    the mask is the same on random series with spikes, missing bars and excluded bars."""
+    from levercast.features.dataset import sanity
+
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200)))
+    high, low = (
+        close * np.exp(rng.uniform(0, 0.01, 200)),
+        close * np.exp(-rng.uniform(0, 0.01, 200)),
+    )
+    for i, factor in spikes:
+        high[i] *= factor
+        low[i] *= factor
+    high[holes] = np.nan
+    mask = np.zeros(200, dtype=bool)
+    mask[excluded] = True
+    fast = jump_mask(high, low, excluded=mask)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(sanity, "_may_jump", lambda *_: True)
+        slow = jump_mask(high, low, excluded=mask)
+    np.testing.assert_array_equal(fast, slow)
