@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, cast
 import pandas as pd
 
 from levercast.features.dataset.store import Store
-from levercast.features.errors import ConfigError
+from levercast.features.errors import ConfigError, ForecastError
 from levercast.models.contracts import Kind
 from levercast.models.pricing.price import Forecast, Pricer, PricingRequest
 from levercast.models.pricing.pricers import BUILTIN_PRICERS
@@ -33,6 +33,7 @@ __all__ = [
     "MODEL_NAMES",
     "OnDemandPricer",
     "price_contracts",
+    "price_each",
     "pricer_for",
 ]
 
@@ -132,6 +133,37 @@ def price_contracts(
     out = [price_contract(c, view, pricer=deferred) for c in contracts]
     answers = iter(batch(deferred.requests) if deferred.requests else [])
     return [next(answers) if forecast is _PENDING else forecast for forecast in out]
+
+
+def price_each(
+    contracts: Sequence[Contract], view: StoreView, *, pricer: Pricer
+) -> list[Forecast | ForecastError]:
+    """As ``price_contracts``, with each contract's error in its place instead of raised: a
+    contract ``price_contract`` refuses (unsupported kind, no data) is that error, the others are
+    answered, a learned pricer's in one model call per (asset, decision time). An error of that
+    one call is the answer of every contract it was to answer (the scanner: one refused market
+    never hides the others)."""
+    from levercast.models.pricing.price import price_contract
+
+    batch = getattr(pricer, "price_many", None)
+    target = pricer if batch is None else _Deferred(pricer)
+    out: list[Forecast | ForecastError] = []
+    for contract in contracts:
+        asked = len(target.requests) if isinstance(target, _Deferred) else 0
+        try:
+            out.append(price_contract(contract, view, pricer=target))
+        except ForecastError as e:
+            if isinstance(target, _Deferred):
+                del target.requests[asked:]  # a request made before the error is not answered
+            out.append(e)
+    if batch is None or not isinstance(target, _Deferred) or not target.requests:
+        return out
+    try:
+        answers: list[Forecast | ForecastError] = list(batch(target.requests))
+    except ForecastError as e:
+        answers = [e] * len(target.requests)
+    pending = iter(answers)
+    return [next(pending) if forecast is _PENDING else forecast for forecast in out]
 
 
 def pricer_for(

@@ -27,12 +27,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from levercast.experiments.scanning.candidates import Candidate, event_quote
 from levercast.experiments.scanning.rows import KellyCaps, ScanRow
-from levercast.features.dataset.store import StoreView
-from levercast.features.errors import ForecastError, UnsupportedContract
 
 if TYPE_CHECKING:
     from levercast.markets.types import MarketQuote
-    from levercast.models.pricing.price import Forecast, Pricer
+    from levercast.models.pricing.price import Forecast
 
 __all__ = [
     "CLOSED",
@@ -41,8 +39,6 @@ __all__ = [
     "build_row",
     "closed_row",
     "count_reason",
-    "price_candidate",
-    "safely",
 ]
 
 DECIDED: Final = "event already decided at T (the path to date settles it)"
@@ -63,20 +59,6 @@ class Priced:
     def decided(self) -> bool:
         """Whether the path to date already settles the event."""
         return "path_to_date" in self.forecast.components
-
-
-def price_candidate(
-    cand: Candidate, parsed: Any, view: StoreView, pricer: Pricer, cache: dict[Any, Any]
-) -> Priced:
-    """The base forecast of the candidate's contract and its event quote."""
-    from levercast.models.pricing.price import price_contract
-
-    key = (parsed.contract, pricer.name)
-    if key not in cache:
-        cache[key] = price_contract(parsed.contract, view, pricer=pricer)
-    yes = parsed.yes_outcome or cand.market.outcomes[0]
-    quote, source = event_quote(cand, yes)
-    return Priced(cand, parsed, cache[key], quote, source)
 
 
 def _why(signal: Any, stale: bool, age: float | None, min_edge: float, source: str) -> list[str]:
@@ -204,14 +186,3 @@ def count_reason(unsupported: dict[str, int]) -> Callable[[str], None]:
         unsupported[key] = unsupported.get(key, 0) + 1
 
     return count
-
-
-def safely(price: Callable[[], Priced], count: Callable[[str], None], model: str) -> Priced | None:
-    """``price()``, or None with the reason counted when the model cannot price it."""
-    try:
-        return price()
-    except UnsupportedContract as e:
-        count(f"model {model} cannot price it: {e}")
-    except ForecastError as e:
-        count(f"not priced: {e}")
-    return None

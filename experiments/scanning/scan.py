@@ -36,12 +36,10 @@ from levercast.experiments.scanning.pricing import (
     build_row,
     closed_row,
     count_reason,
-    price_candidate,
-    safely,
 )
 from levercast.experiments.scanning.rows import KellyCaps, ScanResult, ScanRow, describe_row
 from levercast.features.dataset.store import Store
-from levercast.features.errors import ConfigError, ForecastError
+from levercast.features.errors import ConfigError, ForecastError, UnsupportedContract
 from levercast.features.timeutil import parse_duration
 
 if TYPE_CHECKING:
@@ -271,6 +269,42 @@ def scan(
     )
 
 
+def _price_batched(
+    open_: list[tuple[Candidate, Any]],
+    store: Store,
+    t: datetime,
+    model: str,
+    count: Callable[[str], None],
+) -> list[Priced]:
+    """The open markets' contracts priced per asset in one batch (a learned model: one model
+    call per asset), each distinct contract once; a contract the model refuses is counted
+    with its reason, never hiding the others."""
+    from levercast.experiments.learning.pricers import price_each, pricer_for
+    from levercast.experiments.scanning.candidates import event_quote
+
+    view = store.at(t)
+    by_asset: dict[str, list[Any]] = {}
+    for _, parsed in open_:
+        contracts = by_asset.setdefault(parsed.contract.asset, [])
+        if parsed.contract not in contracts:
+            contracts.append(parsed.contract)
+    answers: dict[Any, Any] = {}
+    for asset, contracts in by_asset.items():
+        pricer: Pricer = pricer_for(model, store, asset=asset, at=t)
+        answers.update(zip(contracts, price_each(contracts, view, pricer=pricer), strict=True))
+    priced: list[Priced] = []
+    for cand, parsed in open_:
+        forecast = answers[parsed.contract]
+        if isinstance(forecast, UnsupportedContract):
+            count(f"model {model} cannot price it: {forecast}")
+        elif isinstance(forecast, ForecastError):
+            count(f"not priced: {forecast}")
+        else:
+            quote, source = event_quote(cand, parsed.yes_outcome or cand.market.outcomes[0])
+            priced.append(Priced(cand, parsed, forecast, quote, source))
+    return priced
+
+
 def _price_all(
     candidates: list[Candidate],
     store: Store,
@@ -282,19 +316,14 @@ def _price_all(
     caps: KellyCaps,
     size_shares: float,
 ) -> tuple[list[ScanRow], dict[str, int], list[str]]:
-    from levercast.experiments.learning.pricers import pricer_for
     from levercast.features.prices import highest_high
     from levercast.markets.questions.parser import Unsupported, parse_market
 
-    view = store.at(t)
     lookup = partial(highest_high, store)
     unsupported: dict[str, int] = {}
     count = count_reason(unsupported)
     closed: list[ScanRow] = []
-    priced: list[Priced] = []
-    cache: dict[Any, Any] = {}
-    pricers: dict[str, Pricer] = {}
-    base = MARKET_AWARE_BASE if model == "market_aware" else model
+    open_: list[tuple[Candidate, Any]] = []
     for cand in candidates:
         parsed = parse_market(cand.market, reference_time=cand.reference_time or t, ath_usd=lookup)
         if isinstance(parsed, Unsupported):
@@ -307,12 +336,9 @@ def _price_all(
         if contract.end is not None and contract.end <= t:
             closed.append(closed_row(cand, parsed, at=t, model=model, max_age=age))
             continue
-        if contract.asset not in pricers:
-            pricers[contract.asset] = pricer_for(base, store, asset=contract.asset, at=t)
-        price = partial(price_candidate, cand, parsed, view, pricers[contract.asset], cache)
-        one = safely(price, count, base)
-        if one is not None:
-            priced.append(one)
+        open_.append((cand, parsed))
+    base = MARKET_AWARE_BASE if model == "market_aware" else model
+    priced = _price_batched(open_, store, t, base, count)
     bands: dict[str, tuple[float, float, float]] = {}
     notes: list[str] = []
     if model == "market_aware":
