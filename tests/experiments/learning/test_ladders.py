@@ -138,3 +138,37 @@ def test_a_batched_ladder_answers_each_contract_as_alone(store, fitted, name):
     alone = [price_contract(c, view, pricer=pricer) for c in contracts]
     assert batch == alone
     assert {f.model for f in batch} == {name, "gbm"}  # 200 h lies outside the trained horizons
+
+
+def test_price_each_puts_a_refused_contract_in_its_place(store, fitted):
+    """``price_each`` (the scanner's batch): one model call for the contracts it can answer,
+    and each refused contract's error in its own slot, the others answered as alone."""
+    from levercast.experiments.learning.pricers import price_each
+    from levercast.features.errors import ForecastError
+    from levercast.models.contracts import Contract
+    from levercast.models.learned.pricer import LearnedPricer
+    from levercast.models.pricing.price import price_contract
+
+    class Counting(LearnedPricer):
+        calls = 0
+
+        def price_many(self, requests):
+            type(self).calls += 1
+            return super().price_many(requests)
+
+    pricer = Counting("default", fitted)
+    t = CUT + pd.Timedelta(days=2, hours=5)
+    view = store.at(t)
+    spot = float(market_inputs(store, "BTC", pd.DatetimeIndex([t]))["spot_usd"].iloc[0])
+    base = {"asset": "BTC", "start": t, "end": t + pd.Timedelta(hours=24)}
+    good = [
+        Contract.from_json({**base, "kind": kind, "strike_usd": spot * k})
+        for kind in ("touch", "close_above") for k in (0.98, 1.03)
+    ]  # fmt: skip
+    refused = Contract.from_json({**base, "asset": "DOGE", "kind": "touch", "strike_usd": 1.0})
+    contracts = [good[0], refused, *good[1:]]
+    out = price_each(contracts, view, pricer=pricer)
+    assert Counting.calls == 1
+    assert isinstance(out[1], ForecastError) and "DOGE" in str(out[1])
+    alone = [price_contract(c, view, pricer=pricer) for c in good]
+    assert [out[0], *out[2:]] == alone
