@@ -36,6 +36,7 @@ import secrets
 import stat
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT_SECS",
     "LOCK_NAME",
     "LOCK_TIMEOUT_ENV",
+    "VIEWS_KEPT",
     "PointInTime",
     "Store",
     "StoreView",
@@ -63,6 +65,7 @@ __all__ = [
 LOCK_NAME: Final = ".levercast.lock"
 LOCK_TIMEOUT_ENV: Final = "LEVERCAST_LOCK_TIMEOUT_SECS"
 DEFAULT_LOCK_TIMEOUT_SECS: Final = 60.0
+VIEWS_KEPT: Final = 4  # recent decision times whose view (and memo) Store.at hands out again
 _TMP_SUFFIX: Final = ".tmp"
 # Write locks this thread holds, by lock path: a nested writer fails at once instead of waiting
 # for itself until the timeout.
@@ -97,6 +100,7 @@ class Store:
         self._slices: dict[tuple[str, tuple[tuple[str, str], ...]], _Slice] = {}
         self._fingerprints: dict[str, str] = {}
         self._quarantined: dict[str, dict[str, int]] = {}
+        self._views: OrderedDict[int, StoreView] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -284,8 +288,23 @@ class Store:
         return out.reset_index(drop=True)
 
     def at(self, t: datetime | pd.Timestamp) -> StoreView:
-        """A read-only view of the store fixed at decision time ``t``."""
-        return StoreView(self, pd.Timestamp(t))
+        """A read-only view of the store fixed at decision time ``t``.
+
+        The same view for the same instant while the store is unchanged (the last
+        ``VIEWS_KEPT`` instants), so values derived from it and kept in its ``memo`` are shared
+        by everything that prices at that time; ``invalidate`` (every write) drops them.
+        """
+        stamp = pd.Timestamp(t)
+        key = _to_ns(stamp, name="t")
+        view = self._views.get(key)
+        if view is None:
+            view = StoreView(self, stamp)
+            self._views[key] = view
+            if len(self._views) > VIEWS_KEPT:
+                self._views.popitem(last=False)
+        else:
+            self._views.move_to_end(key)
+        return view
 
     # -- identity ----------------------------------------------------------------------------
     def fingerprint(self, tables: list[str] | None = None) -> str:
@@ -312,7 +331,8 @@ class Store:
         return value
 
     def invalidate(self, table: str | None = None) -> None:
-        """Drop cached frames (after a write)."""
+        """Drop cached frames and views (after a write)."""
+        self._views.clear()  # a view's memo may derive from any table
         if table is None:
             self._tables.clear()
             self._slices.clear()
@@ -572,11 +592,6 @@ class StoreView:
 
     def __repr__(self) -> str:
         return f"StoreView({self._store!r}, t={self.t.isoformat()})"
-
-    @property
-    def store(self) -> Store:
-        """TEMPORARY (removed in the next relayout step)."""
-        return self._store
 
     def has(self, table: str) -> bool:
         """Whether the dataset holds ``table``."""

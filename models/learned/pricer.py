@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
-from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError
 from levercast.features.frame.frame import compute_feature_frame
 from levercast.features.liqmap.contract_maps import SnapshotMaps, snapshot_maps
@@ -160,14 +159,15 @@ def _price_batch(
     name: str,
     fitted: FittedForecaster | None,
     reason: str | None,
-    memo: dict[str, tuple[StoreView, _Inputs]],
 ) -> list[Forecast]:
     """The answers of requests of one asset at one decision time: the inputs (frame rows, map)
     computed once and one ``predict`` call, each row answered as if alone (``rowwise``).
 
-    ``memo`` keeps the inputs of the last view per asset: requests priced one by one through
-    the same view (a scan's markets) compute them once. A view is never matched to another
-    (identity), so a later view of a store that gained rows computes them again."""
+    The inputs are kept in the view's ``memo`` (same view: same time, same data): requests
+    priced one by one through a view (a scan's markets) and every pricer handed the same view
+    (``Store.at`` returns the one view of a time; a write to the store drops it) compute them
+    once. Two fits reading the same frame features share them.
+    """
     gbms = [price_gbm(replace(request, model="gbm")) for request in requests]
     if fitted is None:
         return [_fallback(gbm, f"{name} fell back to gbm: {reason}") for gbm in gbms]
@@ -180,12 +180,12 @@ def _price_batch(
         ignore_index=True,
     )
     asset = first.contract.asset
-    cached = memo.get(asset)
-    if cached is not None and cached[0] is first.view:
-        features, maps = cached[1]
-    else:
-        features, maps = _leverage_inputs(first, fitted, asset)
-        memo[asset] = (first.view, (features, maps))
+    key = ("learned-inputs", asset, tuple(fitted.frame_features), bool(fitted.leverage))
+    cached: _Inputs | None = first.view.memo.get(key)
+    if cached is None:
+        cached = _leverage_inputs(first, fitted, asset)
+        first.view.memo[key] = cached
+    features, maps = cached
     preds = fitted.predict(rows, features, maps, rowwise=True)
     domain = preds["in_domain"].to_numpy(bool)
     inside = rows.index[domain]
@@ -256,9 +256,6 @@ class LearnedPricer:
     fitted: FittedForecaster | None
     unavailable: str | None = None
     liquidations: LiquidationVolumeModel | None = None
-    _memo: dict[str, tuple[StoreView, _Inputs]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     def __post_init__(self) -> None:
         if self.name not in LEARNED_NAMES:
@@ -293,7 +290,7 @@ class LearnedPricer:
                 )
                 model = None
             return price_liquidations(request, model, name=self.name, reason=reason)
-        return _price_batch([request], self.name, self.fitted, self.unavailable, self._memo)[0]
+        return _price_batch([request], self.name, self.fitted, self.unavailable)[0]
 
     def price_many(self, requests: Sequence[PricingRequest]) -> list[Forecast]:
         """``price(request)`` for each request, value for value, with one model call per
@@ -315,7 +312,6 @@ class LearnedPricer:
                 self.name,
                 self.fitted,
                 self.unavailable,
-                self._memo,
             )
             for i, answer in zip(members, answers, strict=True):
                 out[i] = answer
