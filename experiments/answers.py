@@ -446,18 +446,15 @@ def contract_rows(forecasts: Sequence[Forecast]) -> pd.DataFrame:
 def drivers_of(store: Store, forecast: Forecast, pricer: Pricer) -> list[InputEffect]:
     """The learned answer's input effects, largest first (empty when no fit answered)."""
     from levercast.experiments.learning.pricers import OnDemandPricer
-    from levercast.experiments.learning.training_set import features_for, leverage_inputs
     from levercast.models.learned.drivers import input_effects
+    from levercast.models.learned.pricer import learned_inputs
 
     fitted = pricer.fitted if isinstance(pricer, OnDemandPricer) else None
     if fitted is None or "path_to_date" in forecast.components:
         return []
     rows = contract_rows([forecast])
+    # the inputs the answer read (the view of T keeps them: computed once for both)
     view = store.at(pd.Timestamp(forecast.at))
-    keys = rows[["asset", "t"]]
-    if fitted.leverage:
-        features, maps = leverage_inputs(view, keys, fitted.features)
-    else:
-        features, maps = features_for(view, keys, list(fitted.frame_features)), None
+    features, maps = learned_inputs(view, fitted, forecast.contract.asset)
     model = "learned" if forecast.model == "learned" else "default"
     return input_effects(fitted, rows, features, maps, model=model)

@@ -39,6 +39,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError
 from levercast.features.frame.frame import compute_feature_frame
 from levercast.features.liqmap.contract_maps import SnapshotMaps, snapshot_maps
@@ -53,7 +54,7 @@ from levercast.models.pricing.gbm import price_gbm
 from levercast.models.pricing.price import Forecast, PricingRequest
 from levercast.models.probability import logit, shift_logit
 
-__all__ = ["LEARNED_NAMES", "LearnedPricer"]
+__all__ = ["LEARNED_NAMES", "LearnedPricer", "learned_inputs"]
 
 LEARNED_NAMES: Final = ("learned", "default", "default_vol")
 _EPS: Final = 1e-6
@@ -102,24 +103,30 @@ def _fallback(gbm: Forecast, reason: str) -> Forecast:
     return replace(gbm, model="gbm", warnings=(*gbm.warnings, reason))
 
 
-def _features(
-    request: PricingRequest, asset: str, names: tuple[str, ...] | list[str]
-) -> pd.DataFrame:
-    """Feature-frame rows of ``asset`` at the decision time, read through the view only."""
-    frame = compute_feature_frame(request.view, asset, [request.view.t], names=list(names)).frame
+def _features(view: StoreView, asset: str, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Feature-frame rows of ``asset`` at the view's time, read through the view only."""
+    frame = compute_feature_frame(view, asset, [view.t], names=list(names)).frame
     frame["asset"] = frame["asset"].astype(str)
     return frame
 
 
-def _leverage_inputs(
-    request: PricingRequest, fitted: FittedForecaster, asset: str
-) -> tuple[pd.DataFrame, SnapshotMaps | None]:
-    """Frame rows and (for a fit with leverage features) the map at the decision time."""
-    features = _features(request, asset, fitted.frame_features)
-    if not fitted.leverage:
-        return features, None
-    t = pd.DatetimeIndex([request.view.t]).tz_convert("UTC")
-    return features, snapshot_maps(request.view, asset, t)
+_Inputs = tuple[pd.DataFrame, SnapshotMaps | None]
+
+
+def learned_inputs(view: StoreView, fitted: FittedForecaster, asset: str) -> _Inputs:
+    """The frame rows and (for a fit with leverage features) the map of ``asset`` at the view's
+    time, as the learned pricer reads them; kept in the view's ``memo`` (same view: same time,
+    same data), so every pricer and the drivers of an answer given that view share them."""
+    key = ("learned-inputs", asset, tuple(fitted.frame_features), bool(fitted.leverage))
+    cached: _Inputs | None = view.memo.get(key)
+    if cached is None:
+        features = _features(view, asset, fitted.frame_features)
+        maps = None
+        if fitted.leverage:
+            maps = snapshot_maps(view, asset, pd.DatetimeIndex([view.t]).tz_convert("UTC"))
+        cached = (features, maps)
+        view.memo[key] = cached
+    return cached
 
 
 def _leverage_used(
@@ -151,9 +158,6 @@ def _leverage_json(values: pd.DataFrame, index: object) -> dict[str, float | Non
     return {str(name): (float(row[name]) if np.isfinite(row[name]) else None) for name in values}
 
 
-_Inputs = tuple[pd.DataFrame, SnapshotMaps | None]
-
-
 def _price_batch(
     requests: Sequence[PricingRequest],
     name: str,
@@ -180,12 +184,7 @@ def _price_batch(
         ignore_index=True,
     )
     asset = first.contract.asset
-    key = ("learned-inputs", asset, tuple(fitted.frame_features), bool(fitted.leverage))
-    cached: _Inputs | None = first.view.memo.get(key)
-    if cached is None:
-        cached = _leverage_inputs(first, fitted, asset)
-        first.view.memo[key] = cached
-    features, maps = cached
+    features, maps = learned_inputs(first.view, fitted, asset)
     preds = fitted.predict(rows, features, maps, rowwise=True)
     domain = preds["in_domain"].to_numpy(bool)
     inside = rows.index[domain]
