@@ -101,6 +101,7 @@ class Store:
         self._fingerprints: dict[str, str] = {}
         self._quarantined: dict[str, dict[str, int]] = {}
         self._views: OrderedDict[int, StoreView] = OrderedDict()
+        self._views_lock = threading.Lock()  # a cold fit's worker thread may read beside us
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -296,15 +297,16 @@ class Store:
         """
         stamp = pd.Timestamp(t)
         key = _to_ns(stamp, name="t")
-        view = self._views.get(key)
-        if view is None:
-            view = StoreView(self, stamp)
-            self._views[key] = view
-            if len(self._views) > VIEWS_KEPT:
-                self._views.popitem(last=False)
-        else:
-            self._views.move_to_end(key)
-        return view
+        with self._views_lock:
+            view = self._views.get(key)
+            if view is None:
+                view = StoreView(self, stamp)
+                self._views[key] = view
+                if len(self._views) > VIEWS_KEPT:
+                    self._views.popitem(last=False)
+            else:
+                self._views.move_to_end(key)
+            return view
 
     # -- identity ----------------------------------------------------------------------------
     def fingerprint(self, tables: list[str] | None = None) -> str:
@@ -332,7 +334,8 @@ class Store:
 
     def invalidate(self, table: str | None = None) -> None:
         """Drop cached frames and views (after a write)."""
-        self._views.clear()  # a view's memo may derive from any table
+        with self._views_lock:
+            self._views.clear()  # a view's memo may derive from any table
         if table is None:
             self._tables.clear()
             self._slices.clear()

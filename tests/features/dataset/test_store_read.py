@@ -43,3 +43,23 @@ def test_read_and_as_of_match_a_plain_filter_and_sort(tmp_path, seed):
         ref = ref[ref["available_at"] <= t].reset_index(drop=True)
         got = store.as_of("candles", t, **filters).reset_index(drop=True)
         pd.testing.assert_frame_equal(got, ref)
+
+
+def test_one_view_per_instant_until_a_write(tmp_path):
+    """``Store.at`` hands out the same view (and memo) for the same instant, in any time zone,
+    for the last few instants; a write drops them, so no memo outlives the data it came from."""
+    import pandas as pd
+
+    from levercast.features.dataset.store import VIEWS_KEPT, Store
+    from tests.conftest import make_dataset
+
+    store = Store(make_dataset(tmp_path / "d", hours=48))
+    t = pd.Timestamp("2024-01-02T00:00Z")
+    view = store.at(t)
+    assert store.at(t.tz_convert("America/New_York")) is view
+    for h in range(1, VIEWS_KEPT + 1):
+        store.at(t + pd.Timedelta(hours=h))
+    assert store.at(t) is not view  # pushed out by VIEWS_KEPT later instants
+    again = store.at(t)
+    store.invalidate("candles")
+    assert store.at(t) is not again
