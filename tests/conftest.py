@@ -13,10 +13,14 @@ import importlib.abc
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
+
+if TYPE_CHECKING:
+    from levercast.models.learned.design import TrainingConfig
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 REPO_HOME = Path(__file__).resolve().parents[1] / ".levercast"
@@ -108,6 +112,22 @@ def make_candles(
             "volume_base": rng.uniform(100, 1000, n),
         }
     )
+
+
+def small_training_config(**fields: object) -> TrainingConfig:
+    """A forecaster configuration small enough for a unit test on ``make_dataset`` data: decisions
+    every 12 h, horizons 1/4/24 h, 5 days of history required, 3-day staleness, 20 rows per
+    leaf; ``fields`` set the rest (history, trees, rows, leverage) as each test needs."""
+    from levercast.models.learned.design import TrainingConfig
+
+    base: dict[str, object] = {
+        "decision_every_hours": 12.0,
+        "horizons_hours": (1.0, 4.0, 24.0),
+        "min_history_days": 5.0,
+        "stale_days": 3.0,
+        "min_child_samples": 20,
+    }
+    return TrainingConfig(**{**base, **fields})
 
 
 def make_dataset(root: Path, *, seed: int = 0, hours: int = 24 * 30) -> Path:

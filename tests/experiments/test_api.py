@@ -18,7 +18,7 @@ from levercast.experiments.cli.main import main
 from levercast.features.dataset.store import StoreView
 from levercast.features.errors import ConfigError, UnsupportedContract
 from levercast.markets.questions import Parsed, Unsupported
-from tests.conftest import REPO
+from tests.conftest import REPO, small_training_config
 
 PRICE_KEYS = {"contract", "at", "prob", "prob_lo", "prob_hi", "model", "components", "inputs"}
 PRICE_KEYS |= {"warnings"}
@@ -117,16 +117,10 @@ def test_ask_a_market_that_is_not_in_the_dataset_is_an_error(ds, text):
 
 def test_predict_proba_is_scikit_learn_shaped(synthetic_data, tmp_path, monkeypatch):
     from levercast.experiments.learning.fitting import fit_default
-    from levercast.models.learned.design import TrainingConfig
 
-    config = TrainingConfig(
-        decision_every_hours=12.0,
+    config = small_training_config(
         history_days=20.0,
-        horizons_hours=(1.0, 4.0, 24.0),
-        min_history_days=5.0,
-        stale_days=3.0,
         n_estimators=10,
-        min_child_samples=20,
         use_leverage=False,
         leverage_families=None,
     )

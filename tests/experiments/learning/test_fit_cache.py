@@ -14,18 +14,12 @@ from levercast.experiments.learning.fitting import find_or_fit, question_config
 from levercast.experiments.learning.pricers import OnDemandPricer, pricer_for
 from levercast.features.dataset.store import Store
 from levercast.models.contracts import Contract, Kind, Resolution
-from levercast.models.learned.design import TrainingConfig
 from levercast.models.pricing.price import price_contract
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, small_training_config
 
-SMALL = TrainingConfig(
-    decision_every_hours=12.0,
+SMALL = small_training_config(
     history_days=30.0,
-    horizons_hours=(1.0, 4.0, 24.0),
-    min_history_days=5.0,
-    stale_days=3.0,
     n_estimators=10,
-    min_child_samples=20,
     max_rows=5_000,
     use_leverage=False,
     leverage_families=None,

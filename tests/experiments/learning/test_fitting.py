@@ -22,20 +22,14 @@ from levercast.features.liqmap.contract_maps import SnapshotMaps
 from levercast.models.consistency import consistency_violations
 from levercast.models.contracts import Contract, Kind, Resolution
 from levercast.models.learned.contract_grid import contract_grid
-from levercast.models.learned.design import TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster
 from levercast.models.pricing.market_state import market_inputs
 from levercast.models.pricing.price import price_contract
-from tests.conftest import make_candles, make_dataset
+from tests.conftest import make_candles, make_dataset, small_training_config
 
-SMALL = TrainingConfig(
-    decision_every_hours=12.0,
+SMALL = small_training_config(
     history_days=30.0,
-    horizons_hours=(1.0, 4.0, 24.0),
-    min_history_days=5.0,
-    stale_days=3.0,
     n_estimators=20,
-    min_child_samples=20,
     max_rows=20_000,
     use_leverage=True,
 )

@@ -16,18 +16,12 @@ from hypothesis import strategies as st
 from levercast.experiments.learning.fitting import fit_default
 from levercast.experiments.learning.training_set import leverage_inputs
 from levercast.features.dataset.store import Store
-from levercast.models.learned.design import TrainingConfig
 from levercast.models.pricing.market_state import market_inputs
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, small_training_config
 
-CONFIG = TrainingConfig(
-    decision_every_hours=12.0,
+CONFIG = small_training_config(
     history_days=30.0,
-    horizons_hours=(1.0, 4.0, 24.0),
-    min_history_days=5.0,
-    stale_days=3.0,
     n_estimators=40,
-    min_child_samples=20,
     max_rows=20_000,
     use_leverage=True,
 )

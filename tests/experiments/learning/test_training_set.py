@@ -22,11 +22,11 @@ from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.features.liqmap.contract_maps import SnapshotMaps
 from levercast.models.learned.contract_grid import contract_grid, to_contracts
-from levercast.models.learned.design import BASE_FEATURES, TrainingConfig, decision_times
+from levercast.models.learned.design import BASE_FEATURES, decision_times
 from levercast.models.learned.leverage import SCALAR_INPUTS
 from levercast.models.learned.splits import walk_forward_splits
 from levercast.models.pricing.market_state import market_inputs
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, small_training_config
 
 START = pd.Timestamp("2024-01-01T00:00Z")
 
@@ -49,14 +49,9 @@ def test_label_grid_gives_what_label_contracts_gives(store):
     assert got.index.equals(grid.index)
 
 
-SMALL = TrainingConfig(
-    decision_every_hours=12.0,
+SMALL = small_training_config(
     history_days=20.0,
-    horizons_hours=(1.0, 4.0, 24.0),
-    min_history_days=5.0,
-    stale_days=3.0,
     n_estimators=20,
-    min_child_samples=20,
     max_rows=3_000,  # below the rows of a cut: the seeded subsample is taken too
 )
 CUTS = [START + pd.Timedelta(days=d) for d in (24, 30, 36)]

@@ -13,19 +13,14 @@ from levercast.experiments.learning.training_set import leverage_inputs
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.models.learned.contract_grid import contract_grid
-from levercast.models.learned.design import CONTRACT_COLUMNS, TrainingConfig
+from levercast.models.learned.design import CONTRACT_COLUMNS
 from levercast.models.learned.drivers import input_effects, training_medians
 from levercast.models.pricing.market_state import market_inputs
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, small_training_config
 
-CONFIG = TrainingConfig(
-    decision_every_hours=12.0,
+CONFIG = small_training_config(
     history_days=30.0,
-    horizons_hours=(1.0, 4.0, 24.0),
-    min_history_days=5.0,
-    stale_days=3.0,
     n_estimators=20,
-    min_child_samples=20,
     max_rows=20_000,
     use_leverage=True,
     leverage_families=None,
