@@ -32,7 +32,7 @@ there); an effect that is not finite is dropped.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -100,34 +100,6 @@ def training_medians(fitted: FittedForecaster) -> dict[str, float] | None:
     return {name: float(v) for name, v in zip(names, statistics, strict=True)}
 
 
-class _Pinned:
-    """A classifier whose design column ``index`` is replaced by ``value`` before it predicts."""
-
-    __slots__ = ("index", "inner", "value")
-
-    def __init__(self, inner: Any, index: int, value: float) -> None:
-        self.inner, self.index, self.value = inner, index, value
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        pinned = np.array(X, dtype=np.float64, copy=True)
-        pinned[:, self.index] = self.value
-        return np.asarray(self.inner.predict_proba(pinned))
-
-
-def _pin(fitted: FittedForecaster, name: str, value: float) -> FittedForecaster:
-    """The same fit with design column ``name`` pinned to ``value`` wherever it is read."""
-    names = _design_names(fitted)
-    if name not in names:
-        return fitted
-    index = names.index(name)
-    changes: dict[str, Any] = {"lightgbm": _Pinned(fitted.lightgbm, index, value)}
-    if fitted.logistic is not None:
-        changes["logistic"] = _Pinned(fitted.logistic, index, value)
-    if fitted.companion is not None:
-        changes["companion"] = _pin(fitted.companion, name, value)
-    return replace(fitted, **changes)
-
-
 def _row_values(
     fitted: FittedForecaster,
     rows: pd.DataFrame,
@@ -191,15 +163,20 @@ def input_effects(
     if not neutral:
         return []
     column = _COLUMNS[model]
-    base = float(fitted.predict(rows, features, maps)[column].iloc[0])
+    inputs = [
+        (name, float(neutral[name]))
+        for name in [*fitted.features, *fitted.leverage]
+        if neutral.get(name) is not None and np.isfinite(neutral[name])
+    ]
+    # One call: the row as it is, then once per input pinned to its median (predict's pins).
+    copies = rows.loc[rows.index.repeat(len(inputs) + 1)].reset_index(drop=True)
+    pins: list[tuple[str, float] | None] = [None, *inputs]
+    answers = fitted.predict(copies, features, maps, rowwise=True, pins=pins)[column]
+    answers = answers.to_numpy(np.float64)
     values = _row_values(fitted, rows, features, maps)
     out = []
-    for name in [*fitted.features, *fitted.leverage]:
-        median = neutral.get(name)
-        if median is None or not np.isfinite(median):
-            continue
-        pinned = _pin(fitted, name, median)
-        effect = base - float(pinned.predict(rows, features, maps)[column].iloc[0])
+    for (name, median), pinned in zip(inputs, answers[1:], strict=True):
+        effect = float(answers[0] - pinned)
         if np.isfinite(effect):
             out.append(InputEffect(name, values.get(name), median, effect))
     out.sort(key=lambda e: abs(e.effect), reverse=True)

@@ -84,6 +84,7 @@ LOGISTIC_MAX_ROWS: Final = 60_000  # the logistic variant is fitted on the lates
 _MONOTONE: Final = {"gbm_logit": 1, "signed_moneyness": 1}
 _FLOOR: Final = 0.002
 _SHIFT_EPS: Final = 1e-9
+_PIN_COLUMNS: Final = ("_pin_name", "_pin_value")  # predict's pins, carried by every stage
 # node shifts per (kind, direction) class: (nodes, LightGBM shifts, logistic shifts)
 _NodeShifts = dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]
 _Shifts = tuple[_NodeShifts, _NodeShifts]  # the leverage model's, the companion's
@@ -215,6 +216,8 @@ class FittedForecaster:
             self.leverage_of(rows, features, maps),
         )
         values = X.to_numpy(np.float64)
+        if "_pin_name" in rows:
+            _apply_pins(values, list(X.columns), rows)
         p_lgbm = self.lightgbm.predict_proba(values)[:, 1]
         p_log = self.logistic.predict_proba(values)[:, 1] if self.logistic is not None else p_lgbm
         gbm = design["prob_gbm"].to_numpy(float)
@@ -338,6 +341,7 @@ class FittedForecaster:
         maps: SnapshotMaps | None = None,
         *,
         rowwise: bool = False,
+        pins: Sequence[tuple[str, float] | None] | None = None,
     ) -> pd.DataFrame:
         """Probabilities of contract rows from their point-in-time features.
 
@@ -360,6 +364,13 @@ class FittedForecaster:
             consistency`` of a single row only clips to [0, 1]): what batched pricing uses so
             that a contract priced with others gets its one-contract answer. False (default):
             the coherence rules of ``models.consistency`` across the rows given.
+        pins
+            One entry per row (None: no pin): ``(name, value)`` answers that row with design
+            column ``name`` replaced by ``value`` wherever the fit reads it for the row (the row
+            itself, its z-nodes, its terminal contracts, the companion when its design has the
+            column), every other input as it is; a name outside a fit's design pins nothing
+            there. Rows differing only by their pin are answered separately (what
+            ``models.learned.drivers`` uses to price every input at its median in one call).
 
         Returns
         -------
@@ -370,9 +381,13 @@ class FittedForecaster:
         Raises
         ------
         ConfigError
-            A row with ``t < cut + purge`` (look-ahead), missing columns, or no ``maps`` for a
-            fit with leverage features.
+            A row with ``t < cut + purge`` (look-ahead), missing columns, no ``maps`` for a
+            fit with leverage features, or ``pins`` not one entry per row.
         """
+        if pins is not None and len(pins) != len(contracts):
+            raise ConfigError(
+                f"pins must hold one entry per contract row ({len(contracts)}); found {len(pins)}"
+            )
         if contracts.empty:
             return pd.DataFrame(
                 columns=[
@@ -388,6 +403,9 @@ class FittedForecaster:
         if "reference_usd" not in rows:
             rows["reference_usd"] = rows["spot_usd"]
         rows["reference_usd"] = rows["reference_usd"].fillna(rows["spot_usd"])
+        if pins is not None:
+            rows["_pin_name"] = [pin[0] if pin is not None else "" for pin in pins]
+            rows["_pin_value"] = [float(pin[1]) if pin is not None else 0.0 for pin in pins]
         missing = [n for n in self.frame_features if n not in features.columns]
         if missing:
             raise ConfigError(f"features must have the columns the fit uses; missing {missing}")
@@ -399,9 +417,9 @@ class FittedForecaster:
         kinds = rows["kind"].to_numpy(str)
         domain = self._domain(rows)
         gbm = contract_design(rows)["prob_gbm"].to_numpy(float)
-        rows["_g"] = rows.groupby(
-            ["asset", "t", "horizon_hours", "spot_usd", "vol_annual"], sort=False
-        ).ngroup()
+        keys = ["asset", "t", "horizon_hours", "spot_usd", "vol_annual"]
+        keys += [name for name in _PIN_COLUMNS if name in rows]
+        rows["_g"] = rows.groupby(keys, sort=False).ngroup()
         trained = np.isin(kinds, list(self.config.kinds)) & np.isfinite(gbm)
         needed = rows[trained | domain]
         shifts: _Shifts = (
@@ -583,6 +601,7 @@ class FittedForecaster:
         if not need.any():
             return out
         columns = ["asset", "t", "horizon_hours", "spot_usd", "vol_annual", "_g"]
+        columns += [name for name in _PIN_COLUMNS if name in rows]
         query = rows.loc[need, columns].copy()
         query["kind"] = "close_above"
         query["strike_usd"] = strike[need]
@@ -595,6 +614,17 @@ class FittedForecaster:
         # Symmetrised: the event and its complement predicted separately need not sum to 1.
         out[need] = (above + 1.0 - below) / 2.0
         return out
+
+
+def _apply_pins(values: np.ndarray, columns: list[str], rows: pd.DataFrame) -> None:
+    """Replace, in place, each row's pinned design column (``predict``'s ``pins``) by its
+    value; names outside ``columns`` pin nothing."""
+    names = rows["_pin_name"].to_numpy(str)
+    pinned = rows["_pin_value"].to_numpy(np.float64)
+    for name in np.unique(names):
+        if name and name in columns:
+            at = names == name
+            values[at, columns.index(name)] = pinned[at]
 
 
 def _interpolate(nodes: np.ndarray, table: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -89,3 +89,48 @@ def test_a_fit_without_medians_has_no_drivers_and_rows_must_be_one(fitted, row):
     assert input_effects(replace(fitted, logistic=None), rows, features, maps) == []
     with pytest.raises(ConfigError, match="exactly one contract row"):
         input_effects(fitted, pd.concat([rows, rows]), features, maps)
+
+
+class _PinnedClassifier:
+    """Reference pinning, one fit per input: the design column ``index`` replaced before the
+    classifier predicts (what ``predict``'s ``pins`` must reproduce in one call)."""
+
+    def __init__(self, inner, index, value):
+        self.inner, self.index, self.value = inner, index, value
+
+    def predict_proba(self, X):
+        pinned = np.array(X, dtype=np.float64, copy=True)
+        pinned[:, self.index] = self.value
+        return self.inner.predict_proba(pinned)
+
+
+def _pinned_fit(fitted, name, value):
+    names = [*CONTRACT_COLUMNS, *fitted.features, *fitted.leverage]
+    if name not in names:
+        return fitted
+    index = names.index(name)
+    changes = {"lightgbm": _PinnedClassifier(fitted.lightgbm, index, value)}
+    if fitted.logistic is not None:
+        changes["logistic"] = _PinnedClassifier(fitted.logistic, index, value)
+    if fitted.companion is not None:
+        changes["companion"] = _pinned_fit(fitted.companion, name, value)
+    return replace(fitted, **changes)
+
+
+def test_effects_in_one_call_equal_one_pinned_fit_per_input(fitted, row):
+    rows, features, maps = row
+    medians = training_medians(fitted)
+    assert fitted.leverage  # leverage inputs too: they differ between the row and its z-nodes
+    effects = {e.name: e.effect for e in input_effects(fitted, rows, features, maps)}
+    base = float(fitted.predict(rows, features, maps)["prob_default"].iloc[0])
+    assert len(effects) == len([*fitted.features, *fitted.leverage])
+    for name, effect in effects.items():
+        pinned = _pinned_fit(fitted, name, medians[name])
+        again = float(pinned.predict(rows, features, maps)["prob_default"].iloc[0])
+        assert effect == pytest.approx(base - again, abs=1e-12), name
+
+
+def test_pins_must_be_one_per_row(fitted, row):
+    rows, features, maps = row
+    with pytest.raises(ConfigError, match="pins must hold one entry per contract row"):
+        fitted.predict(rows, features, maps, pins=[None, None])
