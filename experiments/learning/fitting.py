@@ -219,7 +219,7 @@ def find_or_fit(
     liquidations: bool = True,
     alternatives: Sequence[TrainingConfig] = (),
 ) -> FitOutcome:
-    """A fit usable at ``at``: the best cached one, else fitted now and cached (joblib).
+    """A fit usable at ``at``: the best cached one, else fitted now and cached (a pickle file).
 
     Parameters
     ----------

@@ -156,7 +156,7 @@ def test_a_settled_contract_is_answered_without_building_the_fit(data, home):
     assert isinstance(pricer, OnDemandPricer)
     forecast = price_contract(contract, store.at(at), pricer=pricer)
     assert forecast.prob == 1.0 and "path_to_date" in forecast.components
-    assert pricer.fitted is None and not list(home.glob("models/*.joblib"))
+    assert pricer.fitted is None and not list(home.glob("models/*.pkl"))
 
 
 def test_the_answer_names_the_fit_that_answered(data, fitted, home, no_fitting, monkeypatch):
@@ -207,7 +207,7 @@ def test_a_cached_fit_loads_and_predicts_without_scikit_learn_or_lightgbm(data, 
     store = Store(data)
     config = replace(SMALL, use_leverage=True, leverage_families=("terminal_beyond",))
     fit = fitting.fit_default(store, assets=("BTC",), cut=CUT, config=config, liquidations=False)
-    path = tmp_path / "fit.joblib"
+    path = tmp_path / "fit.pkl"
     save_fit(fit, path)
     times = pd.date_range(AT, periods=3, freq="7h")
     grid = contract_grid(market_inputs(store, "BTC", times), horizons_hours=(4.0, 24.0))
@@ -216,12 +216,13 @@ def test_a_cached_fit_loads_and_predicts_without_scikit_learn_or_lightgbm(data, 
     expected = fit.predict(grid, features, maps)
     pd.to_pickle((features, maps), tmp_path / "inputs.pkl")
     code = f"""
-import sys, joblib, pandas as pd
-fit = joblib.load({str(path)!r})
+import pickle, sys, pandas as pd
+with open({str(path)!r}, "rb") as f:
+    fit = pickle.load(f)
 grid = pd.read_pickle({str(tmp_path / "grid.pkl")!r})
 features, maps = pd.read_pickle({str(tmp_path / "inputs.pkl")!r})
 fit.predict(grid, features, maps).to_pickle({str(tmp_path / "got.pkl")!r})
-loaded = [m for m in sys.modules if m.split(".")[0] in ("sklearn", "lightgbm")]
+loaded = [m for m in sys.modules if m.split(".")[0] in ("sklearn", "lightgbm", "joblib")]
 assert not loaded, loaded
 """
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -102,14 +102,14 @@ def test_load_or_fit_caches_and_refits_before_an_earlier_time(store, tmp_path, m
     assert first.cut == (at - SMALL.purge).floor("D") and first.usable_at(at)
     again = load_or_fit(store, assets=("BTC",), at=at + pd.Timedelta(hours=2), config=SMALL)
     assert len(calls) == 1 and again.cut == first.cut
-    assert len(list((tmp_path / "home" / "models").glob("*.joblib"))) == 1
+    assert len(list((tmp_path / "home" / "models").glob("*.pkl"))) == 1
     earlier = at - pd.Timedelta(days=2)  # before the cached cut + purge: refit on data before it
     refit = load_or_fit(store, assets=("BTC",), at=earlier, config=SMALL)
     assert len(calls) == 2 and refit.usable_at(earlier) and refit.cut < first.cut
 
 
 def test_caches_of_another_layout_are_refitted_never_trusted(store, tmp_path, monkeypatch):
-    import joblib
+    import pickle
 
     monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
     calls = []
@@ -125,11 +125,11 @@ def test_caches_of_another_layout_are_refitted_never_trusted(store, tmp_path, mo
     path = cache_path(store, ("BTC",), SMALL, cut)
     # an old-layout file name and a current-layout name holding something else
     old = path.name.replace(f"-{fit_cache.CACHE_VERSION}-", "-v3-")
-    joblib.dump({"not": "a fit"}, path.parent / old)
-    joblib.dump({"not": "a fit"}, path)
+    (path.parent / old).write_bytes(pickle.dumps({"not": "a fit"}))
+    path.write_bytes(pickle.dumps({"not": "a fit"}))
     fitted = load_or_fit(store, assets=("BTC",), at=at, config=SMALL)
     assert len(calls) == 1 and isinstance(fitted, FittedForecaster) and fitted.usable_at(at)
-    assert isinstance(joblib.load(path), FittedForecaster)
+    assert isinstance(pickle.loads(path.read_bytes()), FittedForecaster)
 
 
 def test_nan_features_and_out_of_domain_rows(fitted, store):
