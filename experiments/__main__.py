@@ -2,6 +2,6 @@
 
 import sys
 
-from levercast.experiments.cli.main import main
+from levercast.experiments.cli.main import run
 
-sys.exit(main())
+sys.exit(run())

@@ -181,6 +181,24 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked (``importlib.metadata``
+    costs 45 ms, which every command would otherwise pay while building the parser)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest=dest,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="show the version and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        sys.stdout.write(f"levercast {_version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``levercast`` parser."""
     parser = _Parser(
@@ -189,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"levercast {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     _add_common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -616,5 +634,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run() -> int:
+    """The ``levercast`` program: ``main`` on ``sys.argv``, then the heap frozen for exit.
+
+    ``gc.freeze`` moves every object to the permanent generation, so the interpreter's exit
+    does not walk the frames, arrays and modules of the answer once more for garbage cycles
+    (0.17 s of a 2 s ``ask`` on a 2-core machine). Exit handlers still run (MLflow, temporary
+    directories, the store lock), and every file this program writes is written and closed (or
+    renamed into place) before ``main`` returns. Not for in-process callers (tests, notebooks):
+    there frozen objects would never be collected.
+    """
+    code = main()
+    import gc
+
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(run())
