@@ -98,14 +98,41 @@ class Selection:
         return self.choice >= 0
 
 
-def _candidate_rows(spec: InputSpec, cand: Candidate, rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows of one candidate: its venue's, or the sum of its parts' (module docstring)."""
-    mask = rows[spec.venue_column].isin(cand.parts or (cand.venue,))
+class _Rows:
+    """One asset's rows of one table as arrays (``from_frames``): the float columns, ``ts`` and
+    ``available_at`` as int64 ns, and each text column factorised once, so a candidate's rows
+    are selected by integer codes instead of masking the frame once per candidate."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.frame = rows
+        self.floats = {
+            c: rows[c].to_numpy(dtype=np.float64)
+            for c in rows.columns
+            if pd.api.types.is_float_dtype(rows[c].dtype)
+        }
+        self.avail = rows["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+        self.ts = rows["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+        self._codes: dict[str, tuple[IntArray, list[Any]]] = {}
+
+    def equal(self, column: str, values: Sequence[Any]) -> BoolArray:
+        """Rows whose ``column`` is one of ``values`` (a null is none)."""
+        if column not in self._codes:
+            codes, uniques = pd.factorize(self.frame[column])
+            self._codes[column] = (np.asarray(codes, dtype=np.int64), list(uniques))
+        codes, uniques = self._codes[column]
+        wanted = [i for i, v in enumerate(uniques) if v in values]
+        return np.isin(codes, wanted) if len(wanted) != 1 else codes == wanted[0]
+
+
+def _candidate_rows(spec: InputSpec, cand: Candidate, rows: _Rows) -> IntArray | pd.DataFrame:
+    """The rows of one candidate: the positions in ``rows`` of its venue's, or the sum of its
+    parts' as a frame (module docstring)."""
+    mask = rows.equal(spec.venue_column, cand.parts or (cand.venue,))
     for col, val in cand.filters:
-        mask &= rows[col] == val
-    mine = rows[mask]
+        mask &= rows.equal(col, (val,))
     if not cand.parts:
-        return mine
+        return np.flatnonzero(mask)
+    mine = rows.frame[mask]
     mine = mine[mine[spec.value_column].notna()]
     floats = [c for c in mine.columns if pd.api.types.is_float_dtype(mine[c].dtype)]
     grouped = mine.groupby("ts", sort=True)
@@ -115,24 +142,28 @@ def _candidate_rows(spec: InputSpec, cand: Candidate, rows: pd.DataFrame) -> pd.
     return sums[complete].reset_index()
 
 
-def _series_from_frame(spec: InputSpec, k: int, frame: pd.DataFrame) -> SourceSeries:
+def _series_from_frame(
+    spec: InputSpec, k: int, found: IntArray | pd.DataFrame, rows: _Rows
+) -> SourceSeries:
+    """A candidate's series from its rows (positions in ``rows``, or a frame of summed parts):
+    rows with a value (and, for candles, traded volume), in ``available_at`` order, keeping a
+    row only when it describes a later ``ts`` than every row known before it."""
     cand = spec.candidates[k]
-    frame = frame[frame[spec.value_column].notna()]
-    if spec.table == "candles" and "volume_base" in frame.columns:
-        frame = frame[frame["volume_base"] > 0]
-    avail = frame["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
-    ts = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    table = _Rows(found) if isinstance(found, pd.DataFrame) else rows
+    at = np.arange(len(found)) if isinstance(found, pd.DataFrame) else found
+    ok = ~np.isnan(table.floats[spec.value_column][at])
+    if spec.table == "candles" and "volume_base" in table.floats:
+        ok &= table.floats["volume_base"][at] > 0
+    at = at[ok]
+    avail, ts = table.avail[at], table.ts[at]
     order = np.lexsort((ts, avail))
     avail, ts = avail[order], ts[order]
     keep = np.ones(len(ts), dtype=bool)
     if len(ts) > 1:
         running = np.maximum.accumulate(ts)
         keep[1:] = ts[1:] > running[:-1]
-    columns = {
-        c: frame[c].to_numpy(dtype=np.float64)[order][keep]
-        for c in frame.columns
-        if pd.api.types.is_float_dtype(frame[c].dtype)
-    }
+    chosen = at[order][keep]
+    columns = {c: values[chosen] for c, values in table.floats.items()}
     native = int(cand.native_interval.value)
     return SourceSeries(spec.name, cand.venue, native, 2 * native, avail[keep], ts[keep], columns)
 
@@ -202,16 +233,19 @@ class FrameContext:
         series: dict[str, list[SourceSeries]] = {}
         absent: dict[str, str] = {}
         frames: dict[str, pd.DataFrame] = {}
+        arrays: dict[str, _Rows] = {}
         for name in inputs:
             spec = INPUTS[name]
             table = tables.get(spec.table)
             if table is None:
                 absent[name] = f"{spec.table} table absent from the dataset"
                 continue
-            rows = table[table["asset"] == asset]
-            frames[spec.table] = rows
+            if spec.table not in arrays:
+                frames[spec.table] = table[table["asset"] == asset]
+                arrays[spec.table] = _Rows(frames[spec.table])
+            rows = arrays[spec.table]
             series[name] = [
-                _series_from_frame(spec, k, _candidate_rows(spec, cand, rows))
+                _series_from_frame(spec, k, _candidate_rows(spec, cand, rows), rows)
                 for k, cand in enumerate(spec.candidates)
             ]
         return cls(
@@ -487,7 +521,51 @@ def context_for(
             )
         times = np.array([source.t.value], dtype=np.int64)
     at = np.asarray(times, dtype=np.int64)
-    tables = _read_tables(source, asset, at, inputs)
-    return FrameContext.from_frames(
-        tables, asset, at, inputs, map_lookback_hours=map_lookback_hours
+    if not isinstance(source, StoreView):
+        tables = _read_tables(source, asset, at, inputs)
+        return FrameContext.from_frames(
+            tables, asset, at, inputs, map_lookback_hours=map_lookback_hours
+        )
+    return _shared_context(source, asset, at, inputs, map_lookback_hours)
+
+
+def _shared_context(
+    view: StoreView,
+    asset: str,
+    times: IntArray,
+    inputs: Sequence[str],
+    map_lookback_hours: float | None,
+) -> FrameContext:
+    """``context_for`` of a view: the candidate series of each input are built once per (asset,
+    last decision time) and kept in the view's ``memo``, so the feature frame, the dominance
+    series and the liquidation maps of one answer (three contexts, overlapping inputs) read and
+    split the tables once. The series are read-only; each context gets its own ``memo``."""
+    _read_tables(view, asset, times, ())  # the look-ahead check, before anything is kept
+    horizon = int(times.max()) if len(times) else _BEFORE_ANY_ROW
+    key = ("frame-series", asset, horizon)
+    kept: _Kept = view.memo.setdefault(key, _Kept({}, {}, {}))
+    todo = [name for name in inputs if name not in kept.series and name not in kept.absent]
+    if todo:
+        built = FrameContext.from_frames(_read_tables(view, asset, times, todo), asset, times, todo)
+        kept.series.update(built._series)
+        kept.absent.update(built._absent)
+        kept.frames.update(built.tables)
+    tables = {INPUTS[name].table for name in inputs}
+    return FrameContext(
+        asset,
+        times,
+        {name: kept.series[name] for name in inputs if name in kept.series},
+        {name: kept.absent[name] for name in inputs if name in kept.absent},
+        tables={name: frame for name, frame in kept.frames.items() if name in tables},
+        map_lookback_hours=map_lookback_hours,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """What ``_shared_context`` keeps per (asset, horizon): series and absences by input, the
+    asset's rows by table."""
+
+    series: dict[str, list[SourceSeries]]
+    absent: dict[str, str]
+    frames: dict[str, pd.DataFrame]

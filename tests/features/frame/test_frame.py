@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -467,3 +469,78 @@ def test_the_map_lookback_is_an_explicit_argument(rich):
     }
     with pytest.raises(ConfigError, match="map_lookback_hours must be a number of hours"):
         compute_feature_frame(store, "BTC", times, map_lookback_hours=500)
+
+
+def _reference_series(spec, cand, rows):
+    """The candidate series written plainly with pandas masks (what ``from_frames`` computes
+    with factorised codes and arrays)."""
+    mask = rows[spec.venue_column].isin(cand.parts or (cand.venue,))
+    for col, val in cand.filters:
+        mask &= rows[col] == val
+    mine = rows[mask]
+    if cand.parts:
+        mine = mine[mine[spec.value_column].notna()]
+        floats = [c for c in mine.columns if pd.api.types.is_float_dtype(mine[c].dtype)]
+        grouped = mine.groupby("ts", sort=True)
+        sums = grouped[floats].sum(min_count=len(cand.parts))
+        sums["available_at"] = grouped["available_at"].max()
+        mine = sums[grouped[spec.venue_column].nunique() == len(cand.parts)].reset_index()
+    mine = mine[mine[spec.value_column].notna()]
+    if spec.table == "candles":
+        mine = mine[mine["volume_base"] > 0]
+    mine = mine.sort_values(["available_at", "ts"], kind="stable")
+    ts = mine["ts"].to_numpy("datetime64[ns]").view("int64")
+    later = np.r_[True, ts[1:] > np.maximum.accumulate(ts)[:-1]] if len(ts) else ts > 0
+    return mine[later]
+
+
+@pytest.mark.parametrize("asset", ["BTC", "ETH"])
+def test_candidate_series_equal_a_plain_pandas_selection(rich, asset):
+    from levercast.features.frame.inputs import FrameContext
+    from levercast.features.frame.specs import INPUTS
+
+    data, _, _ = rich
+    store = Store(data)
+    tables = {name: store.read(name) for name in store.tables()}
+    ctx = FrameContext.from_frames(tables, asset, np.array([TS[-1]]), list(INPUTS))
+    checked = 0
+    for name, spec in INPUTS.items():
+        if spec.table not in tables:
+            continue
+        rows = tables[spec.table][tables[spec.table]["asset"] == asset]
+        for cand, got in zip(spec.candidates, ctx.candidates(name), strict=True):
+            want = _reference_series(spec, cand, rows)
+            np.testing.assert_array_equal(
+                got.ts, want["ts"].to_numpy("datetime64[ns]").view("int64")
+            )
+            np.testing.assert_array_equal(
+                got.avail, want["available_at"].to_numpy("datetime64[ns]").view("int64")
+            )
+            floats = [c for c in want.columns if pd.api.types.is_float_dtype(want[c].dtype)]
+            assert list(got.columns) == floats
+            for column in floats:
+                np.testing.assert_array_equal(got.columns[column], want[column].to_numpy(float))
+            checked += len(got)
+    assert checked > 0
+
+
+def test_contexts_of_one_view_share_their_series_and_agree_with_fresh_views(rich):
+    from levercast.features.frame.inputs import context_for
+    from levercast.features.liqmap.contract_maps import snapshot_maps
+
+    data, full, _ = rich
+    t = GRID[400]
+    view = Store(data).at(t)
+    subset = compute_feature_frame(view, "BTC", [t], names=NAMES[:3])
+    every = compute_feature_frame(view, "BTC", [t])
+    maps = snapshot_maps(view, "BTC", pd.DatetimeIndex([t]))
+    pd.testing.assert_frame_equal(every.frame, full["BTC"].frame.iloc[[400]].reset_index(drop=True))
+    fresh = compute_feature_frame(Store(data).at(t), "BTC", [t], names=NAMES[:3])
+    pd.testing.assert_frame_equal(subset.frame, fresh.frame)
+    again = snapshot_maps(Store(data).at(t), "BTC", pd.DatetimeIndex([t]))
+    for field in dataclasses.fields(maps):
+        np.testing.assert_array_equal(getattr(maps, field.name), getattr(again, field.name))
+    first = context_for(view, "BTC", inputs=["price"])
+    second = context_for(view, "BTC", inputs=["price", "open_interest"])
+    assert first.candidates("price")[0] is second.candidates("price")[0]
+    assert first.memo is not second.memo
