@@ -98,6 +98,8 @@ class Store:
         self.root = Path(root)
         self._tables: dict[str, pd.DataFrame] = {}
         self._slices: dict[tuple[str, tuple[tuple[str, str], ...]], _Slice] = {}
+        # (table, text column) -> its factorised codes and value -> code (``_equal``)
+        self._codes: dict[tuple[str, str], tuple[np.ndarray, dict[str, int]]] = {}
         self._fingerprints: dict[str, str] = {}
         self._quarantined: dict[str, dict[str, int]] = {}
         self._views: OrderedDict[int, StoreView] = OrderedDict()
@@ -228,7 +230,7 @@ class Store:
                 raise ConfigError(
                     f"filter {column!r} must be a column of {table} {list(frame.columns)}"
                 )
-            keep &= (frame[column] == value).to_numpy(dtype=bool, na_value=False)
+            keep &= self._equal(table, frame, column, value)
         frame = frame[keep]
         available = frame["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
         opened = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
@@ -239,6 +241,22 @@ class Store:
         result = _Slice(frame, available)
         self._slices[key] = result
         return result
+
+    def _equal(self, table: str, frame: pd.DataFrame, column: str, value: object) -> np.ndarray:
+        """Rows of the whole ``table`` whose ``column`` equals ``value`` (a null equals nothing).
+        A text column is factorised once per table read, so the filters of many slices (every
+        venue and interval of the candles) compare integer codes, not strings."""
+        values = frame[column]
+        if not (isinstance(value, str) and pd.api.types.is_string_dtype(values.dtype)):
+            return (values == value).to_numpy(dtype=bool, na_value=False)
+        cached = self._codes.get((table, column))
+        if cached is None:
+            codes, uniques = pd.factorize(values)
+            cached = (np.asarray(codes), {str(u): i for i, u in enumerate(uniques)})
+            self._codes[(table, column)] = cached
+        codes, lookup = cached
+        code = lookup.get(value)
+        return codes == code if code is not None else np.zeros(len(codes), dtype=bool)
 
     def as_of(
         self,
@@ -339,6 +357,7 @@ class Store:
         if table is None:
             self._tables.clear()
             self._slices.clear()
+            self._codes.clear()
             self._fingerprints.clear()
             self._quarantined.clear()
             return
@@ -347,6 +366,8 @@ class Store:
         self._fingerprints.pop(table, None)
         for key in [k for k in self._slices if k[0] == table]:
             del self._slices[key]
+        for code_key in [k for k in self._codes if k[0] == table]:
+            del self._codes[code_key]
 
     # -- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager

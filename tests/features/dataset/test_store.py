@@ -81,6 +81,41 @@ def test_as_of_at_bar_boundaries(synthetic_data):
     assert store.as_of("candles", first_close - pd.Timedelta("1s")).empty
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"venue": "binance-usdm"},
+        {"venue": "binance-usdm", "asset": "ETH", "interval": "1h"},
+        {"asset": "BTC"},
+        {"venue": "no-such-venue"},
+        {"asset": "BTC", "interval": "4h"},
+    ],
+)
+def test_as_of_filters_equal_a_plain_mask_and_follow_writes(synthetic_data, tmp_path, filters):
+    import shutil
+
+    root = tmp_path / "filtered"
+    shutil.copytree(synthetic_data, root)
+    store = Store(root)
+    t = store.read("candles")["available_at"].max()
+
+    def plain(frame):
+        keep = pd.Series(True, index=frame.index)
+        for column, value in filters.items():
+            keep &= (frame[column] == value).fillna(False)
+        return frame[keep].reset_index(drop=True)
+
+    got = store.as_of("candles", t, **filters)
+    pd.testing.assert_frame_equal(got, plain(store.read("candles")))
+    extra = store.read("candles").tail(1).copy()  # a new venue after a write: codes renewed
+    extra["venue"] = "no-such-venue"
+    with store.writer() as w:
+        w.upsert("candles", extra)
+    again = store.as_of("candles", t, **filters)
+    pd.testing.assert_frame_equal(again, plain(store.read("candles")))
+    assert ("no-such-venue" in filters.values()) == (len(again) == 1)
+
+
 def test_as_of_rejects_naive_time(synthetic_data):
     with pytest.raises(ConfigError, match="t must be tz-aware"):
         Store(synthetic_data).as_of("candles", pd.Timestamp("2024-01-02"))
