@@ -206,8 +206,8 @@ def _market_prices(frame: pd.DataFrame, markets: pd.DataFrame | None) -> dict[st
     }
     # The table is sorted by (venue, market_id, outcome, ...): judge each run's first row only.
     starts = _group_starts(frame, ("venue", "market_id", "outcome"))
-    ids = frame["market_id"].to_numpy()[starts]
-    outcomes = frame["outcome"].to_numpy()[starts]
+    ids = frame["market_id"].iloc[starts].to_numpy()  # one text object per run, not per row
+    outcomes = frame["outcome"].iloc[starts].to_numpy()
     run_bad = np.fromiter(
         (
             (ls := allowed.get(str(m))) is not None and str(o) not in ls
