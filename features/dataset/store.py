@@ -47,6 +47,7 @@ import filelock
 import numpy as np
 import pandas as pd
 
+from levercast.features.dataset.codes import TextCodes
 from levercast.features.dataset.sanity import QuarantineWarning, bad_rows
 from levercast.features.dataset.schema import TABLES, validate_table
 from levercast.features.errors import ConfigError, DataError
@@ -98,8 +99,8 @@ class Store:
         self.root = Path(root)
         self._tables: dict[str, pd.DataFrame] = {}
         self._slices: dict[tuple[str, tuple[tuple[str, str], ...]], _Slice] = {}
-        # (table, text column) -> its factorised codes and value -> code (``_equal``)
-        self._codes: dict[tuple[str, str], tuple[np.ndarray, dict[str, int]]] = {}
+        # (table, text column) -> its codes (``_equal``)
+        self._codes: dict[tuple[str, str], TextCodes] = {}
         self._fingerprints: dict[str, str] = {}
         self._quarantined: dict[str, dict[str, int]] = {}
         self._views: OrderedDict[int, StoreView] = OrderedDict()
@@ -243,20 +244,15 @@ class Store:
         return result
 
     def _equal(self, table: str, frame: pd.DataFrame, column: str, value: object) -> np.ndarray:
-        """Rows of the whole ``table`` whose ``column`` equals ``value`` (a null equals nothing).
-        A text column is factorised once per table read, so the filters of many slices (every
-        venue and interval of the candles) compare integer codes, not strings."""
+        """Rows of the whole ``table`` whose ``column`` equals ``value`` (a null equals nothing):
+        a text column compares codes kept per table read (``TextCodes``)."""
         values = frame[column]
         if not (isinstance(value, str) and pd.api.types.is_string_dtype(values.dtype)):
             return (values == value).to_numpy(dtype=bool, na_value=False)
-        cached = self._codes.get((table, column))
-        if cached is None:
-            codes, uniques = pd.factorize(values)
-            cached = (np.asarray(codes), {str(u): i for i, u in enumerate(uniques)})
-            self._codes[(table, column)] = cached
-        codes, lookup = cached
-        code = lookup.get(value)
-        return codes == code if code is not None else np.zeros(len(codes), dtype=bool)
+        codes = self._codes.get((table, column))
+        if codes is None:
+            codes = self._codes[(table, column)] = TextCodes.of(values)
+        return codes.equal((value,))
 
     def as_of(
         self,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from levercast.features._typing import BoolArray, FloatArray, IntArray
+from levercast.features.dataset.codes import TextCodes
 from levercast.features.dataset.store import PointInTime, StoreView
 from levercast.features.errors import ConfigError
 from levercast.features.frame.specs import (
@@ -100,8 +101,8 @@ class Selection:
 
 class _Rows:
     """One asset's rows of one table as arrays (``from_frames``): the float columns, ``ts`` and
-    ``available_at`` as int64 ns, and each text column factorised once, so a candidate's rows
-    are selected by integer codes instead of masking the frame once per candidate."""
+    ``available_at`` as int64 ns, and each text column factorised once (``TextCodes``), so a
+    candidate's rows are selected by integer codes instead of masking the frame per candidate."""
 
     def __init__(self, rows: pd.DataFrame) -> None:
         self.frame = rows
@@ -112,16 +113,13 @@ class _Rows:
         }
         self.avail = rows["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
         self.ts = rows["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-        self._codes: dict[str, tuple[IntArray, list[Any]]] = {}
+        self._codes: dict[str, TextCodes] = {}
 
     def equal(self, column: str, values: Sequence[Any]) -> BoolArray:
         """Rows whose ``column`` is one of ``values`` (a null is none)."""
         if column not in self._codes:
-            codes, uniques = pd.factorize(self.frame[column])
-            self._codes[column] = (np.asarray(codes, dtype=np.int64), list(uniques))
-        codes, uniques = self._codes[column]
-        wanted = [i for i, v in enumerate(uniques) if v in values]
-        return np.isin(codes, wanted) if len(wanted) != 1 else codes == wanted[0]
+            self._codes[column] = TextCodes.of(self.frame[column])
+        return self._codes[column].equal(values)
 
 
 def _candidate_rows(spec: InputSpec, cand: Candidate, rows: _Rows) -> IntArray | pd.DataFrame:
@@ -453,16 +451,22 @@ class FrameContext:
 
 
 # -- loading ---------------------------------------------------------------------------------
-def _read_tables(
-    source: PointInTime, asset: str, times: IntArray, inputs: Sequence[str]
-) -> dict[str, pd.DataFrame | None]:
-    """The asset's rows known at the last decision time of every table the inputs read."""
+def _latest(source: PointInTime, times: IntArray) -> int:
+    """The last decision time (ns); refused when it is after a view's ``t`` (a look-ahead)."""
     latest = int(times.max()) if len(times) else _BEFORE_ANY_ROW
     if isinstance(source, StoreView) and latest > source.t.value:
         raise ConfigError(
             f"times must be at or before the view's decision time {source.t.isoformat()}; "
             f"found {pd.Timestamp(latest, tz='UTC').isoformat()} (a read past t is a look-ahead)"
         )
+    return latest
+
+
+def _read_tables(
+    source: PointInTime, asset: str, times: IntArray, inputs: Sequence[str]
+) -> dict[str, pd.DataFrame | None]:
+    """The asset's rows known at the last decision time of every table the inputs read."""
+    latest = _latest(source, times)
     horizon = pd.Timestamp(latest, tz="UTC")
     tables: dict[str, pd.DataFrame | None] = {}
     for name in inputs:
@@ -540,9 +544,7 @@ def _shared_context(
     last decision time) and kept in the view's ``memo``, so the feature frame, the dominance
     series and the liquidation maps of one answer (three contexts, overlapping inputs) read and
     split the tables once. The series are read-only; each context gets its own ``memo``."""
-    _read_tables(view, asset, times, ())  # the look-ahead check, before anything is kept
-    horizon = int(times.max()) if len(times) else _BEFORE_ANY_ROW
-    key = ("frame-series", asset, horizon)
+    key = ("frame-series", asset, _latest(view, times))
     kept: _Kept = view.memo.setdefault(key, _Kept({}, {}, {}))
     todo = [name for name in inputs if name not in kept.series and name not in kept.absent]
     if todo:
