@@ -10,7 +10,9 @@ cut, ``:`` written ``_``). The layout version changes whenever the pickled class
 older file is never matched; a file that does not load as a ``FittedForecaster`` is ignored.
 Fits are stored lean (``models.learned.lean``: the classifiers as arrays, from v5; v6 pads the
 trees so that all are walked at once; v7 writes a plain pickle, protocol 5, instead of a
-joblib file: loading it imports nothing beyond the fit's own classes, 60 ms less per answer).
+joblib file: loading it imports nothing beyond the fit's own classes, 60 ms less per answer; v8:
+the calibrators are Platt sigmoids or isotonic regressions of the base's response, no longer
+``CalibratedClassifierCV`` objects, in the non-lean forms).
 
 Reuse rule (``usable_fits``): a cached fit of the same assets and of one of the accepted
 configurations is usable at ``T`` when its labels all resolved by ``T`` (``cut + purge <= T``,
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 # Bumped whenever the pickled classes or the file names change: older files are never matched.
-CACHE_VERSION: Final = "v7"
+CACHE_VERSION: Final = "v8"
 MAX_REUSE_DAYS: Final = 30.0
 _NAME: Final = re.compile(
     rf"^forecaster-{CACHE_VERSION}-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"
@@ -169,8 +171,8 @@ def single_threaded(fitted: FittedForecaster) -> FittedForecaster:
 
     Pricing predicts a few dozen rows at a time, dozens of times per answer: LightGBM's OpenMP
     pool costs more than the work then (measured on a busy 2-core machine: 21 ms per
-    ``predict_proba`` of 20 rows with 2 threads, 2 ms with 1). The calibrators hold the same
-    base model (a ``FrozenEstimator`` of it), so setting it once covers them.
+    ``predict_proba`` of 20 rows with 2 threads, 2 ms with 1). The calibrators read the
+    base model's response, so setting it once covers them.
     """
     for part in (fitted, fitted.companion):
         if part is None:

@@ -18,14 +18,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
+from sklearn.calibration import _SigmoidCalibration
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_response_method, check_is_fitted, validate_data
 
 from levercast.features._typing import FloatArray
 
@@ -158,37 +158,61 @@ class TimeCalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.calibrators_: dict[int, Any] = {}
         if n_cal:
             X_cal, y_cal = X[n - n_cal :], y01[n - n_cal :]
-            self.calibrators_[-1] = self._calibrate(base, X_cal, y_cal)
+            # the base's response on the calibration rows, once for every calibrator
+            response = self._response(X_cal)
+            self.calibrators_[-1] = self._calibrate(response, y_cal)
             if self.group_column is not None:
                 groups = X_cal[:, self.group_column]
                 for g in np.unique(groups[np.isfinite(groups)]):
                     sel = groups == g
                     if sel.sum() >= self.min_group_rows and len(np.unique(y_cal[sel])) == 2:
-                        self.calibrators_[int(g)] = self._calibrate(base, X_cal[sel], y_cal[sel])
+                        self.calibrators_[int(g)] = self._calibrate(response[sel], y_cal[sel])
         self.n_calibration_rows_ = n_cal
         return self
 
-    def _calibrate(self, base: Any, X: FloatArray, y: npt.NDArray[np.int_]) -> Any:
+    def _response(self, X: FloatArray) -> FloatArray:
+        """What the calibrators read: the base's ``decision_function``, else its probability of
+        the positive class (the response ``CalibratedClassifierCV`` reads)."""
+        read = _check_response_method(self.base_estimator_, ["decision_function", "predict_proba"])
+        values = np.asarray(read(X), dtype=np.float64)
+        return values[:, 1] if read.__name__ == "predict_proba" else values.reshape(-1)
+
+    def _calibrate(self, response: FloatArray, y: npt.NDArray[np.int_]) -> Any:
+        """A calibrator of ``response`` (``.predict(response)`` is the probability).
+
+        The same calibrator, fitted on the same values, as ``CalibratedClassifierCV`` of the
+        frozen base (its folds only re-predict the frozen base's rows), without predicting the
+        rows again per calibrator: Platt's sigmoid (scikit-learn's ``_SigmoidCalibration``, as
+        that class uses) or a clipped isotonic regression."""
         if len(np.unique(y)) < 2:
             return None
-        return CalibratedClassifierCV(FrozenEstimator(base), method=self.method).fit(X, y)
+        if self.method == "isotonic":
+            return IsotonicRegression(out_of_bounds="clip").fit(response, y)
+        return _SigmoidCalibration().fit(response, y)
 
     def predict_proba(self, X: Any) -> FloatArray:
         """Calibrated class probabilities, shape (n, 2)."""
         check_is_fitted(self, "base_estimator_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
-        p1 = self.base_estimator_.predict_proba(X)[:, 1]
         general = self.calibrators_.get(-1)
+        grouped = self.group_column is not None and any(
+            g != -1 and cal is not None for g, cal in self.calibrators_.items()
+        )
+        response = self._response(X) if general is not None or grouped else None
         if general is not None:
-            p1 = general.predict_proba(X)[:, 1]
-        if self.group_column is not None:
+            assert response is not None
+            p1 = np.asarray(general.predict(response), dtype=np.float64)
+        else:
+            p1 = self.base_estimator_.predict_proba(X)[:, 1]
+        if grouped:
+            assert response is not None
             groups = X[:, self.group_column]
             for g, cal in self.calibrators_.items():
                 if g == -1 or cal is None:
                     continue
                 sel = groups == g
                 if sel.any():
-                    p1[sel] = cal.predict_proba(X[sel])[:, 1]
+                    p1[sel] = cal.predict(response[sel])
         p1 = np.clip(p1, 0.0, 1.0)
         return np.column_stack([1.0 - p1, p1])
 

@@ -284,12 +284,9 @@ def lean_classifier(model: Any) -> LeanClassifier | None:
         base = None
     if base is None:
         return None
-    from sklearn.frozen import FrozenEstimator
     from sklearn.utils.validation import _check_response_method
 
-    read = _check_response_method(
-        FrozenEstimator(base_model), ["decision_function", "predict_proba"]
-    )
+    read = _check_response_method(base_model, ["decision_function", "predict_proba"])
     if read.__name__ != "decision_function":
         return None
     calibrators: dict[int, tuple[float, float] | None] = {}
@@ -297,11 +294,7 @@ def lean_classifier(model: Any) -> LeanClassifier | None:
         if cal is None:
             calibrators[int(group)] = None
             continue
-        fitted = getattr(cal, "calibrated_classifiers_", None)
-        if cal.method != "sigmoid" or fitted is None or len(fitted) != 1:
-            return None
-        inner = fitted[0].calibrators
-        if len(inner) != 1 or type(inner[0]).__name__ != "_SigmoidCalibration":
-            return None
-        calibrators[int(group)] = (float(inner[0].a_), float(inner[0].b_))
+        if type(cal).__name__ != "_SigmoidCalibration":
+            return None  # isotonic: no lean form
+        calibrators[int(group)] = (float(cal.a_), float(cal.b_))
     return LeanClassifier(base, calibrators, model.group_column, np.asarray(model.classes_))

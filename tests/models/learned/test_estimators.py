@@ -49,6 +49,42 @@ def test_calibration_does_not_worsen_brier_on_held_out_data():
     assert b_cal <= b_raw + 1e-3
 
 
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+@pytest.mark.parametrize("base", ["lightgbm", "logistic"])
+def test_calibrators_match_calibrated_classifier_cv_of_the_frozen_base(method, base):
+    """Each calibrator is the one ``CalibratedClassifierCV(FrozenEstimator(base))`` fits on the
+    same rows (which only re-predicts the frozen base per fold): same probabilities."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    from levercast.models.learned.estimators import logistic_classifier
+
+    X, y, _ = _data(4000)
+    X[::11, 0] = np.nan
+    estimator = (
+        lightgbm_classifier(n_estimators=60, min_child_samples=20)
+        if base == "lightgbm"
+        else logistic_classifier(c=0.1)
+    )
+    model = TimeCalibratedClassifier(
+        estimator, method=method, calibration_fraction=0.3, group_column=3, min_group_rows=100
+    ).fit(X, y)
+    assert set(model.calibrators_) == {-1, 0, 1, 2}
+    X_cal, y_cal = X[-1200:], y[-1200:]
+    frozen = FrozenEstimator(model.base_estimator_)
+    reference = CalibratedClassifierCV(frozen, method=method).fit(X_cal, y_cal)
+    expected = reference.predict_proba(X)[:, 1]
+    for g in (0, 1, 2):
+        sel = X_cal[:, 3] == g
+        per_group = CalibratedClassifierCV(frozen, method=method).fit(X_cal[sel], y_cal[sel])
+        expected[X[:, 3] == g] = per_group.predict_proba(X[X[:, 3] == g])[:, 1]
+    got = model.predict_proba(X)[:, 1]
+    # LightGBM's response is row by row (exact); the logistic one is a BLAS product whose
+    # blocking may differ with the number of rows predicted together (last bit)
+    np.testing.assert_allclose(got, np.clip(expected, 0, 1), rtol=0, atol=1e-15)
+    assert not np.allclose(got, model.base_estimator_.predict_proba(X)[:, 1])  # calibrated
+
+
 def test_nan_inputs_accepted_by_both_bases():
     X, y, _ = _data(2000)
     X[::7, 1] = np.nan
