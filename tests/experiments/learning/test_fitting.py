@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import time
 from dataclasses import replace
 
@@ -306,3 +307,32 @@ def test_price_reports_the_leverage_features_it_used(fitted, store):
     )
     forecast = price_contract(ranged, store.at(at), pricer=LearnedPricer("default", fitted))
     assert forecast.inputs["leverage"] == {}  # default prices ranges with gbm
+
+
+def test_side_by_side_fits_equal_the_fits_one_after_another(store):
+    """``fit_default`` fits the companion, the logistic variant and the liquidation model on a
+    second thread: each is the model fitted alone, value for value."""
+    from levercast.experiments.learning.fitting import fit_liquidation_model
+    from levercast.experiments.learning.training_set import assemble_training_set
+    from levercast.models.learned.forecaster import fit_forecaster
+
+    config = replace(SMALL, leverage_families=("terminal_beyond",))
+    both = fit_default(store, assets=("BTC",), cut=CUT, config=config, liquidations=True)
+    data = assemble_training_set(store, assets=("BTC",), cut=CUT, config=config, seed=0)
+    common = {"cut": CUT, "fingerprint": store.fingerprint(), "assets": ("BTC",), "seed": 0}
+    alone = fit_forecaster(data, config=config, **common)
+    companion = fit_forecaster(
+        data.without_leverage(), config=config.vol_only(), **common, logistic=False
+    )
+    liquidations = fit_liquidation_model(store, assets=("BTC",), cut=CUT, seed=0)
+    assert both.companion is not None and both.logistic is not None
+    assert both.liquidations is not None and liquidations is not None
+    X = data.X.to_numpy(np.float64)
+    X_vol = data.without_leverage().X.to_numpy(np.float64)
+    for got, expected, rows in (
+        (both.lightgbm, alone.lightgbm, X),
+        (both.logistic, alone.logistic, X),
+        (both.companion.lightgbm, companion.lightgbm, X_vol),
+    ):
+        np.testing.assert_array_equal(got.predict_proba(rows), expected.predict_proba(rows))
+    assert pickle.dumps(both.liquidations) == pickle.dumps(liquidations)
