@@ -251,3 +251,25 @@ def test_double_barrier_properties(spot, a, b, vol, t, nu):
     assert float(p_up + p_down) <= 1 + 1e-9
     assert float(p_up) <= float(cf.prob_touch(spot, hi, vol, t, up=True, log_drift=nu)) + 1e-9
     assert float(p_down) <= float(cf.prob_touch(spot, lo, vol, t, up=False, log_drift=nu)) + 1e-9
+
+
+def test_double_barrier_in_blocks_equals_one_pass(monkeypatch):
+    """The gbm baseline is computed in cache-sized blocks: the same numbers as in one pass,
+    with every method (images, eigenfunctions, open end, no variance, outside, NaN)."""
+    rng = np.random.default_rng(3)
+    n = 5_003
+    spot = rng.uniform(5e4, 1.2e5, n)
+    vol = rng.uniform(0.05, 1.5, n)
+    t = rng.uniform(0.0, 1.0, n)
+    t[::97], spot[::50], spot[::51], vol[::89] = np.inf, spot[::50] * 1.5, spot[::51] * 0.7, 0.0
+    lo = spot * rng.uniform(0.5, 0.99, n)
+    hi = lo * rng.uniform(1.05, 2.0, n)
+    monkeypatch.setattr(cf, "_BLOCK", 64)
+    vol_positive = np.where(vol > 0, vol, 0.3)
+    for v in (vol, vol_positive):
+        blocks = cf.prob_double_barrier(spot, lo, hi, v, t)
+        monkeypatch.setattr(cf, "_BLOCK", 1 << 30)
+        expected = cf.prob_double_barrier(spot, lo, hi, v, t)
+        monkeypatch.setattr(cf, "_BLOCK", 64)
+        for got, want in zip(blocks, expected, strict=True):
+            np.testing.assert_array_equal(got, want)
