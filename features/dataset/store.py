@@ -232,7 +232,7 @@ class Store:
                     f"filter {column!r} must be a column of {table} {list(frame.columns)}"
                 )
             keep &= self._equal(table, frame, column, value)
-        frame = frame[keep]
+        frame = _rows_of(frame, keep)
         available = frame["available_at"].to_numpy(dtype="datetime64[ns]").view("int64")
         opened = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
         if not _in_order(available, opened):  # a table sorted by key usually is already
@@ -411,6 +411,16 @@ class Store:
         finally:
             held.discard(key)
             lock.release()
+
+
+def _rows_of(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame[keep]``; a view of the rows when they are one block (the filters of a slice
+    name the leading key columns of a table sorted by key), so that no column is copied (a
+    text column's copy is a take per row)."""
+    at = np.flatnonzero(keep)
+    if at.size and int(at[-1]) - int(at[0]) + 1 == at.size:
+        return frame.iloc[int(at[0]) : int(at[-1]) + 1]
+    return frame.iloc[at]
 
 
 def _in_order(available_ns: np.ndarray, ts_ns: np.ndarray) -> bool:

@@ -366,3 +366,28 @@ def test_fingerprint_changes_with_content(synthetic_data):
     with store.writer() as w:
         w.upsert("candles", store.read("candles").iloc[:1].assign(close=1.0))
     assert Store(synthetic_data).fingerprint() != a
+
+
+def test_rows_of_a_block_are_a_view_with_the_rows_of_the_mask():
+    """A slice's rows: the same frame as ``frame[keep]`` whether they are one block (returned
+    as a view, nothing copied) or scattered."""
+    import numpy as np
+
+    from levercast.features.dataset.store import _rows_of
+
+    frame = pd.DataFrame(
+        {
+            "venue": pd.array(["a", "a", "b", "b", "b", "c"], dtype="string"),
+            "x": np.arange(6.0),
+        }
+    )
+    for keep in (
+        np.array([0, 0, 1, 1, 1, 0], dtype=bool),
+        np.array([1, 0, 1, 0, 0, 1], dtype=bool),
+        np.zeros(6, dtype=bool),
+        np.ones(6, dtype=bool),
+    ):
+        got = _rows_of(frame, keep)
+        pd.testing.assert_frame_equal(got, frame[keep])
+    block = _rows_of(frame, np.array([0, 0, 1, 1, 1, 0], dtype=bool))
+    assert np.shares_memory(block["x"].to_numpy(), frame["x"].to_numpy())
