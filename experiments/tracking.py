@@ -434,7 +434,7 @@ def log_model(
 
 
 # -- runs built from result objects (the commands only call these) ------------------------------
-_BACKTEST_CSV_COLUMNS: Final = (
+_BACKTEST_FORECAST_COLUMNS: Final = (
     "decision_time",
     "kind",
     "horizon",
@@ -485,20 +485,24 @@ def log_backtest(
     result: Any, *, fingerprint: str, seed: int, folder: Path, plots: Mapping[str, Path] = {}
 ) -> RunLog:
     """Log a ``BacktestResult``: its config as params, the JSON's metrics, the forecasts as a
-    gzipped CSV written into ``folder`` and any ``plots`` given (name -> PNG)."""
+    Parquet file written into ``folder`` and any ``plots`` given (name -> PNG).
+
+    Parquet, not CSV: a year of hourly forecasts is ~140k rows, which took ~2 s to format as
+    text (most of a gbm backtest's own time) and ~0.05 s to write typed, read back with
+    ``pd.read_parquet`` with its times and floats exact."""
     doc = result.to_json_dict()
     frame = result.to_frame()
-    columns = [c for c in _BACKTEST_CSV_COLUMNS if c in frame.columns]
+    columns = [c for c in _BACKTEST_FORECAST_COLUMNS if c in frame.columns]
     columns += [c for c in frame.columns if c.startswith("prob_")]
-    csv = folder / "forecasts.csv.gz"
-    frame[columns].to_csv(csv, index=False, compression="gzip")
+    forecasts = folder / "forecasts.parquet"
+    frame[columns].to_parquet(forecasts, index=False)
     record = RunRecord(
         experiment="levercast-backtest",
         run_name=f"backtest-{result.config.asset}",
         params=result.config.to_json_dict(),
         tags={"data_fingerprint": fingerprint, "seed": str(seed)},
         metrics=backtest_metrics(doc),
-        artifacts={"forecasts.csv.gz": csv, **plots},
+        artifacts={"forecasts.parquet": forecasts, **plots},
     )
     return log_run(record)
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from levercast.experiments.tracking import RunRecord, log_run
@@ -40,7 +41,10 @@ def test_backtest_in_a_temp_cwd_writes_mlflow_files_only_under_home(tmp_path):
     assert sorted(p.name for p in cwd.iterdir()) == []  # no mlruns/, no mlflow.db
     assert (home / "mlflow.db").is_file()
     logged = home / "mlartifacts" / "levercast-backtest"
-    assert "forecasts.csv.gz" in _files(logged) and "run.json" in _files(logged)
+    assert "forecasts.parquet" in _files(logged) and "run.json" in _files(logged)
+    forecasts = pd.read_parquet(next(logged.rglob("forecasts.parquet")))
+    assert len(forecasts) > 0 and "prob_gbm" in forecasts.columns
+    assert str(forecasts["decision_time"].dtype) == "datetime64[ns, UTC]"
 
 
 @pytest.mark.slow
