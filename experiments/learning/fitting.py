@@ -38,7 +38,6 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -62,9 +61,11 @@ from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError
 from levercast.features.timeutil import format_utc
 from levercast.models.contracts import Kind
+from levercast.models.learned.beside import beside
 from levercast.models.learned.contract_grid import GRID_KINDS
 from levercast.models.learned.design import FAMILIES, TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster, fit_forecaster
+from levercast.models.learned.liquidation_volume import LiquidationVolumeModel
 from levercast.models.learned.pricer import LearnedPricer
 
 __all__ = [
@@ -157,25 +158,28 @@ def fit_default(
         "seed": seed,
         "logistic": logistic,
     }
+
     # The fits are independent and each deterministic: the volatility-only companion and the
     # liquidation-volume model are fitted on a second thread (LightGBM releases the GIL) while
     # the main forecaster fits on this one; the result is the same as fitted one after another.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="levercast-fit") as side:
-        companion_job = liq_job = None
+    def side_fits() -> tuple[FittedForecaster | None, LiquidationVolumeModel | None]:
+        companion = None
         if config.uses_companion:
             # the families without leverage are answered by the volatility-only fit of the same
             # rows (without its logistic variant: the band of those families uses LightGBM alone)
-            companion_job = side.submit(
-                fit_forecaster,
-                data.without_leverage(),
-                config=config.vol_only(),
-                **{**common, "logistic": False},
+            companion = fit_forecaster(
+                data.without_leverage(), config=config.vol_only(), **{**common, "logistic": False}
             )
-        if liquidations:
-            liq_job = side.submit(fit_liquidation_model, store, assets=assets, cut=cut, seed=seed)
-        main = fit_forecaster(data, config=config, **common)
-        companion = companion_job.result() if companion_job is not None else None
-        liq = liq_job.result() if liq_job is not None else None
+        liq = (
+            fit_liquidation_model(store, assets=assets, cut=cut, seed=seed)
+            if liquidations
+            else None
+        )
+        return companion, liq
+
+    side = beside(side_fits)
+    main = fit_forecaster(data, config=config, **common)
+    companion, liq = side.result()
     return replace(main, companion=companion, liquidations=liq)
 
 

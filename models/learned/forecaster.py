@@ -714,25 +714,24 @@ def fit_forecaster(
         "group_column": group,
         "method": config.calibration,
     }
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from levercast.models.learned.beside import Beside, beside
 
-    log_job: Future[Any] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="levercast-fit") as side:
-        if logistic:
-            # the logistic variant on a second core while LightGBM fits on this one
-            recent = slice(max(len(y) - LOGISTIC_MAX_ROWS, 0), None)
-            log_common = {
-                **common,
-                "purge_rows": _purge_rows(
-                    data.frame["t"].iloc[recent], config.calibration_fraction, config.purge
-                ),
-            }
-            log_model = TimeCalibratedClassifier(
-                logistic_classifier(c=0.1, random_state=seed), **log_common
-            )
-            log_job = side.submit(log_model.fit, X[recent], y[recent])
-        lgbm = TimeCalibratedClassifier(base, **common).fit(X, y)
-        log_fitted = log_job.result() if log_job is not None else None
+    log_job: Beside[Any] | None = None
+    if logistic:
+        # the logistic variant on a second core while LightGBM fits on this one
+        recent = slice(max(len(y) - LOGISTIC_MAX_ROWS, 0), None)
+        log_common = {
+            **common,
+            "purge_rows": _purge_rows(
+                data.frame["t"].iloc[recent], config.calibration_fraction, config.purge
+            ),
+        }
+        log_model = TimeCalibratedClassifier(
+            logistic_classifier(c=0.1, random_state=seed), **log_common
+        )
+        log_job = beside(log_model.fit, X[recent], y[recent])
+    lgbm = TimeCalibratedClassifier(base, **common).fit(X, y)
+    log_fitted = log_job.result() if log_job is not None else None
     return FittedForecaster(
         cut=cut,
         purge=config.purge,
