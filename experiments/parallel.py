@@ -1,10 +1,14 @@
 """Run a grid of independent tasks serially, with joblib, or on a Dask cluster.
 
 Results are identical whichever engine runs them: tasks carry their own seeds and results come
-back in task order. Progress goes to stderr. ``LEVERCAST_DASK_SCHEDULER`` (or ``address=``)
-points the ``dask`` engine at an existing cluster; without it a local cluster of ``n_jobs``
-single-threaded workers is started and stopped. Dask is an optional extra
-(``pip install levercast[dask]``); joblib ships with scikit-learn.
+back in task order. One exception measured: a 12-month ``default`` backtest with ``joblib`` gave
+366 of 142,155 probabilities 1 ulp (<= 2.2e-16) away from ``serial``, the other probabilities
+equal (arrays rebuilt in a worker probably take another SIMD path in numpy's exp/log).
+
+Progress goes to stderr. ``LEVERCAST_DASK_SCHEDULER`` (or ``address=``) points the ``dask`` engine
+at an existing cluster; without it a local cluster of ``n_jobs`` single-threaded workers is
+started and stopped. Dask is an optional extra (``pip install levercast[dask]``); joblib ships
+with scikit-learn.
 """
 
 from __future__ import annotations

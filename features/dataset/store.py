@@ -109,6 +109,15 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
 
+    def __getstate__(self) -> dict[str, str]:
+        """Pickled as its directory alone (a worker process of a parallel backtest reads the
+        tables it needs itself): the cached frames would be copied into every task, and the
+        views' lock cannot be pickled."""
+        return {"root": str(self.root)}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["root"])  # type: ignore[misc]
+
     # -- discovery ---------------------------------------------------------------------------
     def path_of(self, table: str) -> Path | None:
         """The file or folder holding ``table``, or ``None`` when absent."""

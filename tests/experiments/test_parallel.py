@@ -71,3 +71,19 @@ def test_map_sweep_grid_identical_serial_and_joblib(synthetic_data):
     serial = run_grid(map_sweep_task, tasks, engine="serial", progress=False)
     assert [r["hours"] > 0 for r in serial] == [True] * 3
     assert run_grid(map_sweep_task, tasks, engine="joblib", progress=False) == serial
+
+
+def test_a_store_travels_to_joblib_workers(synthetic_data):
+    """A walk-forward segment carries its ``Store``: it pickles as its directory (its lock and
+    cached frames stay behind) and reads its tables again in the worker."""
+    import operator
+
+    from levercast.features.dataset.store import Store
+
+    store = Store(synthetic_data)
+    store.read("candles")  # cached frames and the views' lock do not stop the pickling
+    tasks = [store, store]
+    assert run_grid(operator.methodcaller("tables"), tasks, engine="joblib", progress=False) == [
+        store.tables(),
+        store.tables(),
+    ]

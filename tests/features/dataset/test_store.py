@@ -391,3 +391,17 @@ def test_rows_of_a_block_are_a_view_with_the_rows_of_the_mask():
         pd.testing.assert_frame_equal(got, frame[keep])
     block = _rows_of(frame, np.array([0, 0, 1, 1, 1, 0], dtype=bool))
     assert np.shares_memory(block["x"].to_numpy(), frame["x"].to_numpy())
+
+
+def test_a_store_pickles_as_its_directory(tmp_path):
+    import pickle
+
+    from tests.conftest import make_dataset
+
+    store = Store(make_dataset(tmp_path / "data", hours=48))
+    before = store.read("funding")
+    store.at(pd.Timestamp("2024-01-02T00:00Z"))  # a view, under the views' lock
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy.root == store.root and copy._tables == {}
+    pd.testing.assert_frame_equal(copy.read("funding"), before)
+    assert len(pickle.dumps(store)) < 1000  # the cached frames stay behind
