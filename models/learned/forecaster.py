@@ -64,6 +64,7 @@ from levercast.features.errors import ConfigError
 from levercast.features.liqmap.contract_maps import SnapshotMaps
 from levercast.features.timeutil import HOURS_PER_YEAR
 from levercast.models.consistency import enforce_consistency
+from levercast.models.learned.beside import Beside, beside
 from levercast.models.learned.design import (
     FAMILY_CODES,
     TrainingConfig,
@@ -714,8 +715,6 @@ def fit_forecaster(
         "group_column": group,
         "method": config.calibration,
     }
-    from levercast.models.learned.beside import Beside, beside
-
     log_job: Beside[Any] | None = None
     if logistic:
         # the logistic variant on a second core while LightGBM fits on this one
