@@ -4,8 +4,8 @@ Reading
     ``Store(root).as_of(table, t, **filters)`` returns the rows with ``available_at <= t`` (and
     ``available_at > since`` when given), filtered on key columns such as ``venue``/``asset``.
     Model code reads through ``as_of`` or a ``StoreView`` fixed at a decision time; nothing else.
-    ``Store.read`` returns a whole validated table and is meant for ``data check``, writers and
-    the single outcome reader in ``experiments.labels.outcomes``. Every read excludes the rows
+    ``Store.read`` returns a whole validated table and is meant for ``data check`` and the
+    single outcome reader in ``experiments.labels.outcomes``. Every read excludes the rows
     that break a data-sanity rule (``features.dataset.sanity``: non-finite or non-positive
     prices, high < low, impossible jumps, IV outside its band, unknown outcome labels,
     resolution before creation) with one ``QuarantineWarning`` per table naming each rule and
@@ -23,7 +23,9 @@ Writing
     afterwards, whatever other writers run beside it. A second writer waits up to
     ``LEVERCAST_LOCK_TIMEOUT_SECS`` (default 60 s) and then fails with a ``DataError`` naming the
     lock. The lock holder deletes temporary files left by a killed writer. A rewritten table keeps
-    its file mode. A batch that fails validation leaves the store byte-identical.
+    its file mode. A batch that fails validation leaves the store byte-identical. An upsert
+    merges into the table as stored, quarantined rows included: they stay on disk, hidden from
+    readers, until a corrected row replaces them on their key.
 """
 
 from __future__ import annotations
@@ -152,15 +154,24 @@ class Store:
         """
         if table in self._tables:
             return self._tables[table]
+        stored = self._validated(table)
+        if stored is None:  # an optional table that is absent: empty
+            frame = validate_table(table, _empty_frame(table))
+        else:
+            frame = self._exclude_bad_rows(table, stored)
+        self._tables[table] = frame
+        return frame
+
+    def _validated(self, table: str) -> pd.DataFrame | None:
+        """The whole table as stored, validated and sorted by key, quarantined rows included
+        (what a writer merges into, so that an upsert never drops them from disk); None for an
+        optional table that is absent."""
         if table not in TABLES:
             raise DataError(f"table must be one of {sorted(TABLES)}; found {table!r}")
         path = self.path_of(table)
-        spec = TABLES[table]
         if path is None:
-            if spec.optional:
-                frame = validate_table(table, _empty_frame(table))
-                self._tables[table] = frame
-                return frame
+            if TABLES[table].optional:
+                return None
             raise DataError(
                 f"{table}: table not found in {self.root} (expected {table}.parquet or {table}/)"
             )
@@ -168,9 +179,7 @@ class Store:
             raw = pd.read_parquet(path)
         except (OSError, ValueError) as e:
             raise DataError(f"{table}: cannot read {path}: {e}") from e
-        frame = self._exclude_bad_rows(table, validate_table(table, raw, sort_by_key=True))
-        self._tables[table] = frame
-        return frame
+        return validate_table(table, raw, sort_by_key=True)
 
     def _exclude_bad_rows(self, table: str, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` without the rows that break a sanity rule (one warning with the counts)."""
@@ -517,11 +526,9 @@ class StoreWriter:
                 f"{table}: stored as a folder of parts at {path}; levercast writes single-file "
                 f"tables only (merge the parts into {table}.parquet first)"
             )
-        existing = (
-            self._store.read(table)
-            if path is not None
-            else validate_table(table, _empty_frame(table))
-        )
+        # merged into the table as stored: rows the readers quarantine stay on disk
+        stored = self._store._validated(table) if path is not None else None
+        existing = stored if stored is not None else validate_table(table, _empty_frame(table))
         if batch.empty:
             return 0
         key = list(spec.key)

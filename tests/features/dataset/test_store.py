@@ -405,3 +405,34 @@ def test_a_store_pickles_as_its_directory(tmp_path):
     assert copy.root == store.root and copy._tables == {}
     pd.testing.assert_frame_equal(copy.read("funding"), before)
     assert len(pickle.dumps(store)) < 1000  # the cached frames stay behind
+
+
+def test_an_upsert_keeps_the_rows_readers_quarantine(tmp_path):
+    """A stored row that breaks a sanity rule is hidden from readers, not deleted by the next
+    write: the writer merges into the table as stored (it was merged into the filtered read,
+    which dropped the row from disk)."""
+    import warnings
+
+    from levercast.features.dataset.sanity import QuarantineWarning
+
+    def rows(hour: int, rate: float) -> pd.DataFrame:
+        ts = pd.DatetimeIndex([pd.Timestamp("2024-01-01T00:00Z") + pd.Timedelta(hours=hour)])
+        return pd.DataFrame(
+            {"venue": "v", "asset": "A", "ts": ts, "available_at": ts, "rate": rate,
+             "interval_hours": 8}
+        )  # fmt: skip
+
+    store = Store(tmp_path / "data")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuarantineWarning)
+        with store.writer() as w:
+            assert w.upsert("funding", rows(0, 0.5)) == 1  # |rate| > 0.1: quarantined on read
+        with store.writer() as w:
+            assert w.upsert("funding", rows(1, 0.0001)) == 1
+        assert len(pd.read_parquet(tmp_path / "data" / "funding.parquet")) == 2
+        fresh = Store(tmp_path / "data")
+        assert fresh.read("funding")["rate"].tolist() == [0.0001]
+        assert sum(fresh.quarantined("funding").values()) == 1
+        with store.writer() as w:  # a corrected value replaces it on its key
+            assert w.upsert("funding", rows(0, 0.0002)) == 1
+        assert Store(tmp_path / "data").read("funding")["rate"].tolist() == [0.0002, 0.0001]
