@@ -100,6 +100,7 @@ class Store:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._tables: dict[str, pd.DataFrame] = {}
+        self._stored: dict[str, pd.DataFrame | None] = {}  # ``_validated``: quarantine included
         self._slices: dict[tuple[str, tuple[tuple[str, str], ...]], _Slice] = {}
         # (table, text column) -> its codes (``_equal``)
         self._codes: dict[tuple[str, str], TextCodes] = {}
@@ -165,12 +166,16 @@ class Store:
     def _validated(self, table: str) -> pd.DataFrame | None:
         """The whole table as stored, validated and sorted by key, quarantined rows included
         (what a writer merges into, so that an upsert never drops them from disk); None for an
-        optional table that is absent."""
+        optional table that is absent (cached like ``read``: several upserts of one block that
+        change nothing read the file once)."""
+        if table in self._stored:
+            return self._stored[table]
         if table not in TABLES:
             raise DataError(f"table must be one of {sorted(TABLES)}; found {table!r}")
         path = self.path_of(table)
         if path is None:
             if TABLES[table].optional:
+                self._stored[table] = None
                 return None
             raise DataError(
                 f"{table}: table not found in {self.root} (expected {table}.parquet or {table}/)"
@@ -179,7 +184,8 @@ class Store:
             raw = pd.read_parquet(path)
         except (OSError, ValueError) as e:
             raise DataError(f"{table}: cannot read {path}: {e}") from e
-        return validate_table(table, raw, sort_by_key=True)
+        stored = self._stored[table] = validate_table(table, raw, sort_by_key=True)
+        return stored
 
     def _exclude_bad_rows(self, table: str, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` without the rows that break a sanity rule (one warning with the counts)."""
@@ -370,12 +376,14 @@ class Store:
             self._views.clear()  # a view's memo may derive from any table
         if table is None:
             self._tables.clear()
+            self._stored.clear()
             self._slices.clear()
             self._codes.clear()
             self._fingerprints.clear()
             self._quarantined.clear()
             return
         self._tables.pop(table, None)
+        self._stored.pop(table, None)
         self._quarantined.pop(table, None)
         self._fingerprints.pop(table, None)
         for key in [k for k in self._slices if k[0] == table]:
