@@ -162,3 +162,90 @@ def test_the_no_jump_shortcut_never_changes_the_mask(seed, spikes, holes, exclud
         m.setattr(sanity, "_may_jump", lambda *_: True)
         slow = jump_mask(high, low, excluded=mask)
     np.testing.assert_array_equal(fast, slow)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    moves=st.lists(
+        st.tuples(st.integers(1, 79), st.sampled_from([1.0, 2.718281828, 2.7182818284590455, 3.0])),
+        max_size=4,
+    ),
+    odd=st.lists(
+        st.tuples(st.integers(0, 79), st.sampled_from([0.0, -1.0, np.nan, np.inf])), max_size=3
+    ),
+    broken=st.lists(st.integers(0, 79), max_size=3),
+)
+def test_the_table_wide_shortcut_flags_every_bar_may_jump_looks_at(seed, moves, odd, broken):
+    """``_suspect`` (ratios over the whole table) flags at least the bars ``_may_jump`` (logs,
+    one series) would: bars moving exactly the bound, zero, negative, NaN and infinite prices."""
+    from levercast.features.dataset import sanity
+
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 80)))
+    high, low = close * 1.001, close * 0.999
+    for i, factor in moves:
+        high[i] = high[i - 1] * factor
+        low[i] = low[i - 1] / factor
+    for i, value in odd:
+        (high if i % 2 else low)[i] = value
+    mask = np.zeros(80, dtype=bool)
+    mask[broken] = True
+    mask |= ~(np.isfinite(high) & (high > 0) & np.isfinite(low) & (low > 0))
+    lh = np.log(np.where(high > 0, high, np.nan))
+    ll = np.log(np.where(low > 0, low, np.nan))
+    prev_ok = np.isfinite(lh[:-1]) & np.isfinite(ll[:-1]) & ~mask[:-1]
+    with np.errstate(invalid="ignore"):
+        moved = (lh[1:] - lh[:-1] > JUMP_K * JUMP_FLOOR) | (ll[:-1] - ll[1:] > JUMP_K * JUMP_FLOOR)
+    looked_at = ~prev_ok | moved
+    suspect = sanity._suspect(high, low, mask)
+    assert not (looked_at & ~suspect).any()
+
+
+def test_candles_rules_are_the_same_without_the_table_wide_shortcut(clean, tmp_path):
+    """A table with a jump in one series and clean others: the rules with the shortcut forced
+    off (every series through ``jump_mask``) match."""
+    from levercast.features.dataset import sanity
+
+    store = Store(clean)
+    frame = store.read("candles").copy()
+    h = frame["high"].to_numpy(copy=True)
+    h[len(h) // 2] *= 50.0
+    frame["high"] = h
+    fast = sanity._candles(frame)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(sanity, "_suspect", lambda high, *_: np.ones(high.size - 1, dtype=bool))
+        slow = sanity._candles(frame)
+    assert fast.keys() == slow.keys()
+    assert fast[sanity.JUMP_REASON].sum() >= 1
+    for rule in fast:
+        np.testing.assert_array_equal(fast[rule], slow[rule])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    prices=st.lists(
+        st.tuples(*[st.sampled_from([0.0, -1.0, 1.0, 2.0, 3.0, np.nan, np.inf, -np.inf])] * 4),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_clean_table_shortcut_agrees_with_the_rules_written_out(prices):
+    """On any mix of zero, negative, NaN and infinite prices the price rules are those written
+    out column by column, whether or not the table takes the all-sane shortcut."""
+    from levercast.features.dataset import sanity
+
+    o, h, lo, c = (np.array(col, dtype=float) for col in zip(*prices, strict=True))
+    n = len(o)
+    frame = pd.DataFrame(
+        {"venue": ["v"] * n, "asset": ["BTC"] * n, "interval": ["1h"] * n, "open": o, "high": h}
+        | {"low": lo, "close": c, "volume_base": np.ones(n)}
+    )
+    rules = sanity._candles(frame)
+    with np.errstate(invalid="ignore"):
+        good = np.all([np.isfinite(x) & (x > 0) for x in (o, h, lo, c)], axis=0)
+        inverted = good & (h < lo)
+        outside = good & ~inverted & ((o > h) | (o < lo) | (c > h) | (c < lo))
+    np.testing.assert_array_equal(rules["open/high/low/close not finite and positive"], ~good)
+    np.testing.assert_array_equal(rules["high below low"], inverted)
+    np.testing.assert_array_equal(rules["open or close outside [low, high]"], outside)
