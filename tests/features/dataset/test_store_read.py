@@ -63,3 +63,24 @@ def test_one_view_per_instant_until_a_write(tmp_path):
     again = store.at(t)
     store.invalidate("candles")
     assert store.at(t) is not again
+
+
+def test_the_file_reader_gives_what_pandas_reads(tmp_path):
+    """``_read_parquet`` (pyarrow's file reader) and ``pd.read_parquet`` give the same frame
+    for every table of a dataset, files written by the store and by pandas (nulls, booleans,
+    absent optional columns, text with and without pandas' metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from levercast.features.dataset.store import _read_parquet
+    from tests.conftest import make_dataset
+
+    root = make_dataset(tmp_path / "d", hours=24 * 3)
+    store = Store(root)
+    paths = [store.path_of(name) for name in store.tables()]
+    plain = tmp_path / "plain.parquet"  # no pandas metadata: text read as Arrow strings
+    pq.write_table(
+        pa.table({"venue": ["a", None], "x": [1.5, None], "ok": [True, None]}), str(plain)
+    )
+    for path in [*paths, plain]:
+        pd.testing.assert_frame_equal(_read_parquet(path), pd.read_parquet(path))
