@@ -330,6 +330,7 @@ def validate_table(name: str, frame: pd.DataFrame, *, sort_by_key: bool = False)
         )
     out = {}
     changed = {}
+    known_order = False  # rows proven in strictly increasing key order on the way
     for column, kind in spec.columns.items():
         if column not in present:
             out[column] = _all_null(kind, frame.index)
@@ -353,15 +354,16 @@ def validate_table(name: str, frame: pd.DataFrame, *, sort_by_key: bool = False)
     else:  # from the arrays: no index alignment of ~30 Series (~2 ms on the markets table)
         arrays = {column: values.array for column, values in out.items()}
         filled = {column for column in spec.columns if column not in present}
-        if sort_by_key and filled:
+        if sort_by_key and filled and len(frame):
             # Put the rows in key order before the all-null columns join: nothing to reorder in
             # those (the markets table lacks half its columns and is not stored in key order)
             keys = pd.DataFrame({k: arrays[k] for k in spec.key}, copy=False)
-            if not _keys_sorted_unique(keys, spec.key):
+            known_order = _keys_sorted_unique(keys, spec.key)
+            if not known_order:  # sorted now; the key's uniqueness is checked below
                 order = keys.sort_values(list(spec.key), kind="stable").index.to_numpy()
                 arrays = {c: a if c in filled else a.take(order) for c, a in arrays.items()}
         result = pd.DataFrame(arrays, index=pd.RangeIndex(len(frame)), copy=False)
-    in_key_order = _check_rules(name, spec, result)
+    in_key_order = _check_rules(name, spec, result, known_order=known_order)
     if sort_by_key and not in_key_order:
         result = result.sort_values(list(spec.key), kind="stable").reset_index(drop=True)
     return result
@@ -421,19 +423,18 @@ def _keys_sorted_unique(frame: pd.DataFrame, columns: Sequence[str]) -> bool:
     return False
 
 
-def _check_rules(name: str, spec: TableSpec, frame: pd.DataFrame) -> bool:
-    """Check the table's rules; return whether its rows are already in key order."""
+def _check_rules(
+    name: str, spec: TableSpec, frame: pd.DataFrame, *, known_order: bool = False
+) -> bool:
+    """Check the table's rules; return whether its rows are already in key order
+    (``known_order``: already proven by the caller, on the same rows in the same order)."""
     if frame.empty:
         return True
     # A table the store wrote is sorted by key: checking adjacent rows proves its key unique
     # without hashing every key column (``duplicated``), which then only runs on other input.
-    in_key_order = _keys_sorted_unique(frame, spec.key)
-    dup = (
-        pd.Series(False, index=frame.index)
-        if in_key_order
-        else frame.duplicated(list(spec.key), keep=False)
-    )
-    if dup.any():
+    in_key_order = known_order or _keys_sorted_unique(frame, spec.key)
+    dup = None if in_key_order else frame.duplicated(list(spec.key), keep=False)
+    if dup is not None and dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         key = {k: str(frame[k].iloc[row]) for k in spec.key}
         raise DataError(
