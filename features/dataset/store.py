@@ -447,7 +447,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     ``attrs``, which validation drops."""
     if path.is_dir():
         return pd.read_parquet(path)
-    return pq.ParquetFile(path).read(use_pandas_metadata=True).to_pandas()
+    with pq.ParquetFile(path) as file:  # closed here, not whenever the object is collected
+        table = file.read(use_pandas_metadata=True)
+    return table.to_pandas()
 
 
 def _rows_of(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
