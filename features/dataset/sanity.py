@@ -101,32 +101,23 @@ def _trailing(values: FloatArray, window: int, *, high: bool) -> FloatArray:
     return out
 
 
-def _may_jump(lh: FloatArray, ll: FloatArray, excluded: np.ndarray) -> bool:
-    """False when no bar can be a jump, without the rolling windows: the trailing high is at
-    least the previous bar's high and the threshold at least ``JUMP_K * JUMP_FLOOR``, so a bar
-    whose previous bar is valid and included moves less than that from it cannot jump. (The
-    common case: a clean series costs two differences instead of two rolling extremes.)"""
-    if lh.size <= JUMP_WINDOW:
-        return False
-    bound = JUMP_K * JUMP_FLOOR
-    prev_ok = np.isfinite(lh[:-1]) & np.isfinite(ll[:-1]) & ~excluded[:-1]
-    with np.errstate(invalid="ignore"):
-        moved = (lh[1:] - lh[:-1] > bound) | (ll[:-1] - ll[1:] > bound)
-    return bool((~prev_ok | moved)[JUMP_WINDOW - 1 :].any())
-
-
-# ``exp(JUMP_K * JUMP_FLOOR)`` a hair low, so that ``_suspect`` flags at least what ``_may_jump``
-# flags whatever the rounding of the logs
+# ``exp(JUMP_K * JUMP_FLOOR)`` a hair low, so that ``_suspect`` flags at least every bar that
+# moved more than the bound in log terms, whatever the rounding of the logs
 _MOVE_RATIO: Final = math.exp(JUMP_K * JUMP_FLOOR) * (1.0 - 1e-9)
 
 
-def _suspect(high: FloatArray, low: FloatArray, broken: np.ndarray) -> np.ndarray:
-    """For each bar after the first (``n - 1`` entries), whether ``_may_jump`` would look at it:
-    its previous bar is broken (every bar with a price not finite and positive is), or its high
-    rose or its low fell more than ``JUMP_K * JUMP_FLOOR`` in log terms from that bar."""
+def _suspect(high: FloatArray, low: FloatArray, unusable: np.ndarray) -> np.ndarray:
+    """For each bar after the first (``n - 1`` entries), whether it might be a jump: its
+    previous bar is ``unusable`` (excluded, or a price not finite and positive), or its high rose
+    or its low fell more than ``JUMP_K * JUMP_FLOOR`` in log terms from that bar.
+
+    The trailing high is at least the previous bar's high and the threshold at least ``JUMP_K *
+    JUMP_FLOOR``, so no other bar can jump: a series with none to judge skips the rolling
+    windows (the common case: a clean series costs two comparisons instead of two rolling
+    extremes). Ratios, not logs, so that it runs over a whole candles table at once."""
     with np.errstate(invalid="ignore"):
         moved = (high[1:] > high[:-1] * _MOVE_RATIO) | (low[1:] * _MOVE_RATIO < low[:-1])
-    return np.asarray(broken[:-1] | moved)
+    return np.asarray(unusable[:-1] | moved)
 
 
 def jump_mask(
@@ -150,7 +141,8 @@ def jump_mask(
     if excluded is not None:
         out |= excluded
     found = np.zeros(high.size, dtype=bool)
-    if not _may_jump(lh, ll, out):
+    unusable = out | ~(np.isfinite(lh) & np.isfinite(ll))
+    if high.size <= JUMP_WINDOW or not _suspect(high, low, unusable)[JUMP_WINDOW - 1 :].any():
         return found
     for _ in range(JUMP_PASSES):
         hh = np.where(out, np.nan, lh)
@@ -194,8 +186,7 @@ def _candles(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     ends = np.append(starts[1:], len(frame))
     suspect = _suspect(h, lo, broken)
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        # ``jump_mask``'s own shortcut (``_may_jump``) over the whole table at once, in ratios
-        # rather than logs: most series are clean and skip it entirely
+        # ``jump_mask``'s own shortcut over the whole table at once: clean series skip it
         if b - a > JUMP_WINDOW and suspect[a + JUMP_WINDOW - 1 : b - 1].any():
             jumps[a:b] = jump_mask(h[a:b], lo[a:b], excluded=broken[a:b])
     rules[JUMP_REASON] = jumps

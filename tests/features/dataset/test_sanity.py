@@ -141,7 +141,7 @@ def test_the_shared_dataset_is_clean(shared_store):
     excluded=st.lists(st.integers(0, 199), max_size=3),
 )
 def test_the_no_jump_shortcut_never_changes_the_mask(seed, spikes, holes, excluded):
-    """``_may_jump`` skips the rolling windows only when no bar can jump: with it forced on,
+    """``_suspect`` skips the rolling windows only when no bar can jump: with it forced on,
     the mask is the same on random series with spikes, missing bars and excluded bars."""
     from levercast.features.dataset import sanity
 
@@ -159,7 +159,7 @@ def test_the_no_jump_shortcut_never_changes_the_mask(seed, spikes, holes, exclud
     mask[excluded] = True
     fast = jump_mask(high, low, excluded=mask)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(sanity, "_may_jump", lambda *_: True)
+        m.setattr(sanity, "_suspect", lambda high, *_: np.ones(high.size - 1, dtype=bool))
         slow = jump_mask(high, low, excluded=mask)
     np.testing.assert_array_equal(fast, slow)
 
@@ -176,9 +176,10 @@ def test_the_no_jump_shortcut_never_changes_the_mask(seed, spikes, holes, exclud
     ),
     broken=st.lists(st.integers(0, 79), max_size=3),
 )
-def test_the_table_wide_shortcut_flags_every_bar_may_jump_looks_at(seed, moves, odd, broken):
-    """``_suspect`` (ratios over the whole table) flags at least the bars ``_may_jump`` (logs,
-    one series) would: bars moving exactly the bound, zero, negative, NaN and infinite prices."""
+def test_the_shortcut_flags_every_bar_that_moved_past_the_bound_in_logs(seed, moves, odd, broken):
+    """``_suspect`` (ratios) flags at least the bars the bound written in logs would (the
+    shortcut ``jump_mask`` took before, one series at a time): bars moving exactly the bound,
+    zero, negative, NaN and infinite prices."""
     from levercast.features.dataset import sanity
 
     rng = np.random.default_rng(seed)
