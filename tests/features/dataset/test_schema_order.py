@@ -81,3 +81,49 @@ def test_result_does_not_alias_the_input():
     pd.testing.assert_frame_equal(raw, before)
     raw.loc[2, "close"] = -5.0
     assert out.loc[2, "close"] != -5.0
+
+
+def _null_series(kind: str, n: int) -> pd.Series:
+    """An all-null column of a kind as pandas fills one (what ``_all_null`` must equal)."""
+    if kind == "str":
+        return pd.Series([None] * n, dtype=pd.StringDtype())
+    dtype = {"time": "datetime64[ns, UTC]", "float": "float64", "bool": "boolean"}[kind]
+    fill = {"time": pd.NaT, "float": np.nan}.get(kind, pd.NA)
+    return pd.Series(fill, index=pd.RangeIndex(n), dtype=dtype)
+
+
+@pytest.mark.parametrize("kind", ["str", "time", "float", "bool", "int"])
+def test_an_absent_column_is_all_null_in_its_canonical_dtype(kind):
+    from levercast.features.dataset.schema import _all_null
+
+    filled = pd.Series(_all_null(kind, 5))
+    expected = (
+        pd.Series(pd.NA, index=pd.RangeIndex(5), dtype="Int64")
+        if kind == "int"
+        else _null_series(kind, 5)
+    )
+    pd.testing.assert_series_equal(filled, expected)
+    assert pd.Series(_all_null(kind, 0)).dtype == expected.dtype
+
+
+@pytest.mark.parametrize("sort_by_key", [False, True])
+def test_absent_optional_columns_equal_the_same_columns_given_as_nulls(tmp_path, sort_by_key):
+    """Every table with optional columns (markets, liquidations, exchange_reserves): left out,
+    they come back as the nulls they would be if the file had them, in the same row order."""
+    from tests.conftest import make_dataset
+
+    root = make_dataset(tmp_path / "d", hours=48)
+    checked = 0
+    for name, spec in TABLES.items():
+        path = root / f"{name}.parquet"
+        if not spec.optional_columns or not path.exists():
+            continue
+        raw = pd.read_parquet(path).drop(columns=list(spec.optional_columns), errors="ignore")
+        raw = raw.iloc[::-1].reset_index(drop=True)  # not in key order
+        given = raw.assign(
+            **{c: _null_series(spec.columns[c], len(raw)) for c in spec.optional_columns}
+        )
+        got = validate_table(name, raw, sort_by_key=sort_by_key)
+        pd.testing.assert_frame_equal(got, validate_table(name, given, sort_by_key=sort_by_key))
+        checked += 1
+    assert checked >= 2

@@ -84,3 +84,19 @@ def test_the_file_reader_gives_what_pandas_reads(tmp_path):
     )
     for path in [*paths, plain]:
         pd.testing.assert_frame_equal(_read_parquet(path), pd.read_parquet(path))
+
+
+def test_an_in_place_write_into_the_cached_table_raises_and_changes_nothing(tmp_path):
+    """The numeric columns of a table read from its file are read-only views of the Arrow
+    data: writing into the cached frame fails loudly instead of changing later reads."""
+    from tests.conftest import make_dataset
+
+    store = Store(make_dataset(tmp_path / "d", hours=24))
+    frame = store.read("candles")
+    before = float(frame.loc[0, "open"])
+    with pytest.raises(ValueError, match="read-only"):
+        frame.loc[0, "open"] = -1.0
+    assert float(store.read("candles").loc[0, "open"]) == before
+    edited = frame.copy()
+    edited.loc[0, "open"] = -1.0  # a copy is the caller's own
+    assert float(store.read("candles").loc[0, "open"]) == before
