@@ -115,6 +115,39 @@ def test_arch_block_bootstrap_draws_equal_the_hand_written_ones():
     assert (est.ci_low, est.ci_high) == (lo, hi)
 
 
+@pytest.mark.parametrize("n_blocks", [1, 2, 7, 100, 365])
+@pytest.mark.parametrize("seed", [0, 7, 2**63])
+def test_block_draws_are_arch_iid_bootstrap_draws_without_importing_arch(n_blocks, seed):
+    """The iid block draws made without arch equal ``IIDBootstrap.update_indices``, replicate
+    for replicate (odd block counts too: numpy buffers 32-bit draws within one call)."""
+    from arch.bootstrap import IIDBootstrap
+
+    from levercast.models.scoring import _block_draws
+
+    series = np.linspace(-1.0, 1.0, n_blocks)
+    ours = _block_draws(n_blocks, 50, seed, "blocks", series)
+    bs = IIDBootstrap(series, seed=np.random.default_rng(seed))
+    theirs = np.stack([bs.update_indices() for _ in range(50)])
+    assert ours.dtype == np.intp and np.array_equal(ours, theirs)
+    if n_blocks < 3:  # too few blocks for runs: the stationary request draws iid blocks
+        assert np.array_equal(_block_draws(n_blocks, 50, seed, "stationary", series), theirs)
+
+
+def test_a_block_bootstrap_does_not_import_arch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from levercast.models.scoring import block_bootstrap_skill\n"
+        "y = np.arange(40) % 2 * 1.0\n"
+        "block_bootstrap_skill(np.full(40, 0.4), np.full(40, 0.5), y, np.arange(40) // 4)\n"
+        "print('arch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_stationary_resampling_and_argument_checks():
     from levercast.models.scoring import block_bootstrap_mean
 
