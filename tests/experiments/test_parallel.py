@@ -14,10 +14,11 @@ simulate = statistics.fmean
 TASKS = [list(np.random.default_rng(seed).normal(0, 1, 2000)) for seed in range(12)]
 
 
-def test_serial_and_joblib_give_identical_results():
+def test_serial_threads_and_joblib_give_identical_results():
     serial = run_grid(simulate, TASKS, engine="serial", progress=False)
     parallel = run_grid(simulate, TASKS, engine="joblib", n_jobs=2, progress=False)
     assert serial == parallel
+    assert run_grid(simulate, TASKS, engine="threads", n_jobs=3, progress=False) == serial
     assert abs(serial[1]) < 0.1
 
 
@@ -29,6 +30,20 @@ def test_dask_local_cluster_gives_identical_results():
     serial = run_grid(simulate, TASKS, engine="serial", progress=False)
     distributed = run_grid(simulate, TASKS, engine="dask", n_jobs=2, progress=False)
     assert serial == distributed
+
+
+def test_threads_keep_task_order_and_raise_a_task_error():
+    import time
+
+    def slow_first(i: int) -> int:
+        time.sleep(0.05 if i == 0 else 0.0)  # the first task finishes last
+        if i == 5:
+            raise ValueError("task 5 failed")
+        return i * i
+
+    assert run_grid(slow_first, range(5), engine="threads", progress=False) == [0, 1, 4, 9, 16]
+    with pytest.raises(ValueError, match="task 5 failed"):
+        run_grid(slow_first, range(8), engine="threads", progress=False)
 
 
 def test_unknown_engine_is_named():
@@ -71,6 +86,7 @@ def test_map_sweep_grid_identical_serial_and_joblib(synthetic_data):
     serial = run_grid(map_sweep_task, tasks, engine="serial", progress=False)
     assert [r["hours"] > 0 for r in serial] == [True] * 3
     assert run_grid(map_sweep_task, tasks, engine="joblib", progress=False) == serial
+    assert run_grid(map_sweep_task, tasks, engine="threads", progress=False) == serial
 
 
 def test_a_store_travels_to_joblib_workers(synthetic_data):

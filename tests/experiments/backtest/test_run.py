@@ -51,7 +51,7 @@ def _config(**over):
         ({"horizons": ("90m",)}, "horizons must be whole hours"),
         ({"horizons": ()}, "horizons must list at least one"),
         ({"retrain_every": "monthly"}, "retrain_every must be a number"),
-        ({"engine": "spark"}, "engine must be serial, joblib or dask"),
+        ({"engine": "spark"}, "engine must be serial, threads, joblib or dask"),
         ({"asset": "BTC-USD"}, "asset must be a ticker"),
     ],
     ids=["end", "naive", "kind", "model", "horizon", "no-horizon", "retrain", "engine", "asset"],

@@ -107,7 +107,9 @@ def test_keyed_inputs_taken_by_subset_equal_inputs_computed_for_the_subset(store
         keyed.frame(outside, BASE_FEATURES)
 
 
-def test_walk_forward_with_shared_work_predicts_as_fits_made_one_by_one(store, monkeypatch):
+@pytest.mark.parametrize("engine", ["threads", "serial"])
+def test_walk_forward_with_shared_work_predicts_as_fits_made_one_by_one(store, monkeypatch, engine):
+    """Bit for bit, whether the segments run one after another or side by side on threads."""
     monkeypatch.setattr(fitting, "model_config", lambda name: SMALL)
     t = pd.date_range(CUTS[0] + pd.Timedelta(days=1), CUTS[-1] + pd.Timedelta(days=3), freq="7h")
     frame = contract_grid(market_inputs(store, "BTC", t), horizons_hours=(4.0, 24.0))
@@ -122,6 +124,7 @@ def test_walk_forward_with_shared_work_predicts_as_fits_made_one_by_one(store, m
         every=every.to_pytimedelta(),
         purge=purge.to_pytimedelta(),
         seed=0,
+        engine=engine,
     ).probs["default"]
     splits = walk_forward_splits(frame["decision_time"], origin=first, every=every, purge=purge)
     assert len(splits) >= 3
