@@ -66,6 +66,7 @@ from levercast.features.timeutil import HOURS_PER_YEAR
 from levercast.models.consistency import enforce_consistency
 from levercast.models.learned.beside import Beside, beside
 from levercast.models.learned.design import (
+    FAMILIES,
     FAMILY_CODES,
     TrainingConfig,
     TrainingSet,
@@ -89,6 +90,12 @@ _PIN_COLUMNS: Final = ("_pin_name", "_pin_value")  # predict's pins, carried by 
 # node shifts per (kind, direction) class: (nodes, LightGBM shifts, logistic shifts)
 _NodeShifts = dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]
 _Shifts = tuple[_NodeShifts, _NodeShifts]  # the leverage model's, the companion's
+# the event family (``models.learned.design.FAMILIES``) of each node class's kind
+_NODE_FAMILY: Final = {
+    "close_above": "terminal_beyond",
+    "close_below": "terminal_beyond",
+    "touch": "touch",
+}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -224,13 +231,27 @@ class FittedForecaster:
         gbm = design["prob_gbm"].to_numpy(float)
         return p_lgbm, p_log, gbm
 
+    def _families_answered(self) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+        """The event families this fit's own model answers (None: all) and those its companion
+        answers (``_routed``)."""
+        if self.companion is None or self.config.leverage_families is None:
+            return None, frozenset()
+        mine = frozenset(self.config.leverage_families)
+        return mine, frozenset(FAMILIES) - mine
+
     def _node_shifts(
-        self, rows: pd.DataFrame, features: pd.DataFrame, maps: SnapshotMaps | None
+        self,
+        rows: pd.DataFrame,
+        features: pd.DataFrame,
+        maps: SnapshotMaps | None,
+        families: frozenset[str] | None = None,
     ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Learned logit shifts over ``gbm`` at the z-nodes of every group ``_g`` of ``rows``.
 
         Returns, per (kind, direction) class, the node ``z`` values and the shifts of the
-        LightGBM and the logistic model, shape (groups, nodes).
+        LightGBM and the logistic model, shape (groups, nodes); only the classes of
+        ``families`` (None: every class), the ones ``_routed`` sends to this model: each
+        node row is predicted on its own, so leaving a class out changes no other.
         """
         groups = rows.drop_duplicates("_g").sort_values("_g")
         groups = groups[groups["_g"] >= 0]
@@ -247,6 +268,8 @@ class FittedForecaster:
         for (kind, way), nodes in classes.items():
             if kind not in self.config.kinds:
                 continue
+            if families is not None and _NODE_FAMILY[kind] not in families:
+                continue  # answered by the other model of the pair
             block = groups.loc[np.repeat(groups.index.to_numpy(), len(nodes))].copy()
             z = np.tile(nodes, len(groups))
             scale = block["vol_annual"].to_numpy(float) * np.sqrt(
@@ -423,9 +446,15 @@ class FittedForecaster:
         rows["_g"] = rows.groupby(keys, sort=False).ngroup()
         trained = np.isin(kinds, list(self.config.kinds)) & np.isfinite(gbm)
         needed = rows[trained | domain]
+        mine, theirs = self._families_answered()
+        if self.logistic is not None or (self.companion and self.companion.logistic is not None):
+            # The logistic variant's products (BLAS) differ in the last bit with the layout of
+            # the batch (86 of 10,080 rows in a test): node frames keep every class, the layout
+            # under which a contract priced in a batch gets its answer alone, bit for bit.
+            mine = theirs = None
         shifts: _Shifts = (
-            self._node_shifts(needed, features, maps),
-            self.companion._node_shifts(needed, features, None) if self.companion else {},
+            self._node_shifts(needed, features, maps, mine),
+            self.companion._node_shifts(needed, features, None, theirs) if self.companion else {},
         )
         learned = np.full(len(rows), np.nan)
         logistic = np.full(len(rows), np.nan)

@@ -166,3 +166,34 @@ def test_price_each_puts_a_refused_contract_in_its_place(store, fitted):
     assert isinstance(out[1], ForecastError) and "DOGE" in str(out[1])
     alone = [price_contract(c, view, pricer=pricer) for c in good]
     assert [out[0], *out[2:]] == alone
+
+
+def test_node_shifts_of_the_other_models_families_are_skipped_without_changing_answers(
+    store, monkeypatch
+):
+    """Without a logistic variant (walk-forward fits) the leverage model computes the z-node
+    shifts of its own families only and the companion those of the others (``_routed`` reads
+    no other): every probability equals the one computed with every class for both models."""
+    from levercast.models.learned.forecaster import FittedForecaster
+
+    fitted = fit_default(
+        store, assets=("BTC",), cut=CUT, config=CONFIG, liquidations=False, logistic=False
+    )
+    assert fitted.companion is not None and fitted.logistic is None
+    mine, theirs = fitted._families_answered()
+    assert mine == {"terminal_beyond"} and "touch" in theirs
+    t = CUT + pd.Timedelta(days=4, hours=3)
+    rows = pd.concat([_ladder(store, t, h, 4) for h in (4.0, 24.0, 72.0)], ignore_index=True)
+    features, maps = leverage_inputs(store, rows[["asset", "t"]].iloc[:1], fitted.features)
+    skipped = fitted.predict(rows, features, maps)
+    calls = []
+    original = FittedForecaster._node_shifts
+
+    def every_class(self, rows, features, maps, families=None):
+        calls.append(families)
+        return original(self, rows, features, maps, None)
+
+    monkeypatch.setattr(FittedForecaster, "_node_shifts", every_class)
+    full = fitted.predict(rows, features, maps)
+    assert calls == [mine, theirs]
+    pd.testing.assert_frame_equal(skipped, full, check_exact=True)
