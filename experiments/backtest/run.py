@@ -52,6 +52,7 @@ from levercast.features.timeutil import (
     parse_duration,
     parse_utc,
 )
+from levercast.models.learned.design import TrainingConfig
 from levercast.models.pricing.gbm import gbm_probabilities
 
 __all__ = [
@@ -299,7 +300,11 @@ def _label(store: Store, frame: pd.DataFrame) -> tuple[np.ndarray, Counter[str]]
 
 
 def _learned_probabilities(
-    store: Store, frame: pd.DataFrame, config: BacktestConfig, wanted: list[str]
+    store: Store,
+    frame: pd.DataFrame,
+    config: BacktestConfig,
+    wanted: list[str],
+    training: TrainingConfig | None = None,
 ) -> tuple[dict[str, np.ndarray], list[str], dict[str, tuple[str, ...]]]:
     """Walk-forward ``prob_<model>`` for the learned models (NaN where none), the notes and
     the features each model's fits used."""
@@ -313,6 +318,7 @@ def _learned_probabilities(
         purge=config.purge,
         seed=config.seed,
         engine=config.engine,
+        configs=None if training is None else {"default": training},
     )
     notes = [
         f"learned models refitted every {duration_text(config.retrain_every)} (expanding window), "
@@ -370,8 +376,13 @@ def _check_inputs(store: Store, config: BacktestConfig) -> None:
         )
 
 
-def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
+def run_backtest(
+    store: Store, config: BacktestConfig, *, training: TrainingConfig | None = None
+) -> BacktestResult:
     """Walk-forward backtest of ``config.models`` on ``config.asset`` (see module docstring).
+
+    ``training`` replaces the shipped training settings of ``default`` (and ``learned``) for
+    studies of the fit itself (``experiments.studies.fit_budget``); the CLI never sets it.
 
     Raises
     ------
@@ -399,7 +410,7 @@ def run_backtest(store: Store, config: BacktestConfig) -> BacktestResult:
     wanted = [m for m in models if m != "gbm"]
     features: dict[str, tuple[str, ...]] = {}
     if wanted:
-        probs, more, features = _learned_probabilities(store, frame, config, wanted)
+        probs, more, features = _learned_probabilities(store, frame, config, wanted, training)
         notes += more
         for m in wanted:
             if m not in probs:

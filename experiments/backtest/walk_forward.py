@@ -19,6 +19,7 @@ computed from the store for its cut or segment alone, value for value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -118,12 +119,15 @@ def walk_forward_run(
     purge: timedelta,
     seed: int,
     engine: str = "threads",
+    configs: Mapping[str, TrainingConfig] | None = None,
 ) -> WalkForwardResult:
     """``prob_<model>`` of the learned forecasters, refitted every ``every`` (expanding window).
 
     Rows with ``decision_time`` in ``[first + k every, first + (k+1) every)`` are predicted by a
     fit with training cut ``first + k every - purge``. ``learned`` and ``default`` share the
     shipped fit; ``default_vol`` is the fit without leverage features (its ``prob_default``).
+    ``configs`` replaces the training settings of ``"default"`` (and ``learned``) or
+    ``"default_vol"`` (studies of the fit itself, ``experiments.studies.fit_budget``).
     """
     splits = walk_forward_splits(
         frame["decision_time"], origin=pd.Timestamp(first), every=every, purge=purge
@@ -133,7 +137,7 @@ def walk_forward_run(
     groups: dict[str, list[str]] = {}
     for m in wanted:
         groups.setdefault("default_vol" if m == "default_vol" else "default", []).append(m)
-    configs = {name: fitting.model_config(name) for name in groups}
+    configs = {name: (configs or {}).get(name) or fitting.model_config(name) for name in groups}
     leverage = any(c.use_leverage for c in configs.values())
     pool = inputs = None
     if splits:

@@ -290,3 +290,30 @@ def test_out_of_domain_rows_count_as_fallbacks(data_dir, monkeypatch):
     touch = frame["kind"] == "touch"
     assert result.fallbacks["default"] == int((~touch).sum())
     assert (frame.loc[touch, "prob_default"] == 0.4).all()
+
+
+def test_training_settings_of_a_study_reach_every_walk_forward_fit(data_dir, monkeypatch):
+    """``run_backtest(training=)`` (the fit-budget study) fits ``default`` with those settings;
+    without it, with the shipped ones."""
+    from dataclasses import replace
+
+    seen = []
+
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None, pool=None):
+        seen.append(config)
+
+        def predict(rows, features, maps=None):
+            return pd.DataFrame({"prob_default": np.full(len(rows), 0.5)}, index=rows.index)
+
+        return types.SimpleNamespace(
+            predict=predict, purge=pd.Timedelta("2D"), features=(), leverage=()
+        )
+
+    monkeypatch.setattr(fitting, "fit_default", fit_default)
+    config = _config(models=("gbm", "default"), retrain_every="4d", purge="2d")
+    cheap = replace(fitting.model_config("default"), n_estimators=7, learning_rate=0.3)
+    run_backtest(Store(data_dir), config, training=cheap)
+    assert len(seen) == 3 and all(c == cheap for c in seen)
+    seen.clear()
+    run_backtest(Store(data_dir), config)
+    assert len(seen) == 3 and all(c == fitting.model_config("default") for c in seen)
