@@ -25,7 +25,7 @@ from levercast.models.scoring import (
     reliability_curve,
 )
 
-__all__ = ["model_metrics", "score_backtest", "skill", "weighted_cluster_skill"]
+__all__ = ["model_metrics", "score_backtest", "skill", "skill_blocks", "weighted_cluster_skill"]
 
 N_BINS = 10
 N_BOOT = 1000
@@ -116,7 +116,9 @@ def weighted_cluster_skill(
 
 
 # -- scoring -----------------------------------------------------------------------------------
-def _blocks(times: pd.Series, hours: float) -> np.ndarray:
+def skill_blocks(times: pd.Series, hours: float) -> np.ndarray:
+    """Bootstrap block of each decision time: ``max(1 day, hours)`` wide (a backtest's skill
+    intervals resample these; overall: the longest horizon)."""
     width = max(timedelta(days=1), timedelta(hours=hours))
     ns = times.to_numpy("datetime64[ns]").view("int64")
     return np.asarray(ns // int(width.total_seconds() * 1e9), dtype=np.int64)
@@ -137,7 +139,7 @@ def score_backtest(frame: pd.DataFrame, models: tuple[str, ...], seed: int) -> d
     }
     if frame.empty:
         return out
-    blocks = _blocks(frame["decision_time"], float(frame["horizon_hours"].max()))
+    blocks = skill_blocks(frame["decision_time"], float(frame["horizon_hours"].max()))
     gbm = frame["prob_gbm"].to_numpy(float)
     for m in models:
         out["models"][m] = model_metrics(frame[f"prob_{m}"].to_numpy(float), y)
@@ -170,7 +172,7 @@ def score_backtest(frame: pd.DataFrame, models: tuple[str, ...], seed: int) -> d
                     part[f"prob_{m}"],
                     part["prob_gbm"],
                     yk,
-                    _blocks(part["decision_time"], hours),
+                    skill_blocks(part["decision_time"], hours),
                     seed=seed,
                 )
         out["by_kind_horizon"].append(entry)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from levercast.experiments.backtest.run import BacktestConfig, run_backtest
-from levercast.experiments.metrics import skill
+from levercast.experiments.metrics import skill, skill_blocks
 from levercast.experiments.paths import resolve_data_dir
 from levercast.features.dataset.store import Store
 from levercast.models.learned.design import TrainingConfig
@@ -53,13 +53,6 @@ CANDIDATES: Final = (
     Candidate("every90d", _SHIPPED, timedelta(days=90)),
     Candidate("trees50_every90d", _TREES50, timedelta(days=90)),
 )
-
-
-def _blocks(times: pd.Series, hours: float) -> np.ndarray:
-    """The backtest's skill blocks: ``max(1 day, hours)`` of decision time."""
-    width = max(timedelta(days=1), timedelta(hours=hours))
-    ns = times.to_numpy("datetime64[ns]").view("int64")
-    return np.asarray(ns // int(width.total_seconds() * 1e9), dtype=np.int64)
 
 
 def run_study(
@@ -96,7 +89,7 @@ def run_study(
             y = base["outcome"].to_numpy(float)
             p = frame["prob_default"].to_numpy(float)
             ref = base["prob_default"].to_numpy(float)
-            blocks = _blocks(base["decision_time"], float(base["horizon_hours"].max()))
+            blocks = skill_blocks(base["decision_time"], float(base["horizon_hours"].max()))
             est = skill(p, ref, y, blocks, seed=seed)
             rows.append(
                 {
