@@ -7,8 +7,8 @@ equal (arrays rebuilt in a worker probably take another SIMD path in numpy's exp
 ``threads`` engine runs tasks side by side in this process (``n_jobs`` threads): the same
 arrays and the same code paths as ``serial``, bit for bit, and worth it for tasks that spend
 their time where the GIL is released (LightGBM, numpy, pyarrow): the walk-forward refits of a
-backtest (12 months of BTC with ``default``: 30.6-31.8 s against 35.2-36.1 s serial on 2 cores,
-identical JSON).
+backtest (12 months of BTC with ``default``: 30.6-36.1 s against 35.2-38.6 s serial on 2 cores
+in the same hour, identical JSON).
 
 Progress goes to stderr. ``LEVERCAST_DASK_SCHEDULER`` (or ``address=``) points the ``dask`` engine
 at an existing cluster; without it a local cluster of ``n_jobs`` single-threaded workers is
