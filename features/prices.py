@@ -142,7 +142,8 @@ class HourlySeries:
     high: FloatArray
     low: FloatArray
     close: FloatArray
-    _ret_avail: IntArray  # available_at of the later bar of each usable return
+    _ret_bar: IntArray  # index of the later bar of each usable return
+    _ret_avail: IntArray  # available_at of that bar
     _ret_prev_avail: IntArray  # available_at of its earlier bar
     _acc: FloatArray  # unseeded EWMA accumulator of squared returns
     _cum_r2: FloatArray  # prefix sums (length n_returns + 1)
@@ -170,11 +171,42 @@ class HourlySeries:
             high=bars["high"].to_numpy(np.float64),
             low=bars["low"].to_numpy(np.float64),
             close=close,
+            _ret_bar=np.flatnonzero(valid) + 1,
             _ret_avail=avail[1:][valid],
             _ret_prev_avail=avail[:-1][valid],
             _acc=acc,
             _cum_r2=np.concatenate([[0.0], np.cumsum(r2)]),
             _cum_r4=np.concatenate([[0.0], np.cumsum(r2 * r2)]),
+        )
+
+    @classmethod
+    def from_venue_bars(cls, bars: pd.DataFrame) -> HourlySeries:
+        """``from_bars`` of non-empty rows of one venue, named by their ``venue`` column (the
+        derivation ``hourly_series`` asks the store to keep per venue and asset)."""
+        return cls.from_bars(str(bars["venue"].iloc[0]), bars)
+
+    def prefix(self, n_rows: int) -> HourlySeries:
+        """The series of its first ``n_rows`` bars (in ``available_at`` order), equal array for
+        array to ``from_bars`` of those bars alone: every array is a running quantity (returns
+        of consecutive bars, the EWMA recursion, prefix sums), so its head does not depend on
+        later bars. Views, not copies."""
+        if not 0 <= n_rows <= len(self.close):
+            raise ConfigError(f"n_rows must be in [0, {len(self.close)}]; found {n_rows}")
+        k = int(np.searchsorted(self._ret_bar, n_rows, side="left"))  # returns inside
+        return HourlySeries(
+            venue=self.venue,
+            available_ns=self.available_ns[:n_rows],
+            open_ns=self.open_ns[:n_rows],
+            open=self.open[:n_rows],
+            high=self.high[:n_rows],
+            low=self.low[:n_rows],
+            close=self.close[:n_rows],
+            _ret_bar=self._ret_bar[:k],
+            _ret_avail=self._ret_avail[:k],
+            _ret_prev_avail=self._ret_prev_avail[:k],
+            _acc=self._acc[:k],
+            _cum_r2=self._cum_r2[: k + 1],
+            _cum_r4=self._cum_r4[: k + 1],
         )
 
     def vol_at(self, t_ns: IntArray) -> VolAt:
@@ -198,8 +230,9 @@ class HourlySeries:
         lo = np.minimum(lo, hi)
         m = hi - lo
         lam = _decay()
-        acc_hi = np.where(hi > 0, self._acc[np.maximum(hi - 1, 0)], 0.0)
-        acc_lo = np.where(lo > 0, self._acc[np.maximum(lo - 1, 0)], 0.0)
+        # the accumulator after 0, 1, ... returns (also when the bars hold no usable return)
+        acc = np.concatenate([[0.0], self._acc])
+        acc_hi, acc_lo = acc[hi], acc[lo]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             weighted = acc_hi - lam ** m.astype(np.float64) * acc_lo
             var = weighted * (1.0 - lam) / (1.0 - lam ** m.astype(np.float64))
@@ -229,13 +262,17 @@ def _col_ns(frame: pd.DataFrame, column: str) -> IntArray:
 def hourly_series(
     source: PointInTime, venue: str, asset: str, *, until: datetime | pd.Timestamp
 ) -> HourlySeries | None:
-    """The venue's 1h bars of ``asset`` known at ``until`` (None when there are none)."""
+    """The venue's 1h bars of ``asset`` known at ``until`` (None when there are none).
+
+    Built once per store, venue and asset from every bar and cut to those known at ``until``
+    (``Store.derived_as_of``, ``HourlySeries.prefix``): the same arrays as building it from
+    ``as_of(until)``, without the EWMA pass over the whole history at every ``until`` (the
+    per-observation pricing of ``evaluate`` asked for it ~2,000 times)."""
     if not source.has("candles"):
         return None
-    bars = source.as_of("candles", until, venue=venue, asset=asset, interval="1h")
-    if bars.empty:
-        return None
-    return HourlySeries.from_bars(venue, bars)
+    return source.derived_as_of(
+        "candles", until, HourlySeries.from_venue_bars, venue=venue, asset=asset, interval="1h"
+    )
 
 
 def spot_and_vol(

@@ -39,11 +39,11 @@ import stat
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, Self, TypeVar
 
 import filelock
 import numpy as np
@@ -61,6 +61,7 @@ __all__ = [
     "LOCK_TIMEOUT_ENV",
     "VIEWS_KEPT",
     "PointInTime",
+    "Prefixed",
     "Store",
     "StoreView",
     "StoreWriter",
@@ -70,6 +71,7 @@ LOCK_NAME: Final = ".levercast.lock"
 LOCK_TIMEOUT_ENV: Final = "LEVERCAST_LOCK_TIMEOUT_SECS"
 DEFAULT_LOCK_TIMEOUT_SECS: Final = 60.0
 VIEWS_KEPT: Final = 4  # recent decision times whose view (and memo) Store.at hands out again
+P = TypeVar("P", bound="Prefixed")
 _TMP_SUFFIX: Final = ".tmp"
 # Write locks this thread holds, by lock path: a nested writer fails at once instead of waiting
 # for itself until the timeout.
@@ -87,6 +89,17 @@ def _to_ns(t: datetime | pd.Timestamp, *, name: str) -> int:
 class _Slice:
     frame: pd.DataFrame
     available_ns: np.ndarray
+    # ``derive -> derive(frame)``: values computed on the whole slice (``Store.derived_as_of``)
+    derived: dict[Any, Any] = field(default_factory=dict)
+
+
+class Prefixed(Protocol):
+    """A value derived from rows in ``available_at`` order that can be cut to its first rows:
+    ``derive(rows).prefix(n)`` equals ``derive(rows[:n])`` exactly (``Store.derived_as_of``)."""
+
+    def prefix(self, n_rows: int) -> Self:
+        """The value derived from the first ``n_rows`` rows only."""
+        ...
 
 
 class Store:
@@ -312,6 +325,32 @@ class Store:
         if since is not None:
             lo = int(np.searchsorted(piece.available_ns, _to_ns(since, name="since"), "right"))
         return piece.frame.iloc[lo:hi]
+
+    def derived_as_of(
+        self,
+        table: str,
+        t: datetime | pd.Timestamp,
+        derive: Callable[[pd.DataFrame], P],
+        **filters: str,
+    ) -> P | None:
+        """``derive(as_of(table, t, **filters))`` without deriving again for every ``t``.
+
+        ``derive`` runs once per slice (``table`` and ``filters``) on all its rows, in
+        ``available_at`` order, and is kept with the slice (dropped by ``invalidate``); the
+        answer is that value cut to the rows known at ``t`` (``prefix``), which is exactly the
+        value derived from those rows alone when ``derive`` is causal in the rows' order (each
+        output depends on earlier rows only: running sums, recursive filters). ``derive`` must
+        be a stable callable (a function or a classmethod: it is the cache key). None when no
+        row is known at ``t``.
+        """
+        piece = self._slice(table, filters)
+        n = int(np.searchsorted(piece.available_ns, _to_ns(t, name="t"), side="right"))
+        if n == 0:
+            return None
+        whole: P | None = piece.derived.get(derive)
+        if whole is None:
+            whole = piece.derived[derive] = derive(piece.frame)
+        return whole.prefix(n)
 
     def markets_as_of(self, t: datetime | pd.Timestamp) -> pd.DataFrame:
         """The ``markets`` table as known at ``t``: resolution fields hidden until ``resolved_at``.
@@ -638,6 +677,16 @@ class PointInTime(Protocol):
         """Rows with ``since < available_at <= t``."""
         ...
 
+    def derived_as_of(
+        self,
+        table: str,
+        t: datetime | pd.Timestamp,
+        derive: Callable[[pd.DataFrame], P],
+        **filters: str,
+    ) -> P | None:
+        """``derive`` of the rows known at ``t`` (``Store.derived_as_of``)."""
+        ...
+
     def fingerprint(self) -> str:
         """The dataset's fingerprint."""
         ...
@@ -690,12 +739,27 @@ class StoreView:
         ConfigError
             When ``t`` is after the view's decision time (a look-ahead).
         """
+        self._check_not_after(t)
+        return self._store.as_of(table, t, since=since, **filters)
+
+    def _check_not_after(self, t: datetime | pd.Timestamp) -> None:
         if _to_ns(t, name="t") > self.t.value:
             raise ConfigError(
                 f"t must be at or before the view's decision time {self.t.isoformat()}; "
                 f"found {pd.Timestamp(t).isoformat()} (a read past t is a look-ahead)"
             )
-        return self._store.as_of(table, t, since=since, **filters)
+
+    def derived_as_of(
+        self,
+        table: str,
+        t: datetime | pd.Timestamp,
+        derive: Callable[[pd.DataFrame], P],
+        **filters: str,
+    ) -> P | None:
+        """``derive`` of the rows known at an earlier time ``t <= self.t``
+        (``Store.derived_as_of``); later ``t`` is refused like ``as_of``."""
+        self._check_not_after(t)
+        return self._store.derived_as_of(table, t, derive, **filters)
 
     def markets(self) -> pd.DataFrame:
         """``markets`` as known at ``t`` (see ``Store.markets_as_of``)."""

@@ -135,3 +135,73 @@ def test_ewma_filter_is_lfilter_bit_for_bit(gain, initial):
     expected, _ = lfilter([gain], [1.0, -decay], values, zi=[decay * initial])
     np.testing.assert_array_equal(ewma_filter(values, decay, gain=gain, initial=initial), expected)
     assert ewma_filter(values[:0], decay).shape == (0,)
+
+
+def _late_and_missing_bars(root) -> Store:
+    """``make_dataset`` with some 1h bars published hours late (``available_at`` out of ``ts``
+    order, ties included) and a hole: what a live store fetched in pieces looks like."""
+    store = Store(make_dataset(root))
+    candles = store.read("candles").copy()
+    hourly = np.flatnonzero((candles["interval"] == "1h").to_numpy())
+    rng = np.random.default_rng(3)
+    late = rng.choice(hourly, size=40, replace=False)
+    available = candles["available_at"].to_numpy("datetime64[ns]").copy()
+    available[late] += np.timedelta64(3, "h")
+    candles["available_at"] = pd.to_datetime(available, utc=True)
+    candles = candles.drop(index=hourly[200:230]).reset_index(drop=True)
+    candles.to_parquet(root / "candles.parquet", index=False)
+    return Store(root)
+
+
+def test_the_series_known_at_t_is_built_from_the_rows_known_at_t(tmp_path):
+    """``hourly_series`` is derived once from every bar and cut to those known at ``t``
+    (``Store.derived_as_of``): array for array what ``from_bars`` of ``as_of(t)`` gives, at
+    every bar's arrival, between arrivals, before the first bar and on a one-bar history."""
+    from dataclasses import fields
+
+    from levercast.features.prices import hourly_series
+
+    store = _late_and_missing_bars(tmp_path)
+    compared = 0
+    for venue in VENUES:
+        rows = store.as_of(
+            "candles", pd.Timestamp("2100-01-01T00:00Z"), venue=venue, asset="BTC", interval="1h"
+        )
+        if rows.empty:
+            continue
+        arrivals = pd.DatetimeIndex(rows["available_at"].unique())
+        times = [
+            arrivals[0] - pd.Timedelta(minutes=1),
+            *arrivals[:3],
+            *arrivals[::37],
+            *(arrivals[5::53] + pd.Timedelta(minutes=30)),
+            arrivals[-1],
+        ]
+        for t in times:
+            derived = hourly_series(store, venue, "BTC", until=t)
+            known = store.as_of("candles", t, venue=venue, asset="BTC", interval="1h")
+            if known.empty:
+                assert derived is None
+                continue
+            built = HourlySeries.from_bars(venue, known)
+            compared += 1
+            assert derived is not None and derived.venue == built.venue
+            for field in fields(HourlySeries):
+                got, want = getattr(derived, field.name), getattr(built, field.name)
+                if isinstance(want, np.ndarray):
+                    assert got.dtype == want.dtype, field.name
+                    np.testing.assert_array_equal(got, want, err_msg=f"{field.name} at {t}")
+            t_ns = to_ns([t, t - pd.Timedelta(hours=5)], name="t")
+            a, b = derived.vol_at(t_ns), built.vol_at(t_ns)
+            for field in fields(a):
+                np.testing.assert_array_equal(getattr(a, field.name), getattr(b, field.name))
+        assert hourly_series(store.at(times[-1]), venue, "BTC", until=times[-1]) is not None
+    assert compared > 30
+
+
+def test_a_prefix_outside_the_series_is_refused(tmp_path):
+    series = HourlySeries.from_bars("x", _bars(50))
+    assert len(series.prefix(0).close) == 0
+    assert not series.prefix(1).vol_at(series.available_ns[:1]).usable.any()
+    with pytest.raises(ConfigError, match=r"n_rows must be in \[0, 50\]; found 51"):
+        series.prefix(51)

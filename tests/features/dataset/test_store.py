@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from levercast.features.dataset.schema import TABLES
 from levercast.features.dataset.store import LOCK_NAME, LOCK_TIMEOUT_ENV, Store
 from levercast.features.errors import ConfigError, DataError
-from tests.conftest import make_candles
+from tests.conftest import make_candles, make_dataset
 
 
 def _bytes(root):
@@ -436,3 +437,43 @@ def test_an_upsert_keeps_the_rows_readers_quarantine(tmp_path):
         with store.writer() as w:  # a corrected value replaces it on its key
             assert w.upsert("funding", rows(0, 0.0002)) == 1
         assert Store(tmp_path / "data").read("funding")["rate"].tolist() == [0.0002, 0.0001]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A derived value that is the count of rows (a causal derivation by definition)."""
+
+    n: int
+
+    def prefix(self, n_rows: int) -> _Rows:
+        return _Rows(n_rows)
+
+
+_DERIVED: list[int] = []  # the row count of every derivation made
+
+
+def _rows_of(frame: pd.DataFrame) -> _Rows:
+    _DERIVED.append(len(frame))
+    return _Rows(len(frame))
+
+
+def test_derived_as_of_derives_once_per_slice_and_cuts_to_the_rows_known(tmp_path):
+    store = Store(make_dataset(tmp_path))
+    _DERIVED.clear()
+    where = {"venue": "binance-usdm", "interval": "1h"}
+    arrivals = store.read("candles")["available_at"].sort_values().unique()
+    times = pd.DatetimeIndex(arrivals[[5, 50, 500]])
+    for t in times:
+        known = store.as_of("candles", t, **where)
+        assert store.derived_as_of("candles", t, _rows_of, **where) == _Rows(len(known))
+    assert [len(store.as_of("candles", arrivals[-1], **where))] == _DERIVED  # one, on all rows
+    before = times[0] - pd.Timedelta(days=365)
+    assert store.derived_as_of("candles", before, _rows_of, **where) is None
+    view = store.at(times[1])
+    known = store.as_of("candles", times[0], **where)
+    assert view.derived_as_of("candles", times[0], _rows_of, **where) == _Rows(len(known))
+    with pytest.raises(ConfigError, match="look-ahead"):
+        view.derived_as_of("candles", times[2], _rows_of, **where)
+    store.invalidate("candles")
+    store.derived_as_of("candles", times[2], _rows_of, **where)
+    assert len(_DERIVED) == 2  # a write drops what was derived from the old rows
