@@ -355,7 +355,9 @@ def backtest(
 
     ``config`` are the other ``experiments.backtest.run.BacktestConfig`` fields: ``kinds``,
     ``horizons`` (``"24h"`` strings or timedeltas), ``models``, ``venue``, ``retrain_every``,
-    ``step``, ``purge``, ``engine``, ``seed``. Nothing is logged (the CLI logs to MLflow).
+    ``step``, ``purge``, ``engine``, ``seed``. Nothing is logged (the CLI logs to MLflow). The
+    learned models' refits are kept in ``$LEVERCAST_HOME/models`` and a later backtest reuses
+    those it shares (same data, settings, seed, cut and code): the same numbers without refitting.
     """
     from levercast.experiments.backtest.run import BacktestConfig, run_backtest
 
@@ -365,7 +367,7 @@ def backtest(
     settings = BacktestConfig(
         asset=asset, start=_time(start, "start"), end=_time(end, "end"), **config
     )
-    return run_backtest(_dataset(data).store, settings)
+    return run_backtest(_dataset(data).store, settings, cached=True)
 
 
 def evaluate(
@@ -377,14 +379,15 @@ def evaluate(
 ) -> EvaluationResult:
     """Score ``model`` against the dataset's prediction markets (``levercast evaluate``), or
     with ``forecasts=True`` the forward log of ``$LEVERCAST_HOME``; ``.to_frame()`` holds the
-    scored observations. Nothing is logged (the CLI logs to MLflow)."""
+    scored observations. Nothing is logged (the CLI logs to MLflow); the learned models'
+    refits are kept and reused as by ``backtest``."""
     from levercast.experiments.evaluation.evaluate import run_evaluate, score_forward_log
     from levercast.experiments.paths import levercast_home
 
     store = _dataset(data).store
     if forecasts:
         return score_forward_log(store, levercast_home(), seed=seed)
-    return run_evaluate(store, model=model, seed=seed)
+    return run_evaluate(store, model=model, seed=seed, cached=True)
 
 
 def forecaster(

@@ -305,6 +305,7 @@ def _learned_probabilities(
     config: BacktestConfig,
     wanted: list[str],
     training: TrainingConfig | None = None,
+    cached: bool = False,
 ) -> tuple[dict[str, np.ndarray], list[str], dict[str, tuple[str, ...]]]:
     """Walk-forward ``prob_<model>`` for the learned models (NaN where none), the notes and
     the features each model's fits used."""
@@ -319,11 +320,17 @@ def _learned_probabilities(
         seed=config.seed,
         engine=config.engine,
         configs=None if training is None else {"default": training},
+        cached=cached,
     )
     notes = [
         f"learned models refitted every {duration_text(config.retrain_every)} (expanding window), "
         f"training cut {duration_text(config.purge)} before the first decision each fit serves"
     ]
+    if result.reused:
+        notes.append(
+            f"{result.reused} of {result.segments} refits taken from $LEVERCAST_HOME/models, "
+            "kept by an earlier run with the same data, settings, seed and code (the same fits)"
+        )
     return result.probs, notes, result.features
 
 
@@ -377,12 +384,19 @@ def _check_inputs(store: Store, config: BacktestConfig) -> None:
 
 
 def run_backtest(
-    store: Store, config: BacktestConfig, *, training: TrainingConfig | None = None
+    store: Store,
+    config: BacktestConfig,
+    *,
+    training: TrainingConfig | None = None,
+    cached: bool = False,
 ) -> BacktestResult:
     """Walk-forward backtest of ``config.models`` on ``config.asset`` (see module docstring).
 
     ``training`` replaces the shipped training settings of ``default`` (and ``learned``) for
     studies of the fit itself (``experiments.studies.fit_budget``); the CLI never sets it.
+    ``cached`` keeps the learned models' refits in ``$LEVERCAST_HOME/models`` and reuses those
+    made before (``walk_forward_run``: the same probabilities, value for value); the CLI and
+    ``levercast.backtest`` set it.
 
     Raises
     ------
@@ -410,7 +424,9 @@ def run_backtest(
     wanted = [m for m in models if m != "gbm"]
     features: dict[str, tuple[str, ...]] = {}
     if wanted:
-        probs, more, features = _learned_probabilities(store, frame, config, wanted, training)
+        probs, more, features = _learned_probabilities(
+            store, frame, config, wanted, training, cached
+        )
         notes += more
         for m in wanted:
             if m not in probs:

@@ -22,11 +22,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from levercast.experiments.learning import fitting
+from levercast.experiments.learning.fit_cache import (
+    load_walk_forward,
+    save_walk_forward,
+    walk_forward_path,
+)
 from levercast.experiments.learning.training_set import KeyedInputs, TrainingPool
 from levercast.experiments.parallel import run_grid
 from levercast.features.dataset.store import Store
@@ -49,11 +55,25 @@ class _Segment:
     config: TrainingConfig | None = None
     pool: TrainingPool | None = None
     inputs: KeyedInputs | None = None
+    cached: bool = False
 
 
-def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
+def _cached_path(task: _Segment, cut: datetime) -> Path | None:
+    if not task.cached:
+        return None
+    config = task.config or TrainingConfig()
+    return walk_forward_path(task.store, task.assets, config, pd.Timestamp(cut), task.seed)
+
+
+def _fit(task: _Segment, cut: datetime) -> tuple[FittedForecaster, bool]:
+    """The refit at ``cut`` and whether it was taken from the home (``cached``)."""
+    path = _cached_path(task, cut)
+    if path is not None:
+        found = load_walk_forward(path)
+        if found is not None:
+            return found, True
     # Neither the logistic variant nor the liquidation model is scored by backtests.
-    return fitting.fit_default(
+    fitted = fitting.fit_default(
         task.store,
         assets=task.assets,
         cut=pd.Timestamp(cut),
@@ -63,18 +83,22 @@ def _fit(task: _Segment, cut: datetime) -> FittedForecaster:
         liquidations=False,
         pool=task.pool,
     )
+    if path is not None and isinstance(fitted, FittedForecaster):
+        save_walk_forward(fitted, path)
+    return fitted, False
 
 
-def _fit_predict(task: _Segment) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The segment's predictions and the design features of the fit that made them."""
+def _fit_predict(task: _Segment) -> tuple[pd.DataFrame, tuple[str, ...], int]:
+    """The segment's predictions, the design features of the fit that made them and the
+    number of fits taken from the home."""
     try:
-        fitted = _fit(task, task.cut)
+        fitted, reused = _fit(task, task.cut)
     except DataError:  # nothing labelled before the cut yet: these rows fall back to gbm
-        return pd.DataFrame(index=task.rows.index), ()
+        return pd.DataFrame(index=task.rows.index), (), 0
     first = pd.Timestamp(task.rows["t"].min())
     if first < pd.Timestamp(task.cut) + fitted.purge:
         # The fit's own purge is longer than the configured one: refit earlier, never later.
-        fitted = _fit(task, (first - fitted.purge).to_pydatetime())
+        fitted, reused = _fit(task, (first - fitted.purge).to_pydatetime())
     # ``start`` is left out: the grid's windows start at ``t`` (the forecaster's default).
     rows = task.rows.drop(columns=["start"], errors="ignore")
     keys = rows[["asset", "t"]]
@@ -86,8 +110,8 @@ def _fit_predict(task: _Segment) -> tuple[pd.DataFrame, tuple[str, ...]]:
         )
     if fitted.leverage:
         features, maps = inputs.leverage_inputs(keys, fitted.features)
-        return fitted.predict(rows, features, maps), used
-    return fitted.predict(rows, inputs.frame(keys, fitted.features)), used
+        return fitted.predict(rows, features, maps), used, int(reused)
+    return fitted.predict(rows, inputs.frame(keys, fitted.features)), used, int(reused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +126,15 @@ class WalkForwardResult:
         ``model -> design features`` of its fits (frame features, then the contract-relative
         leverage features; the union over the refits in first-seen order): the backtest JSON's
         ``"features"`` of each learned model (INTERFACE.md §4a).
+    segments, reused
+        Segments predicted (one refit each, of every configuration) and refits taken from
+        ``$LEVERCAST_HOME`` instead of fitted (``cached``).
     """
 
     probs: dict[str, np.ndarray]
     features: dict[str, tuple[str, ...]]
+    segments: int = 0
+    reused: int = 0
 
 
 def walk_forward_run(
@@ -120,6 +149,7 @@ def walk_forward_run(
     seed: int,
     engine: str = "threads",
     configs: Mapping[str, TrainingConfig] | None = None,
+    cached: bool = False,
 ) -> WalkForwardResult:
     """``prob_<model>`` of the learned forecasters, refitted every ``every`` (expanding window).
 
@@ -128,6 +158,9 @@ def walk_forward_run(
     shipped fit; ``default_vol`` is the fit without leverage features (its ``prob_default``).
     ``configs`` replaces the training settings of ``"default"`` (and ``learned``) or
     ``"default_vol"`` (studies of the fit itself, ``experiments.studies.fit_budget``).
+    ``cached`` keeps each refit in ``$LEVERCAST_HOME/models`` and takes it from there when the
+    same refit (data, settings, seed, cut, code: ``fit_cache.walk_forward_path``) was made
+    before: the probabilities are the same, value for value, without the fits.
     """
     splits = walk_forward_splits(
         frame["decision_time"], origin=pd.Timestamp(first), every=every, purge=purge
@@ -140,17 +173,29 @@ def walk_forward_run(
     configs = {name: (configs or {}).get(name) or fitting.model_config(name) for name in groups}
     leverage = any(c.use_leverage for c in configs.values())
     pool = inputs = None
-    if splits:
+    # The cuts some group has to fit (all of them unless refits are kept and found).
+    unfitted = [
+        split.cut
+        for split in splits
+        if not cached
+        or any(
+            not walk_forward_path(store, assets, c, split.cut, seed).is_file()
+            for c in configs.values()
+        )
+    ]
+    if unfitted:
         # Shared by every refit of every group (the configurations differ in leverage only).
         pool = TrainingPool.build(
             store,
             assets=assets,
-            cuts=[split.cut for split in splits],
+            cuts=unfitted,
             config=next(iter(configs.values())),
             leverage=leverage,
         )
+    if splits:
         wanted_features = [*BASE_FEATURES, *SCALAR_INPUTS] if leverage else list(BASE_FEATURES)
         inputs = KeyedInputs.compute(store, frame[["asset", "t"]], wanted_features, maps=leverage)
+    segments = reused = 0
     for name, models in groups.items():
         config = configs[name]
         tasks = [
@@ -163,11 +208,14 @@ def walk_forward_run(
                 config,
                 pool,
                 inputs,
+                cached,
             )
             for split in splits
         ]
         results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
-        for split, (predicted, names) in zip(splits, results, strict=True):
+        segments += len(tasks)
+        for split, (predicted, names, from_home) in zip(splits, results, strict=True):
+            reused += from_home
             where = split.rows
             # Outside its domain the forecaster answers with prob_gbm: count that as a fallback.
             domain = np.ones(len(where), bool)
@@ -178,7 +226,8 @@ def walk_forward_run(
                 column = "prob_default" if m == "default_vol" else f"prob_{m}"
                 if column in predicted.columns:
                     out[m][where] = np.where(domain, predicted[column].to_numpy(float), np.nan)
-    return WalkForwardResult(out, {m: tuple(names) for m, names in used.items()})
+    features = {m: tuple(names) for m, names in used.items()}
+    return WalkForwardResult(out, features, segments, reused)
 
 
 def walk_forward_predict(
@@ -192,6 +241,7 @@ def walk_forward_predict(
     purge: timedelta,
     seed: int,
     engine: str = "threads",
+    cached: bool = False,
 ) -> dict[str, np.ndarray]:
     """The ``probs`` of ``walk_forward_run`` (NaN where the forecaster gives none)."""
     return walk_forward_run(
@@ -204,4 +254,5 @@ def walk_forward_predict(
         purge=purge,
         seed=seed,
         engine=engine,
+        cached=cached,
     ).probs

@@ -116,10 +116,17 @@ def _band(fit: WalkForward) -> dict[str, np.ndarray]:
 
 
 def _forecast_columns(
-    store: Store, obs: pd.DataFrame, sets: Any, model: str, base: str, seed: int, recalibrate: bool
+    store: Store,
+    obs: pd.DataFrame,
+    sets: Any,
+    model: str,
+    base: str,
+    seed: int,
+    recalibrate: bool,
+    cached: bool,
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """The model (and market-aware) columns, what produced them, and the sources to score."""
-    raw, used, fallbacks = base_probs(store, obs, sets, base, seed)
+    raw, used, fallbacks = base_probs(store, obs, sets, base, seed, cached=cached)
     raw = np.clip(raw, 0.0, 1.0)
     features = market_features(obs, sets.contracts, raw)
     obs = pd.concat(
@@ -157,6 +164,7 @@ def run_evaluate(
     rule: TradingRule | None = None,
     market_aware_base: str = "gbm",
     recalibrate: bool = True,
+    cached: bool = False,
 ) -> EvaluationResult:
     """Score ``model`` against the dataset's prediction markets (see module docstring).
 
@@ -178,6 +186,9 @@ def run_evaluate(
         The model under ``market_aware`` (its committed prior was fitted with ``gbm``).
     recalibrate
         Recalibrate a model other than ``market_aware`` by kind x horizon (walk-forward).
+    cached
+        Keep the learned model's walk-forward refits in ``$LEVERCAST_HOME`` and reuse them
+        (``experiments.backtest.walk_forward``; the same probabilities, value for value).
     """
     for table in ("markets", "market_prices"):
         if not store.has(table):
@@ -203,7 +214,7 @@ def run_evaluate(
     if obs.empty:
         scores["notes"].append("no observation could be scored")
         return EvaluationResult(obs, scores, model)
-    obs, info, sources = _forecast_columns(store, obs, sets, model, base, seed, recalibrate)
+    obs, info, sources = _forecast_columns(store, obs, sets, model, base, seed, recalibrate, cached)
     scores.update(model_used=info["model_used"], fallbacks_to_gbm=info["fallbacks_to_gbm"])
     blend, w = online_blend(obs, obs["prob_model_raw"].to_numpy(float), prior)
     obs = obs.assign(prob_blend=blend, w_blend=w)

@@ -38,9 +38,16 @@ _PURGE: Final = timedelta(days=30)
 
 
 def base_probs(
-    store: Store, obs: pd.DataFrame, sets: ObservationSet, model: str, seed: int
+    store: Store,
+    obs: pd.DataFrame,
+    sets: ObservationSet,
+    model: str,
+    seed: int,
+    *,
+    cached: bool = False,
 ) -> tuple[np.ndarray, str, int]:
-    """(probability, model used, rows that fell back to ``gbm``) given ``obs["prob_gbm"]``."""
+    """(probability, model used, rows that fell back to ``gbm``) given ``obs["prob_gbm"]``;
+    ``cached``: the learned models' refits are kept and reused (``walk_forward_run``)."""
     gbm = obs["prob_gbm"].to_numpy(float)
     if model == "gbm":
         return gbm, "gbm", 0
@@ -55,6 +62,7 @@ def base_probs(
             every=_RETRAIN,
             purge=_PURGE,
             seed=seed,
+            cached=cached,
         )
         p = np.full(len(obs), np.nan)
         p[frame.index.to_numpy()] = probs[model]

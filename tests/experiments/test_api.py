@@ -220,3 +220,36 @@ def test_a_kalshi_url_names_its_market_or_asks_for_one(synthetic_data):
     with pytest.raises(ConfigError, match="an event of 2 markets"):
         find_market(store, url + "kxbtcd-24jan2017", at)
     assert find_market(store, "kalshi.com/markets/kxbtc/x/kxbtc-24jan01", at) is not None
+
+
+def test_a_second_backtest_reuses_the_refits_and_says_so(ds, tmp_path, monkeypatch):
+    """``lc.backtest`` (and the CLI through it) keeps the walk-forward refits in the home: the
+    same backtest again gives the same numbers without fitting, and its notes say where the
+    fits came from."""
+    from levercast.experiments.learning import fitting
+
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    small = small_training_config(history_days=10.0, n_estimators=10)
+    monkeypatch.setattr(fitting, "model_config", lambda name: small)
+    kwargs = {
+        "asset": "BTC",
+        "start": "2024-01-16T00:00Z",
+        "end": "2024-01-26T00:00Z",
+        "data": ds,
+        "kinds": "close_above,touch",
+        "horizons": ("4h",),
+        "models": ("gbm", "default"),
+        "retrain_every": "4d",
+        "purge": "1d",
+    }
+    first = lc.backtest(**kwargs)
+    real = fitting.fit_default
+    calls: list[object] = []
+    monkeypatch.setattr(fitting, "fit_default", lambda *a, **k: calls.append(k) or real(*a, **k))
+    again = lc.backtest(**kwargs)
+    assert calls == []
+    pd.testing.assert_frame_equal(first.to_frame(), again.to_frame(), check_exact=True)
+    assert first.to_json_dict()["models"] == again.to_json_dict()["models"]
+    assert first.fallbacks["default"] < len(first.to_frame())  # the fits did answer
+    assert not any("refits taken from" in n for n in first.to_json_dict()["notes"])
+    assert any("3 of 3 refits taken from" in n for n in again.to_json_dict()["notes"])

@@ -143,3 +143,65 @@ def test_walk_forward_with_shared_work_predicts_as_fits_made_one_by_one(store, m
         expected[split.rows] = np.where(pred["in_domain"], pred["prob_default"], np.nan)
     assert np.isfinite(got).any()
     np.testing.assert_array_equal(got, expected)
+
+
+def test_kept_refits_predict_as_fresh_ones_and_are_not_fitted_again(store, monkeypatch, tmp_path):
+    """``walk_forward_run(cached=True)``: the first run keeps each refit in the home, a second
+    run fits nothing and gives the same probabilities bit for bit, a missing or corrupt file is
+    refitted (and the pool built for that cut alone), and another seed is another fit."""
+    from levercast.experiments.learning import fit_cache
+
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(fitting, "model_config", lambda name: SMALL)
+    t = pd.date_range(CUTS[0] + pd.Timedelta(days=1), CUTS[-1] + pd.Timedelta(days=3), freq="7h")
+    frame = contract_grid(market_inputs(store, "BTC", t), horizons_hours=(4.0, 24.0))
+    frame["decision_time"] = frame["t"]
+    first = CUTS[0] + pd.Timedelta(days=1)
+
+    reused: list[int] = []
+
+    def run(*, cached: bool, seed: int = 0) -> np.ndarray:
+        result = walk_forward_run(
+            store,
+            frame,
+            wanted=["default"],
+            assets=("BTC",),
+            first=first.to_pydatetime(),
+            every=pd.Timedelta(days=6).to_pytimedelta(),
+            purge=SMALL.purge.to_pytimedelta(),
+            seed=seed,
+            engine="serial",
+            cached=cached,
+        )
+        reused.append(result.reused)
+        return result.probs["default"]
+
+    fresh = run(cached=False)
+    assert not list((tmp_path / "home").rglob("walkforward-*"))  # kept only when asked
+    np.testing.assert_array_equal(run(cached=True), fresh)
+    kept = sorted((tmp_path / "home" / "models").glob("walkforward-*.pkl"))
+    assert len(kept) >= 3 and all(fit_cache.code_digest() in p.name for p in kept)
+
+    real = fitting.fit_default
+    fitted: list[pd.Timestamp] = []
+
+    def counting(*args, **kwargs):
+        fitted.append(kwargs["cut"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fitting, "fit_default", counting)
+    np.testing.assert_array_equal(run(cached=True), fresh)
+    assert fitted == []  # every refit came from the home
+    assert reused == [0, 0, len(kept)]  # and the result says so
+
+    kept[0].unlink()
+    kept[1].write_bytes(b"not a pickle")
+    np.testing.assert_array_equal(run(cached=True), fresh)
+    assert len(fitted) == 2  # the missing and the corrupt one, nothing else
+    assert reused[-1] == len(kept) - 2
+    assert fit_cache.load_walk_forward(kept[1]) is not None  # rewritten whole
+
+    fitted.clear()
+    other = run(cached=True, seed=1)
+    assert len(fitted) == len(kept)  # the seed is part of the fit: none reused
+    assert np.isfinite(other).any()
