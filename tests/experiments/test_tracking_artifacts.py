@@ -75,3 +75,35 @@ def test_an_experiment_with_artifacts_elsewhere_is_not_reused(tmp_path, monkeypa
     assert mlflow.get_experiment(run.info.experiment_id).name == "levercast-test-home"
     assert "forecasts.csv" in _files(home / "mlartifacts" / "levercast-test-home")
     assert not elsewhere.exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_the_evaluation_logs_its_observations_as_parquet_read_back_exact(tmp_path, monkeypatch):
+    from levercast.experiments.tracking import log_evaluation
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LEVERCAST_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    frame = pd.DataFrame(
+        {
+            "market_id": ["a", "a", "b"],
+            "t": pd.to_datetime(["2025-01-01T00:00Z", "2025-01-01T01:00Z", "2025-02-01T00:00Z"]),
+            "prob_model": [0.1234567890123, 0.5, 1 / 3],
+            "outcome": [0.0, 0.0, 1.0],
+        }
+    )
+
+    class Result:
+        def to_json_dict(self):
+            return {"markets": 2, "observations": 3, "model_used": "gbm"}
+
+        def to_frame(self):
+            return frame
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    log = log_evaluation(Result(), params={"model": "gbm"}, fingerprint="f", seed=0, folder=folder)
+    assert log.error is None
+    logged = home / "mlartifacts" / "levercast-evaluate"
+    assert "observations.parquet" in _files(logged) and "observations.csv" not in _files(logged)
+    back = pd.read_parquet(next(logged.rglob("observations.parquet")))
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
