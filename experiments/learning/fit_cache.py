@@ -23,6 +23,12 @@ fingerprint first (the newest cut, then the configuration order given), then a f
 earlier state of the same data directory (a live store gains rows and changes its fingerprint
 with every fetch; a fit made before only knew less, it never saw the future of its cut). A fit
 of another directory is never used.
+
+Walk-forward refits of backtests and the evaluation (``walk_forward_path``, ``save_walk_forward``,
+``load_walk_forward``) are kept beside them as ``walkforward-*.pkl``, whole, and are reused only
+as the very same refit: their names add the seed and ``code_digest`` (the levercast source and
+the numerical libraries' versions) and they have no reuse window. The pricing reuse rule above
+never reads them.
 """
 
 from __future__ import annotations
