@@ -145,7 +145,7 @@ class HourlySeries:
     _ret_bar: IntArray  # index of the later bar of each usable return
     _ret_avail: IntArray  # available_at of that bar
     _ret_prev_avail: IntArray  # available_at of its earlier bar
-    _acc: FloatArray  # unseeded EWMA accumulator of squared returns
+    _acc: FloatArray  # unseeded EWMA accumulator after 0, 1, ... returns (length n_returns + 1)
     _cum_r2: FloatArray  # prefix sums (length n_returns + 1)
     _cum_r4: FloatArray
 
@@ -174,7 +174,7 @@ class HourlySeries:
             _ret_bar=np.flatnonzero(valid) + 1,
             _ret_avail=avail[1:][valid],
             _ret_prev_avail=avail[:-1][valid],
-            _acc=acc,
+            _acc=np.concatenate([[0.0], acc]),
             _cum_r2=np.concatenate([[0.0], np.cumsum(r2)]),
             _cum_r4=np.concatenate([[0.0], np.cumsum(r2 * r2)]),
         )
@@ -204,7 +204,7 @@ class HourlySeries:
             _ret_bar=self._ret_bar[:k],
             _ret_avail=self._ret_avail[:k],
             _ret_prev_avail=self._ret_prev_avail[:k],
-            _acc=self._acc[:k],
+            _acc=self._acc[: k + 1],
             _cum_r2=self._cum_r2[: k + 1],
             _cum_r4=self._cum_r4[: k + 1],
         )
@@ -230,9 +230,7 @@ class HourlySeries:
         lo = np.minimum(lo, hi)
         m = hi - lo
         lam = _decay()
-        # the accumulator after 0, 1, ... returns (also when the bars hold no usable return)
-        acc = np.concatenate([[0.0], self._acc])
-        acc_hi, acc_lo = acc[hi], acc[lo]
+        acc_hi, acc_lo = self._acc[hi], self._acc[lo]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             weighted = acc_hi - lam ** m.astype(np.float64) * acc_lo
             var = weighted * (1.0 - lam) / (1.0 - lam ** m.astype(np.float64))
