@@ -12,7 +12,9 @@ Fits are stored lean (``models.learned.lean``: the classifiers as arrays, from v
 trees so that all are walked at once; v7 writes a plain pickle, protocol 5, instead of a
 joblib file: loading it imports nothing beyond the fit's own classes, 60 ms less per answer; v8:
 the calibrators are Platt sigmoids or isotonic regressions of the base's response, no longer
-``CalibratedClassifierCV`` objects, in the non-lean forms).
+``CalibratedClassifierCV`` objects, in the non-lean forms; v9: the sigmoids are
+``PlattSigmoid``, fitted the same on any number of cores, no longer scikit-learn's private
+``_SigmoidCalibration``).
 
 Reuse rule (``usable_fits``): a cached fit of the same assets and of one of the accepted
 configurations is usable at ``T`` when its labels all resolved by ``T`` (``cut + purge <= T``,
@@ -75,7 +77,7 @@ __all__ = [
 ]
 
 # Bumped whenever the pickled classes or the file names change: older files are never matched.
-CACHE_VERSION: Final = "v8"
+CACHE_VERSION: Final = "v9"
 MAX_REUSE_DAYS: Final = 30.0
 _NAME: Final = re.compile(
     rf"^forecaster-{CACHE_VERSION}-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"

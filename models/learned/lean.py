@@ -294,7 +294,7 @@ def lean_classifier(model: Any) -> LeanClassifier | None:
         if cal is None:
             calibrators[int(group)] = None
             continue
-        if type(cal).__name__ != "_SigmoidCalibration":
+        if type(cal).__name__ != "PlattSigmoid":
             return None  # isotonic: no lean form
         calibrators[int(group)] = (float(cal.a_), float(cal.b_))
     return LeanClassifier(base, calibrators, model.group_column, np.asarray(model.classes_))

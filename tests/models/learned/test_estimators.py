@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.calibration import _SigmoidCalibration
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from levercast.models.learned.estimators import (
+    PlattSigmoid,
     QuantileRegressorSet,
     TimeCalibratedClassifier,
     lightgbm_classifier,
@@ -120,3 +123,41 @@ def test_quantile_set_probabilities_are_monotone_in_threshold():
     # roughly calibrated at the median
     med = model.predict(X)
     assert 0.4 < np.mean(y > med) < 0.6
+
+
+def _platt_data(seed, n=60_000, scale=2.0):
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=n) * scale
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-0.8 * f / scale * 2.0 + 0.3))).astype(int)
+    return f, y
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_platt_sigmoid_fits_the_same_on_one_blas_thread_and_on_two(seed):
+    """60,000 values: OpenBLAS splits a dot product this long across its threads. With these
+    seeds scikit-learn's ``_SigmoidCalibration`` (``g @ F`` in its gradient) ends 1 ulp apart on
+    one thread and on two on the 2-core machine; ``PlattSigmoid`` must not."""
+    f, y = _platt_data(seed)
+    fits = {}
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="blas"):
+            fits[threads] = PlattSigmoid().fit(f, y)
+    assert (fits[1].a_, fits[1].b_) == (fits[2].a_, fits[2].b_)
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(0, 2.0), (1, 0.3), (2, 60.0)])
+def test_platt_sigmoid_is_scikit_learns_fit(seed, scale):
+    """The same likelihood, priors, scaling (``max|f| >= 30``) and optimiser as scikit-learn's:
+    parameters and probabilities agree to the optimiser's tolerance."""
+    f, y = _platt_data(seed, n=20_000, scale=scale)
+    ours, theirs = PlattSigmoid().fit(f, y), _SigmoidCalibration().fit(f, y)
+    assert ours.a_ == pytest.approx(theirs.a_, rel=1e-6, abs=1e-9)
+    assert ours.b_ == pytest.approx(theirs.b_, rel=1e-6, abs=1e-9)
+    np.testing.assert_allclose(ours.predict(f), theirs.predict(f), rtol=0, atol=1e-8)
+    p = ours.predict(np.array([-1e6, 0.0, 1e6]))
+    assert ((p >= 0.0) & (p <= 1.0)).all()
+
+
+def test_platt_sigmoid_names_mismatched_lengths():
+    with pytest.raises(ValueError, match="same length; found 3 and 2"):
+        PlattSigmoid().fit(np.zeros(3), np.array([0, 1]))
