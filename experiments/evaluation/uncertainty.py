@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.stats import norm
 from scipy.stats import t as student
 
@@ -60,6 +61,14 @@ def _interval(
     if upper is not None:
         hi = min(hi, upper)
     return [float(lo), float(hi)]
+
+
+def _codes(labels: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], int]:
+    """Cluster codes in the sorted order of the labels (``np.unique``'s inverse) and their
+    count. By hashing: ``np.unique`` sorts an object array of market ids with Python
+    comparisons, 2.1 s of an evaluation's 176 calls under the profiler."""
+    codes, uniques = pd.factorize(np.asarray(labels), sort=True, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
 
 
 def cluster_skill(
@@ -106,13 +115,11 @@ def cluster_skill(
         raise ValueError("prob, reference and outcome must be finite; found NaN or inf")
     if (w < 0).any() or not np.isfinite(w).all():
         raise ValueError("weights must be finite and >= 0; found otherwise")
-    _, m = np.unique(np.asarray(markets), return_inverse=True)
-    n_m = int(m.max()) + 1
+    m, n_m = _codes(markets)
     if days is None:
         d, n_d = np.zeros(p.size, dtype=np.int64), 1
     else:
-        _, d = np.unique(np.asarray(days), return_inverse=True)
-        n_d = int(d.max()) + 1
+        d, n_d = _codes(days)
     cell = m * n_d + d
     num = np.bincount(cell, weights=w * (p - y) ** 2, minlength=n_m * n_d).reshape(n_m, n_d)
     den = np.bincount(cell, weights=w * (r - y) ** 2, minlength=n_m * n_d).reshape(n_m, n_d)
@@ -151,10 +158,9 @@ def cluster_mean(
     v = np.asarray(values, dtype=float)
     if v.ndim != 1 or v.size == 0 or not np.isfinite(v).all():
         raise ValueError(f"values must be a non-empty finite vector; found {v.size} values")
-    _, c = np.unique(np.asarray(clusters), return_inverse=True)
+    c, n = _codes(clusters)
     if c.shape != v.shape:
         raise ValueError(f"clusters must match values' shape {v.shape}; found {c.shape}")
-    n = int(c.max()) + 1
     sums = np.bincount(c, weights=v, minlength=n)
     sizes = np.bincount(c, minlength=n).astype(float)
     u = _counts(np.random.default_rng(seed), n, n_boot)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from levercast.experiments.evaluation.uncertainty import (
+    _codes,
     cluster_mean,
     cluster_skill,
     small_cluster_factor,
@@ -85,3 +86,20 @@ def test_cluster_mean_of_identical_few_values_has_no_interval():
 def test_rejects_misaligned_rows():
     with pytest.raises(ValueError, match="share one shape"):
         cluster_skill([0.5, 0.5], [0.5], [1.0, 0.0], markets=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([f"0x{i:04x}" for i in np.random.default_rng(0).integers(0, 300, 4000)], object),
+        np.random.default_rng(1).integers(-5, 50, 1000),
+        np.array(["2024-01-02", "2024-01-01", "2024-01-02", "2023-12-31"]),
+        pd.date_range("2024-01-01", periods=9, freq="D", tz="UTC")[[3, 1, 1, 8, 0, 3]].to_numpy(),
+    ],
+)
+def test_cluster_codes_are_np_uniques_inverse(labels):
+    """Hashed cluster codes keep np.unique's sorted order: the same replicates, the same CIs."""
+    _, inverse = np.unique(labels, return_inverse=True)
+    codes, n = _codes(labels)
+    np.testing.assert_array_equal(codes, inverse.reshape(-1))
+    assert n == int(inverse.max()) + 1
