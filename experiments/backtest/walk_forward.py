@@ -30,6 +30,7 @@ import pandas as pd
 from levercast.experiments.learning import fitting
 from levercast.experiments.learning.fit_cache import (
     load_walk_forward,
+    prune_walk_forward,
     save_walk_forward,
     walk_forward_path,
 )
@@ -173,6 +174,8 @@ def walk_forward_run(
     configs = {name: (configs or {}).get(name) or fitting.model_config(name) for name in groups}
     leverage = any(c.use_leverage for c in configs.values())
     pool = inputs = None
+    if cached:
+        prune_walk_forward()  # refits of older code or data, unused for 30 days
     # The cuts some group has to fit (all of them unless refits are kept and found).
     unfitted = [
         split.cut

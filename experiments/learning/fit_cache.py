@@ -30,11 +30,13 @@ Walk-forward refits of backtests and the evaluation (``walk_forward_path``, ``sa
 ``load_walk_forward``) are kept beside them as ``walkforward-*.pkl``, whole, and are reused only
 as the very same refit: their names add the seed and ``code_digest`` (the levercast source and
 the numerical libraries' versions) and they have no reuse window. The pricing reuse rule above
-never reads them.
+never reads them. Those neither written nor read for ``KEEP_IDLE_DAYS`` (30) are removed when a
+backtest or evaluation keeps refits (``prune_walk_forward``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -42,6 +44,7 @@ import pickle
 import re
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -56,6 +59,7 @@ import levercast.markets
 import levercast.models
 from levercast.experiments.paths import levercast_home
 from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError
 from levercast.models.learned.design import TrainingConfig
 from levercast.models.learned.forecaster import FittedForecaster
 
@@ -69,6 +73,7 @@ __all__ = [
     "data_key",
     "load_fit",
     "load_walk_forward",
+    "prune_walk_forward",
     "save_fit",
     "save_walk_forward",
     "single_threaded",
@@ -79,6 +84,8 @@ __all__ = [
 # Bumped whenever the pickled classes or the file names change: older files are never matched.
 CACHE_VERSION: Final = "v9"
 MAX_REUSE_DAYS: Final = 30.0
+# Kept walk-forward refits neither written nor read for this long are removed (prune_walk_forward).
+KEEP_IDLE_DAYS: Final = 30.0
 _NAME: Final = re.compile(
     rf"^forecaster-{CACHE_VERSION}-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"
     r"(?P<assets>[A-Za-z0-9+]+)-(?P<digest>[0-9a-f]+)-(?P<cut>.+)\.pkl$"
@@ -294,4 +301,28 @@ def load_walk_forward(path: Path) -> FittedForecaster | None:
             fitted = pickle.load(f)  # written by save_walk_forward in this home, never a download
     except Exception:  # missing, truncated or foreign: refitted, never trusted
         return None
-    return fitted if isinstance(fitted, FittedForecaster) else None
+    if not isinstance(fitted, FittedForecaster):
+        return None
+    with contextlib.suppress(OSError):  # a read-only home still reads
+        os.utime(path)  # in use: prune_walk_forward keeps it
+    return fitted
+
+
+def prune_walk_forward(max_idle_days: float = KEEP_IDLE_DAYS, *, now: float | None = None) -> int:
+    """Remove the kept walk-forward refits neither written nor read (``load_walk_forward``
+    refreshes a file's time) for ``max_idle_days``; the number removed. Refits made by other
+    code or of another state of the data are never read again (their names differ), so without
+    this ``$LEVERCAST_HOME/models`` grows by a backtest's refits (~290 kB each) after every
+    upgrade or data refresh. ``walk_forward_run`` calls it when it keeps refits."""
+    if max_idle_days < 0:
+        raise ConfigError(f"max_idle_days must be >= 0; found {max_idle_days}")
+    cutoff = (time.time() if now is None else now) - max_idle_days * 86400.0
+    removed = 0
+    for path in _cache_dir().glob("walkforward-*.pkl"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:  # removed by another process meanwhile, or not ours to remove
+            continue
+    return removed

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 import levercast.experiments.learning.fitting as fitting
-from levercast.experiments.learning.fit_cache import cache_path, save_fit, usable_fits
+from levercast.experiments.learning.fit_cache import (
+    cache_path,
+    load_walk_forward,
+    prune_walk_forward,
+    save_fit,
+    save_walk_forward,
+    usable_fits,
+    walk_forward_path,
+)
 from levercast.experiments.learning.fitting import find_or_fit, question_config
 from levercast.experiments.learning.pricers import OnDemandPricer, pricer_for
 from levercast.features.dataset.store import Store
@@ -233,3 +243,26 @@ assert not loaded, loaded
     np.testing.assert_allclose(
         got["prob_learned_logistic"], expected["prob_learned_logistic"], rtol=0, atol=1e-15
     )
+
+
+def test_kept_refits_idle_for_30_days_are_pruned_and_a_read_keeps_one(data, fitted, home):
+    """Refits of older code never match again: the ones neither written nor read for 30 days
+    go; loading a refit refreshes its time; the pricing cache is not touched."""
+    store = Store(data)
+    cuts = [CUT - pd.Timedelta(days=d) for d in (0, 1, 2)]
+    paths = [walk_forward_path(store, ("BTC",), SMALL, c, 0) for c in cuts]
+    for path in paths:
+        save_walk_forward(fitted, path)
+    priced = _cache(store, fitted, CUT)
+    stale = paths[1].with_name(paths[1].name.replace("walkforward-", "walkforward-old"))
+    paths[1].rename(stale)
+    month_ago = time.time() - 31 * 86400
+    for path in (stale, paths[2], priced):
+        os.utime(path, (month_ago, month_ago))
+    assert load_walk_forward(paths[2]) is not None  # read now: kept
+    assert prune_walk_forward() == 1
+    assert not stale.exists()
+    assert paths[0].exists() and paths[2].exists() and priced.exists()
+    assert prune_walk_forward(0.0, now=time.time() + 1) == 2
+    with pytest.raises(Exception, match="max_idle_days must be >= 0; found -1"):
+        prune_walk_forward(-1)
