@@ -404,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["serial", "threads", "joblib", "dask"],
         default="threads",
         help="how walk-forward segments run: serial, threads (two side by side in this process, "
-        "the default; the same numbers as serial), joblib (local processes) or dask",
+        "the default), joblib (local processes; the same numbers as serial and threads) or dask",
     )
     _opt(p, "seed")
 
