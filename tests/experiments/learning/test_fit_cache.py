@@ -23,6 +23,7 @@ from levercast.experiments.learning.fit_cache import (
 from levercast.experiments.learning.fitting import find_or_fit, question_config
 from levercast.experiments.learning.pricers import OnDemandPricer, pricer_for
 from levercast.features.dataset.store import Store
+from levercast.features.errors import ConfigError
 from levercast.models.contracts import Contract, Kind, Resolution
 from levercast.models.pricing.price import price_contract
 from tests.conftest import make_dataset, small_training_config
@@ -264,5 +265,5 @@ def test_kept_refits_idle_for_30_days_are_pruned_and_a_read_keeps_one(data, fitt
     assert not stale.exists()
     assert paths[0].exists() and paths[2].exists() and priced.exists()
     assert prune_walk_forward(0.0, now=time.time() + 1) == 2
-    with pytest.raises(Exception, match="max_idle_days must be >= 0; found -1"):
+    with pytest.raises(ConfigError, match="max_idle_days must be >= 0; found -1"):
         prune_walk_forward(-1)
