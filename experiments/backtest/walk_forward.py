@@ -30,7 +30,7 @@ import pandas as pd
 from levercast.experiments.learning import fitting
 from levercast.experiments.learning.fit_cache import (
     load_walk_forward,
-    prune_walk_forward,
+    prune_cache,
     save_walk_forward,
     walk_forward_path,
 )
@@ -175,7 +175,7 @@ def walk_forward_run(
     leverage = any(c.use_leverage for c in configs.values())
     pool = inputs = None
     if cached:
-        prune_walk_forward()  # refits of older code or data, unused for 30 days
+        prune_cache()  # refits of older code or data, unused for 30 days
     # The cuts some group has to fit (all of them unless refits are kept and found).
     unfitted = [
         split.cut

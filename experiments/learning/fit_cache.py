@@ -2,19 +2,22 @@
 
 A fit is one pickle file named by what it was fitted on::
 
-    forecaster-<layout>-<data dir>-<fingerprint>-<assets>-<config digest>-<cut>.pkl
+    forecaster-<layout>-<code>-<data dir>-<fingerprint>-<assets>-<config digest>-<cut>.pkl
 
-(``<data dir>``: a digest of the dataset directory's resolved path; ``<fingerprint>``:
-``Store.fingerprint()``; ``<config digest>``: of ``TrainingConfig.key()``; ``<cut>``: the training
-cut, ``:`` written ``_``). The layout version changes whenever the pickled classes change, so an
-older file is never matched; a file that does not load as a ``FittedForecaster`` is ignored.
+(``<code>``: ``code_digest``, of the levercast source and the numerical libraries' versions,
+so that a fit made by other code, whose features or labels may be computed differently, is
+never used to answer; ``<data dir>``: a digest of the dataset directory's resolved path;
+``<fingerprint>``: ``Store.fingerprint()``; ``<config digest>``: of ``TrainingConfig.key()``;
+``<cut>``: the training cut, ``:`` written ``_``). The layout version changes whenever the
+pickled classes change, so an older file is never matched; a file that does not load as a
+``FittedForecaster`` is ignored.
 Fits are stored lean (``models.learned.lean``: the classifiers as arrays, from v5; v6 pads the
 trees so that all are walked at once; v7 writes a plain pickle, protocol 5, instead of a
 joblib file: loading it imports nothing beyond the fit's own classes, 60 ms less per answer; v8:
 the calibrators are Platt sigmoids or isotonic regressions of the base's response, no longer
 ``CalibratedClassifierCV`` objects, in the non-lean forms; v9: the sigmoids are
 ``PlattSigmoid``, fitted the same on any number of cores, no longer scikit-learn's private
-``_SigmoidCalibration``).
+``_SigmoidCalibration``; v10: pricing fits' names carry the code digest).
 
 Reuse rule (``usable_fits``): a cached fit of the same assets and of one of the accepted
 configurations is usable at ``T`` when its labels all resolved by ``T`` (``cut + purge <= T``,
@@ -28,10 +31,11 @@ of another directory is never used.
 
 Walk-forward refits of backtests and the evaluation (``walk_forward_path``, ``save_walk_forward``,
 ``load_walk_forward``) are kept beside them as ``walkforward-*.pkl``, whole, and are reused only
-as the very same refit: their names add the seed and ``code_digest`` (the levercast source and
-the numerical libraries' versions) and they have no reuse window. The pricing reuse rule above
-never reads them. Those neither written nor read for ``KEEP_IDLE_DAYS`` (30) are removed when a
-backtest or evaluation keeps refits (``prune_walk_forward``).
+as the very same refit: their names add the seed and they have no reuse window. The pricing
+reuse rule above never reads them. ``prune_cache`` removes what will not be read again: kept
+refits neither written nor read for ``KEEP_IDLE_DAYS`` (30), and pricing and liquidation fits
+of other code untouched as long; backtests and evaluations that keep refits and every new
+pricing fit call it.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ __all__ = [
     "data_key",
     "load_fit",
     "load_walk_forward",
-    "prune_walk_forward",
+    "prune_cache",
     "save_fit",
     "save_walk_forward",
     "single_threaded",
@@ -82,12 +86,12 @@ __all__ = [
 ]
 
 # Bumped whenever the pickled classes or the file names change: older files are never matched.
-CACHE_VERSION: Final = "v9"
+CACHE_VERSION: Final = "v10"
 MAX_REUSE_DAYS: Final = 30.0
-# Kept walk-forward refits neither written nor read for this long are removed (prune_walk_forward).
+# Cache files that will not be read again are removed after this long idle (prune_cache).
 KEEP_IDLE_DAYS: Final = 30.0
 _NAME: Final = re.compile(
-    rf"^forecaster-{CACHE_VERSION}-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"
+    rf"^forecaster-{CACHE_VERSION}-(?P<code>[0-9a-f]+)-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"
     r"(?P<assets>[A-Za-z0-9+]+)-(?P<digest>[0-9a-f]+)-(?P<cut>.+)\.pkl$"
 )
 
@@ -139,7 +143,7 @@ def cache_path(
     """Where the fit of ``assets`` with ``config`` at ``cut`` on ``store`` (as it is now) lives."""
     stamp = pd.Timestamp(cut).isoformat().replace(":", "_")
     name = (
-        f"forecaster-{CACHE_VERSION}-{data_key(store)}-{store.fingerprint()}-"
+        f"forecaster-{CACHE_VERSION}-{code_digest()}-{data_key(store)}-{store.fingerprint()}-"
         f"{'+'.join(assets)}-{config_digest(config)}-{stamp}.pkl"
     )
     return _cache_dir() / name
@@ -173,7 +177,7 @@ def usable_fits(
     root, current, wanted = data_key(store), store.fingerprint(), "+".join(assets)
     max_age = pd.Timedelta(days=max_age_days)
     found: list[tuple[tuple[bool, pd.Timestamp, int], CachedFit]] = []
-    for path in _cache_dir().glob(f"forecaster-{CACHE_VERSION}-{root}-*.pkl"):
+    for path in _cache_dir().glob(f"forecaster-{CACHE_VERSION}-{code_digest()}-{root}-*.pkl"):
         match = _NAME.match(path.name)
         if match is None or match["assets"] != wanted or match["digest"] not in by_digest:
             continue
@@ -308,17 +312,30 @@ def load_walk_forward(path: Path) -> FittedForecaster | None:
     return fitted
 
 
-def prune_walk_forward(max_idle_days: float = KEEP_IDLE_DAYS, *, now: float | None = None) -> int:
-    """Remove the kept walk-forward refits neither written nor read (``load_walk_forward``
-    refreshes a file's time) for ``max_idle_days``; the number removed. Refits made by other
-    code or of another state of the data are never read again (their names differ), so without
-    this ``$LEVERCAST_HOME/models`` grows by a backtest's refits (~290 kB each) after every
-    upgrade or data refresh. ``walk_forward_run`` calls it when it keeps refits."""
+def prune_cache(max_idle_days: float = KEEP_IDLE_DAYS, *, now: float | None = None) -> int:
+    """Remove from ``$LEVERCAST_HOME/models`` what will not be read again once idle for
+    ``max_idle_days`` (by modification time); the number of files removed.
+
+    - kept walk-forward refits neither written nor read (``load_walk_forward`` refreshes a
+      file's time): refits of other code or of another state of the data never match again,
+      and without this the folder grows by a backtest's refits (~290 kB each) after every
+      upgrade or data refresh;
+    - pricing fits (``forecaster-*``) and liquidation fits (``liquidations-*``) whose name does
+      not carry the current ``code_digest``: they are never used again. Those of the current
+      code stay, whatever their age: they answer questions asked at earlier times.
+
+    ``walk_forward_run`` calls it when it keeps refits, and every new pricing fit does.
+    """
     if max_idle_days < 0:
         raise ConfigError(f"max_idle_days must be >= 0; found {max_idle_days}")
     cutoff = (time.time() if now is None else now) - max_idle_days * 86400.0
+    current = f"-{code_digest()}-"
     removed = 0
-    for path in _cache_dir().glob("walkforward-*.pkl"):
+    for path in _cache_dir().iterdir():
+        name = path.name
+        fit = name.startswith(("forecaster-", "liquidations-"))
+        if not (fit or name.startswith("walkforward-")) or (fit and current in name):
+            continue
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()

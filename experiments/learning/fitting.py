@@ -48,6 +48,7 @@ from levercast.experiments.learning.fit_cache import (
     CachedFit,
     cache_path,
     load_fit,
+    prune_cache,
     save_fit,
     single_threaded,
     usable_fits,
@@ -276,6 +277,7 @@ def find_or_fit(
     seconds = time.perf_counter() - started
     path = cache_path(store, assets, config, cut)
     save_fit(fitted, path)
+    prune_cache()  # fits of older code are never read again
     trained = fitted
     # Answer with the fit as it is cached (lean: a later answer from the cache is this one).
     fitted = single_threaded(fitted.lean())  # pricing predicts small batches

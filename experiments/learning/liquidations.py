@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from levercast.experiments.labels.liquidations import liquidation_buckets_of, liquidation_sums
+from levercast.experiments.learning.fit_cache import code_digest
 from levercast.experiments.paths import levercast_home
 from levercast.features.dataset.store import Store
 from levercast.features.liquidation_inputs import liquidation_assets, liquidation_features
@@ -40,7 +41,7 @@ from levercast.models.learned.liquidation_volume import (
 
 __all__ = ["fit_liquidation_model", "load_or_fit_liquidations"]
 
-CACHE_VERSION: Final = "v1"
+CACHE_VERSION: Final = "v2"  # v2: names carry fit_cache.code_digest()
 PURGE: Final = pd.Timedelta(hours=max(LIQ_HORIZONS_HOURS))
 
 
@@ -99,7 +100,9 @@ def _cache_path(store: Store, asset: str, cut: pd.Timestamp) -> Path:
     folder = levercast_home() / "models"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = cut.isoformat().replace(":", "_")
-    return folder / f"liquidations-{CACHE_VERSION}-{store.fingerprint()}-{asset}-{stamp}.joblib"
+    # the code digest: a model of other code, whose windows or features may differ, is refitted
+    name = f"liquidations-{CACHE_VERSION}-{code_digest()}-{store.fingerprint()}-{asset}-{stamp}"
+    return folder / f"{name}.joblib"
 
 
 def load_or_fit_liquidations(

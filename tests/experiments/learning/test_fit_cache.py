@@ -10,11 +10,12 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+import levercast.experiments.learning.fit_cache as fit_cache
 import levercast.experiments.learning.fitting as fitting
 from levercast.experiments.learning.fit_cache import (
     cache_path,
     load_walk_forward,
-    prune_walk_forward,
+    prune_cache,
     save_fit,
     save_walk_forward,
     usable_fits,
@@ -248,7 +249,7 @@ assert not loaded, loaded
 
 def test_kept_refits_idle_for_30_days_are_pruned_and_a_read_keeps_one(data, fitted, home):
     """Refits of older code never match again: the ones neither written nor read for 30 days
-    go; loading a refit refreshes its time; the pricing cache is not touched."""
+    go; loading a refit refreshes its time; a pricing fit of the current code stays."""
     store = Store(data)
     cuts = [CUT - pd.Timedelta(days=d) for d in (0, 1, 2)]
     paths = [walk_forward_path(store, ("BTC",), SMALL, c, 0) for c in cuts]
@@ -261,9 +262,34 @@ def test_kept_refits_idle_for_30_days_are_pruned_and_a_read_keeps_one(data, fitt
     for path in (stale, paths[2], priced):
         os.utime(path, (month_ago, month_ago))
     assert load_walk_forward(paths[2]) is not None  # read now: kept
-    assert prune_walk_forward() == 1
+    assert prune_cache() == 1
     assert not stale.exists()
     assert paths[0].exists() and paths[2].exists() and priced.exists()
-    assert prune_walk_forward(0.0, now=time.time() + 1) == 2
+    assert prune_cache(0.0, now=time.time() + 1) == 2
+    assert priced.exists()
     with pytest.raises(ConfigError, match="max_idle_days must be >= 0; found -1"):
-        prune_walk_forward(-1)
+        prune_cache(-1)
+
+
+def test_a_pricing_fit_of_other_code_is_refitted_and_later_pruned(data, fitted, home, monkeypatch):
+    """The code digest is in the name: a fit made by other code (its features or labels may
+    be computed differently) is never used, and goes once idle for 30 days."""
+    store = Store(data)
+    ours = _cache(store, fitted, CUT)
+    theirs = ours.with_name(ours.name.replace(f"-{fit_cache.code_digest()}-", "-0123456789-"))
+    ours.rename(theirs)
+    assert usable_fits(store, assets=("BTC",), at=AT, configs=[SMALL]) == []
+    calls = []
+    real = fitting.fit_default
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["cut"])
+        return real(*args, **{**kwargs, "liquidations": False, "logistic": False})
+
+    monkeypatch.setattr(fitting, "fit_default", counting)
+    month_ago = time.time() - 31 * 86400
+    os.utime(theirs, (month_ago, month_ago))
+    got = find_or_fit(store, assets=("BTC",), at=AT, config=SMALL)
+    assert calls == [CUT] and got.fitted.cut == CUT and "fitted now" in got.note
+    assert ours.exists() and not theirs.exists()  # the new fit pruned the other code's
+    assert [f.path for f in usable_fits(store, assets=("BTC",), at=AT, configs=[SMALL])] == [ours]
