@@ -91,8 +91,8 @@ MAX_REUSE_DAYS: Final = 30.0
 # Cache files that will not be read again are removed after this long idle (prune_cache).
 KEEP_IDLE_DAYS: Final = 30.0
 _NAME: Final = re.compile(
-    rf"^forecaster-{CACHE_VERSION}-(?P<code>[0-9a-f]+)-(?P<root>[0-9a-f]+)-(?P<fingerprint>[0-9a-f]+)-"
-    r"(?P<assets>[A-Za-z0-9+]+)-(?P<digest>[0-9a-f]+)-(?P<cut>.+)\.pkl$"
+    rf"^forecaster-{CACHE_VERSION}-(?P<code>[0-9a-f]+)-(?P<root>[0-9a-f]+)-"
+    r"(?P<fingerprint>[0-9a-f]+)-(?P<assets>[A-Za-z0-9+]+)-(?P<digest>[0-9a-f]+)-(?P<cut>.+)\.pkl$"
 )
 
 

@@ -336,3 +336,29 @@ def test_side_by_side_fits_equal_the_fits_one_after_another(store):
     ):
         np.testing.assert_array_equal(got.predict_proba(rows), expected.predict_proba(rows))
     assert pickle.dumps(both.liquidations) == pickle.dumps(liquidations)
+
+
+def test_the_liquidation_model_cache_is_keyed_by_the_code(store, tmp_path, monkeypatch):
+    """A liquidation model is reused by the same code only: a file of other code (its windows
+    or features may differ) is refitted, never trusted."""
+    import levercast.experiments.learning.liquidations as liquidations
+
+    monkeypatch.setenv("LEVERCAST_HOME", str(tmp_path / "home"))
+    calls = []
+    real = liquidations.fit_liquidation_model
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["cut"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(liquidations, "fit_liquidation_model", counting)
+    at = CUT + pd.Timedelta(days=8)
+    first = liquidations.load_or_fit_liquidations(store, asset="BTC", at=at)
+    assert first is not None and len(calls) == 1
+    (path,) = (tmp_path / "home" / "models").glob("liquidations-*")
+    assert f"-{fit_cache.code_digest()}-" in path.name
+    again = liquidations.load_or_fit_liquidations(store, asset="BTC", at=at)
+    assert len(calls) == 1 and pickle.dumps(again) == pickle.dumps(first)
+    path.rename(path.with_name(path.name.replace(fit_cache.code_digest(), "0123456789")))
+    liquidations.load_or_fit_liquidations(store, asset="BTC", at=at)
+    assert len(calls) == 2
