@@ -18,20 +18,42 @@ with scikit-learn.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
 from levercast.features.errors import ConfigError
 
-__all__ = ["ENGINES", "run_grid"]
+__all__ = ["ENGINES", "one_blas_thread", "run_grid"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 Engine = Literal["serial", "threads", "joblib", "dask"]
 ENGINES: tuple[str, ...] = ("serial", "threads", "joblib", "dask")
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread inside the block, as it was after it: the same numbers on any number
+    of cores.
+
+    OpenBLAS splits a product above a few thousand values across its threads and adds the
+    partial sums in an order that depends on how many there are, so the evaluation (the
+    market-aware model's Newton steps, the recalibration, the bootstrap's products) moved in
+    its last digits with the core count: 6 values of ``evaluate --model default --json`` came
+    out ~1e-16 apart with ``OPENBLAS_NUM_THREADS=1`` and without. The products are small; one
+    thread costs nothing measurable there (``benchmarks/README.md``). Only the BLAS libraries
+    loaded when the block starts are limited (``threadpoolctl``), so scipy's own is loaded
+    first. LightGBM's OpenMP threads are not BLAS and are not limited.
+    """
+    import scipy.linalg  # noqa: F401  loads scipy's bundled OpenBLAS so that it is limited too
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _progress(done: int, total: int, started: float, enabled: bool) -> None:

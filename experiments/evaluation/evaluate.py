@@ -57,6 +57,7 @@ from levercast.experiments.evaluation.trading import TradingRule, simulate_tradi
 from levercast.experiments.learning.market_aware import WalkForward
 from levercast.experiments.learning.market_features import market_features
 from levercast.experiments.learning.market_observations import scored_observations
+from levercast.experiments.parallel import one_blas_thread
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
 from levercast.features.timeutil import format_utc, parse_utc
@@ -190,6 +191,30 @@ def run_evaluate(
         Keep the learned model's walk-forward refits in ``$LEVERCAST_HOME`` and reuse them
         (``experiments.backtest.walk_forward``; the same probabilities, value for value).
     """
+    with one_blas_thread():  # the same numbers on any number of cores
+        return _evaluate(
+            store,
+            model=model,
+            seed=seed,
+            prior=prior,
+            rule=rule,
+            market_aware_base=market_aware_base,
+            recalibrate=recalibrate,
+            cached=cached,
+        )
+
+
+def _evaluate(
+    store: Store,
+    *,
+    model: str,
+    seed: int,
+    prior: BlendPrior | None,
+    rule: TradingRule | None,
+    market_aware_base: str,
+    recalibrate: bool,
+    cached: bool,
+) -> EvaluationResult:
     for table in ("markets", "market_prices"):
         if not store.has(table):
             raise DataError(f"evaluate needs the {table} table; found none in {store.root}")
@@ -281,6 +306,11 @@ def score_forward_log(store: Store, home: Path, *, seed: int = 0) -> EvaluationR
     probability); a row is scored once its market has a winner in ``store`` that resolved after
     the row's time. Without a log: an empty result with a note.
     """
+    with one_blas_thread():  # the same numbers on any number of cores
+        return _score_forward_log(store, home, seed=seed)
+
+
+def _score_forward_log(store: Store, home: Path, *, seed: int) -> EvaluationResult:
     from levercast.experiments.evaluation.forward_log import forecasts_path, read_forecasts
 
     log = read_forecasts(home)

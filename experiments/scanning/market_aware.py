@@ -24,6 +24,7 @@ from levercast.experiments.learning.market_aware import (
 )
 from levercast.experiments.learning.market_features import market_features
 from levercast.experiments.learning.market_observations import scored_observations
+from levercast.experiments.parallel import one_blas_thread
 from levercast.experiments.scanning.pricing import Priced
 from levercast.features.dataset.store import Store
 from levercast.models.learned.market_aware import PriorStrength, market_prior
@@ -72,6 +73,13 @@ def market_aware_bands(
     priced: list[Priced], store: Store, at: datetime
 ) -> tuple[dict[str, tuple[float, float, float]], list[str]]:
     """``market_id -> (prob, lo, hi)`` of the quoted, undecided rows, and notes."""
+    with one_blas_thread():  # the same numbers on any number of cores
+        return _bands(priced, store, at)
+
+
+def _bands(
+    priced: list[Priced], store: Store, at: datetime
+) -> tuple[dict[str, tuple[float, float, float]], list[str]]:
     rows = _quoted(priced)
     if not rows:
         return {}, []

@@ -5,7 +5,7 @@ import statistics
 import numpy as np
 import pytest
 
-from levercast.experiments.parallel import run_grid
+from levercast.experiments.parallel import one_blas_thread, run_grid
 from levercast.features.errors import ConfigError
 
 # Worker processes import the task function by module path, and test modules are not
@@ -103,3 +103,28 @@ def test_a_store_travels_to_joblib_workers(synthetic_data):
         store.tables(),
         store.tables(),
     ]
+
+
+def test_one_blas_thread_gives_the_one_thread_product_on_two_and_restores_the_threads():
+    """A reduction that OpenBLAS splits across two threads (``X.T @ w``, 200,000 rows) comes
+    out as on one thread inside ``one_blas_thread``, even under an outer two-thread setting;
+    every BLAS library (numpy's and scipy's) is on one thread inside and as before after."""
+    import scipy.linalg  # noqa: F401  both OpenBLAS builds loaded, as in an evaluation
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    rng = np.random.default_rng(0)
+    X, w = rng.normal(size=(200_000, 12)), rng.random(200_000)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = X.T @ w
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = X.T @ w
+        if np.array_equal(one, two):
+            pytest.skip("BLAS gives the same sums on two threads here (one core?)")
+        before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        with one_blas_thread():
+            inside = X.T @ w
+            threads = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert np.array_equal(inside, one)
+    assert len(threads) >= 2 and set(threads) == {1}
+    assert after == before

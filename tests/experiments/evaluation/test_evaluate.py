@@ -181,6 +181,26 @@ def test_same_seed_identical(eval_dir, evaluated):
     assert again == evaluated.to_json_dict()
 
 
+def test_the_evaluation_runs_blas_on_one_thread(eval_dir, evaluated, monkeypatch):
+    """Scored under ``one_blas_thread`` (the same numbers on any number of cores): every BLAS
+    library is on one thread while the scores are computed, and the result is unchanged."""
+    from threadpoolctl import threadpool_info
+
+    import levercast.experiments.evaluation.evaluate as evaluate
+
+    seen: list[list[int]] = []
+    real = evaluate.score_sources
+
+    def spying(*args, **kwargs):
+        seen.append([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "score_sources", spying)
+    again = run_evaluate(Store(eval_dir), model="gbm", seed=1).to_json_dict()
+    assert len(seen) == 1 and seen[0] and set(seen[0]) == {1}
+    assert again == evaluated.to_json_dict()
+
+
 def test_resolution_fields_change_no_forecast(eval_dir, evaluated, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(eval_dir, other)
