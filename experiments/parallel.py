@@ -4,7 +4,8 @@ Results are identical whichever engine runs them: tasks carry their own seeds an
 back in task order. One exception measured: a 12-month ``default`` backtest with ``joblib`` gave
 366 of 142,155 probabilities 1 ulp (<= 2.2e-16) away from ``serial``, the other probabilities
 equal (arrays rebuilt in a worker probably take another SIMD path in numpy's exp/log). The
-``threads`` engine runs tasks side by side in this process (``n_jobs`` threads): the same
+``threads`` engine runs tasks side by side in this process (``n_jobs`` threads, by default one
+per core the process may use: ``usable_cores``): the same
 arrays and the same code paths as ``serial``, bit for bit, and worth it for tasks that spend
 their time where the GIL is released (LightGBM, numpy, pyarrow): the walk-forward refits of a
 backtest (12 months of BTC with ``default``: 30.6-36.1 s against 35.2-38.6 s serial on 2 cores
@@ -27,12 +28,50 @@ from typing import Any, Literal, TypeVar
 
 from levercast.features.errors import ConfigError
 
-__all__ = ["ENGINES", "one_blas_thread", "run_grid"]
+__all__ = [
+    "ENGINES",
+    "Progress",
+    "counted",
+    "no_progress",
+    "one_blas_thread",
+    "run_grid",
+    "usable_cores",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
 Engine = Literal["serial", "threads", "joblib", "dask"]
 ENGINES: tuple[str, ...] = ("serial", "threads", "joblib", "dask")
+# ``progress(done, total, label)``: how long jobs report their steps (``total`` None: not known
+# yet); the CLI draws it as a bar on stderr (``experiments.cli.progress``).
+Progress = Callable[[int, int | None, str], None]
+
+
+def no_progress(done: int, total: int | None, label: str) -> None:
+    """The default ``Progress``: nothing."""
+
+
+def counted(progress: Progress) -> Progress:
+    """``progress`` for a job of steps some of which are counted: an uncounted step
+    (``total`` None) after a counted one keeps the count shown (``13/13 refits`` then
+    ``13/13 scores``) instead of starting over."""
+    shown: list[int | None] = [0, None]
+
+    def tick(done: int, total: int | None, label: str) -> None:
+        if total is None and shown[1] is not None:
+            done, total = int(shown[0] or 0), shown[1]
+        shown[:] = [done, total]
+        progress(done, total, label)
+
+    return tick
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity and a container's CPU quota
+    (``joblib.cpu_count``, which reads both), at least 1."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
 
 
 @contextlib.contextmanager
@@ -67,9 +106,10 @@ def run_grid(
     tasks: Sequence[T],
     *,
     engine: str = "serial",
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     address: str | None = None,
     progress: bool = True,
+    on_done: Callable[[int, int], None] | None = None,
 ) -> list[R]:
     """Apply ``func`` to every task and return the results in task order.
 
@@ -83,46 +123,88 @@ def run_grid(
         ``serial``, ``threads`` (this process), ``joblib`` (loky processes) or ``dask``
         (distributed).
     n_jobs
-        Threads, or local workers for joblib and a local Dask cluster.
+        Threads, or local workers for joblib and a local Dask cluster; default one per usable
+        core (``usable_cores``), at most one per task. The results do not depend on it.
     address
         Dask scheduler address; default ``$LEVERCAST_DASK_SCHEDULER`` or a local cluster.
     progress
         Print progress lines on stderr.
+    on_done
+        Called as ``on_done(done, total)`` each time a task finishes (from the thread that
+        finished it with ``threads``; after all of them with ``joblib``).
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}; found {engine!r}")
-    if n_jobs < 1:
+    if n_jobs is not None and n_jobs < 1:
         raise ConfigError(f"n_jobs must be >= 1; found {n_jobs}")
+    jobs = n_jobs if n_jobs is not None else max(1, min(usable_cores(), len(tasks)))
     started = time.perf_counter()
     total = len(tasks)
+    finished = on_done or (lambda done, total: None)
     if engine == "serial":
         out = []
         for i, task in enumerate(tasks, 1):
             out.append(func(task))
+            finished(i, total)
             if i == total or i % max(1, total // 10) == 0:
                 _progress(i, total, started, progress)
         return out
     if engine == "threads":
-        from concurrent.futures import ThreadPoolExecutor
-
-        out = []
-        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="levercast-grid") as pool:
-            for i, result in enumerate(pool.map(func, tasks), 1):  # in task order
-                out.append(result)
-                if i == total or i % max(1, total // 10) == 0:
-                    _progress(i, total, started, progress)
-        return out
+        return _run_threads(
+            func, tasks, jobs=jobs, started=started, progress=progress, on_done=finished
+        )
     if engine == "joblib":
         from joblib import Parallel, delayed
 
         results: list[R] = list(
-            Parallel(n_jobs=n_jobs, verbose=5 if progress else 0)(delayed(func)(t) for t in tasks)
+            Parallel(n_jobs=jobs, verbose=5 if progress else 0)(delayed(func)(t) for t in tasks)
         )
+        finished(total, total)
         _progress(total, total, started, progress)
         return results
     return _run_dask(
-        func, tasks, n_jobs=n_jobs, address=address, started=started, progress=progress
+        func,
+        tasks,
+        n_jobs=jobs,
+        address=address,
+        started=started,
+        progress=progress,
+        on_done=finished,
     )
+
+
+def _run_threads(
+    func: Callable[[T], R],
+    tasks: Sequence[T],
+    *,
+    jobs: int,
+    started: float,
+    progress: bool,
+    on_done: Callable[[int, int], None],
+) -> list[R]:
+    """The tasks on ``jobs`` threads of this process; results in task order, ``on_done`` as each
+    finishes (in whatever order they finish)."""
+    import threading
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    total = len(tasks)
+    lock = threading.Lock()
+    done = 0
+
+    def count(_: Future[R]) -> None:
+        nonlocal done
+        with lock:
+            done += 1
+            n = done
+            on_done(n, total)
+        if n == total or n % max(1, total // 10) == 0:
+            _progress(n, total, started, progress)
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="levercast-grid") as pool:
+        futures = [pool.submit(func, task) for task in tasks]
+        for future in futures:
+            future.add_done_callback(count)
+        return [future.result() for future in futures]  # in task order; the first error raises
 
 
 def _run_dask(
@@ -133,6 +215,7 @@ def _run_dask(
     address: str | None,
     started: float,
     progress: bool,
+    on_done: Callable[[int, int], None],
 ) -> list[R]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -152,6 +235,7 @@ def _run_dask(
     try:
         futures = client.map(func, list(tasks), pure=False)
         for done, _future in enumerate(as_completed(futures), 1):
+            on_done(done, len(futures))
             if done == len(futures) or done % max(1, len(futures) // 10) == 0:
                 _progress(done, len(futures), started, progress)
         return list(client.gather(futures))

@@ -128,3 +128,47 @@ def test_one_blas_thread_gives_the_one_thread_product_on_two_and_restores_the_th
     assert np.array_equal(inside, one)
     assert len(threads) >= 2 and set(threads) == {1}
     assert after == before
+
+
+@pytest.mark.parametrize("engine", ["serial", "threads", "joblib"])
+def test_on_done_counts_every_finished_task(engine):
+    calls: list[tuple[int, int]] = []
+    out = run_grid(
+        simulate, TASKS, engine=engine, progress=False, on_done=lambda d, t: calls.append((d, t))
+    )
+    assert out == run_grid(simulate, TASKS, engine="serial", progress=False)
+    assert calls[-1] == (len(TASKS), len(TASKS))
+    if engine != "joblib":  # joblib reports once, when every task is back
+        assert sorted(calls) == [(i, len(TASKS)) for i in range(1, len(TASKS) + 1)]
+
+
+_THREADS_USED = """
+import os, sys, threading, time
+os.sched_setaffinity(0, {cores})
+from levercast.experiments.parallel import run_grid, usable_cores
+def name(_):
+    time.sleep(0.05)
+    return threading.current_thread().name
+names = run_grid(name, range(6), engine="threads", progress=False)
+print(usable_cores(), len(set(names)))
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "sched_setaffinity"), reason="no CPU affinity here"
+)
+def test_threads_default_to_one_per_usable_core():
+    """``n_jobs`` left out: as many threads as cores the process may run on (its affinity)."""
+    import os
+    import subprocess
+    import sys
+
+    cores = sorted(os.sched_getaffinity(0))
+    for allowed in ({cores[0]}, set(cores[:2])):
+        code = _THREADS_USED.format(cores=allowed)
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        usable, threads = map(int, done.stdout.split())
+        assert usable == len(allowed)
+        assert threads == len(allowed)
