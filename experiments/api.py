@@ -29,7 +29,7 @@ Times are ISO-8601 strings with an offset or tz-aware datetimes (a naive time is
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -348,6 +348,7 @@ def backtest(
     start: TimeLike,
     end: TimeLike,
     data: Dataset | str | os.PathLike[str] | None = None,
+    progress: Callable[[int, int | None, str], None] | None = None,
     **config: Any,
 ) -> BacktestResult:
     """A walk-forward backtest (``levercast backtest``) returning ``BacktestResult``
@@ -358,6 +359,7 @@ def backtest(
     ``step``, ``purge``, ``engine``, ``seed``. Nothing is logged (the CLI logs to MLflow). The
     learned models' refits are kept in ``$LEVERCAST_HOME/models`` and a later backtest reuses
     those it shares (same data, settings, seed, cut and code): the same numbers without refitting.
+    ``progress(done, total, label)``, when given, is told of each step (the refits counted).
     """
     from levercast.experiments.backtest.run import BacktestConfig, run_backtest
 
@@ -367,7 +369,7 @@ def backtest(
     settings = BacktestConfig(
         asset=asset, start=_time(start, "start"), end=_time(end, "end"), **config
     )
-    return run_backtest(_dataset(data).store, settings, cached=True)
+    return run_backtest(_dataset(data).store, settings, cached=True, progress=progress)
 
 
 def evaluate(
@@ -376,18 +378,19 @@ def evaluate(
     data: Dataset | str | os.PathLike[str] | None = None,
     seed: int = 0,
     forecasts: bool = False,
+    progress: Callable[[int, int | None, str], None] | None = None,
 ) -> EvaluationResult:
     """Score ``model`` against the dataset's prediction markets (``levercast evaluate``), or
     with ``forecasts=True`` the forward log of ``$LEVERCAST_HOME``; ``.to_frame()`` holds the
     scored observations. Nothing is logged (the CLI logs to MLflow); the learned models'
-    refits are kept and reused as by ``backtest``."""
+    refits are kept and reused as by ``backtest``; ``progress`` as there."""
     from levercast.experiments.evaluation.evaluate import run_evaluate, score_forward_log
     from levercast.experiments.paths import levercast_home
 
     store = _dataset(data).store
     if forecasts:
         return score_forward_log(store, levercast_home(), seed=seed)
-    return run_evaluate(store, model=model, seed=seed, cached=True)
+    return run_evaluate(store, model=model, seed=seed, cached=True, progress=progress)
 
 
 def forecaster(

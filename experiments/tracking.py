@@ -320,6 +320,9 @@ def _mlflow_turn() -> Iterator[None]:
 
 def _prepare_mlflow_env() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow's INFO lines ("Creating initial MLflow database tables...") are not for people
+    # waiting on a levercast command; its warnings and errors still show. Read at its import.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name, value in _MLFLOW_HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
 

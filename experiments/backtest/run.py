@@ -42,7 +42,7 @@ from levercast.experiments.backtest.contracts import (
 from levercast.experiments.backtest.walk_forward import walk_forward_run
 from levercast.experiments.labels.outcomes import label_frame
 from levercast.experiments.metrics import score_backtest
-from levercast.experiments.parallel import ENGINES
+from levercast.experiments.parallel import ENGINES, Progress, counted, no_progress
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError
 from levercast.features.timeutil import (
@@ -306,6 +306,7 @@ def _learned_probabilities(
     wanted: list[str],
     training: TrainingConfig | None = None,
     cached: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[dict[str, np.ndarray], list[str], dict[str, tuple[str, ...]]]:
     """Walk-forward ``prob_<model>`` for the learned models (NaN where none), the notes and
     the features each model's fits used."""
@@ -321,6 +322,7 @@ def _learned_probabilities(
         engine=config.engine,
         configs=None if training is None else {"default": training},
         cached=cached,
+        progress=progress,
     )
     notes = [
         f"learned models refitted every {duration_text(config.retrain_every)} (expanding window), "
@@ -389,6 +391,7 @@ def run_backtest(
     *,
     training: TrainingConfig | None = None,
     cached: bool = False,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """Walk-forward backtest of ``config.models`` on ``config.asset`` (see module docstring).
 
@@ -396,7 +399,8 @@ def run_backtest(
     studies of the fit itself (``experiments.studies.fit_budget``); the CLI never sets it.
     ``cached`` keeps the learned models' refits in ``$LEVERCAST_HOME/models`` and reuses those
     made before (``walk_forward_run``: the same probabilities, value for value); the CLI and
-    ``levercast.backtest`` set it.
+    ``levercast.backtest`` set it. ``progress(done, total, label)`` is told of each step
+    (contracts, outcomes, the learned models' walk-forward refits, scores).
 
     Raises
     ------
@@ -405,7 +409,10 @@ def run_backtest(
     DataError
         Unreadable tables.
     """
+    tick = counted(progress or no_progress)
+
     _check_inputs(store, config)
+    tick(0, None, "contracts")
     frame, dropped = _contract_frame(store, config)
     notes: list[str] = []
     fallbacks: dict[str, int] = {}
@@ -417,6 +424,7 @@ def run_backtest(
             f"nothing to backtest"
         )
     frame["prob_gbm"] = gbm_frame_probabilities(frame)
+    tick(0, None, "outcomes")
     outcome, unlabelled = _label(store, frame)
     frame["outcome"] = outcome
     frame["scored"] = np.isfinite(outcome)
@@ -425,7 +433,7 @@ def run_backtest(
     features: dict[str, tuple[str, ...]] = {}
     if wanted:
         probs, more, features = _learned_probabilities(
-            store, frame, config, wanted, training, cached
+            store, frame, config, wanted, training, cached, tick
         )
         notes += more
         for m in wanted:
@@ -435,6 +443,7 @@ def run_backtest(
             missing = ~np.isfinite(probs[m])
             fallbacks[m] = int((missing & frame["scored"].to_numpy()).sum())
             frame[f"prob_{m}"] = np.where(missing, frame["prob_gbm"].to_numpy(), probs[m])
+    tick(0, None, "scores")
     frame["block_day"] = frame["decision_time"].dt.floor("D")
     scored = frame[frame["scored"]].reset_index(drop=True)
     scores = score_backtest(scored, tuple(models), config.seed)

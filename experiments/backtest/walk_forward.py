@@ -35,7 +35,7 @@ from levercast.experiments.learning.fit_cache import (
     walk_forward_path,
 )
 from levercast.experiments.learning.training_set import KeyedInputs, TrainingPool
-from levercast.experiments.parallel import run_grid
+from levercast.experiments.parallel import Progress, no_progress, run_grid
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
 from levercast.models.learned.design import BASE_FEATURES, TrainingConfig
@@ -151,6 +151,7 @@ def walk_forward_run(
     engine: str = "threads",
     configs: Mapping[str, TrainingConfig] | None = None,
     cached: bool = False,
+    progress: Progress | None = None,
 ) -> WalkForwardResult:
     """``prob_<model>`` of the learned forecasters, refitted every ``every`` (expanding window).
 
@@ -162,7 +163,10 @@ def walk_forward_run(
     ``cached`` keeps each refit in ``$LEVERCAST_HOME/models`` and takes it from there when the
     same refit (data, settings, seed, cut, code: ``fit_cache.walk_forward_path``) was made
     before: the probabilities are the same, value for value, without the fits.
+    ``progress(done, total, label)`` is told of each step: the training pool, the rows' inputs,
+    then each refit as it finishes (``total``: the refits of every configuration).
     """
+    tick = progress or no_progress
     splits = walk_forward_splits(
         frame["decision_time"], origin=pd.Timestamp(first), every=every, purge=purge
     )
@@ -186,7 +190,9 @@ def walk_forward_run(
             for c in configs.values()
         )
     ]
+    total = len(splits) * len(groups)
     if unfitted:
+        tick(0, total, "training set")
         # Shared by every refit of every group (the configurations differ in leverage only).
         pool = TrainingPool.build(
             store,
@@ -196,6 +202,7 @@ def walk_forward_run(
             leverage=leverage,
         )
     if splits:
+        tick(0, total, "inputs")
         wanted_features = [*BASE_FEATURES, *SCALAR_INPUTS] if leverage else list(BASE_FEATURES)
         inputs = KeyedInputs.compute(store, frame[["asset", "t"]], wanted_features, maps=leverage)
     segments = reused = 0
@@ -215,7 +222,12 @@ def walk_forward_run(
             )
             for split in splits
         ]
-        results = run_grid(_fit_predict, tasks, engine=engine, progress=False)
+        offset = segments
+
+        def finished(done: int, _: int, offset: int = offset) -> None:
+            tick(offset + done, total, "refits")
+
+        results = run_grid(_fit_predict, tasks, engine=engine, progress=False, on_done=finished)
         segments += len(tasks)
         for split, (predicted, names, from_home) in zip(splits, results, strict=True):
             reused += from_home
@@ -245,6 +257,7 @@ def walk_forward_predict(
     seed: int,
     engine: str = "threads",
     cached: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
     """The ``probs`` of ``walk_forward_run`` (NaN where the forecaster gives none)."""
     return walk_forward_run(
@@ -258,4 +271,5 @@ def walk_forward_predict(
         seed=seed,
         engine=engine,
         cached=cached,
+        progress=progress,
     ).probs

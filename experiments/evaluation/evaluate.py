@@ -57,7 +57,7 @@ from levercast.experiments.evaluation.trading import TradingRule, simulate_tradi
 from levercast.experiments.learning.market_aware import WalkForward
 from levercast.experiments.learning.market_features import market_features
 from levercast.experiments.learning.market_observations import scored_observations
-from levercast.experiments.parallel import one_blas_thread
+from levercast.experiments.parallel import Progress, counted, no_progress, one_blas_thread
 from levercast.features.dataset.store import Store
 from levercast.features.errors import DataError
 from levercast.features.timeutil import format_utc, parse_utc
@@ -125,9 +125,11 @@ def _forecast_columns(
     seed: int,
     recalibrate: bool,
     cached: bool,
+    tick: Progress,
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """The model (and market-aware) columns, what produced them, and the sources to score."""
-    raw, used, fallbacks = base_probs(store, obs, sets, base, seed, cached=cached)
+    tick(0, None, f"{base} probabilities")
+    raw, used, fallbacks = base_probs(store, obs, sets, base, seed, cached=cached, progress=tick)
     raw = np.clip(raw, 0.0, 1.0)
     features = market_features(obs, sets.contracts, raw)
     obs = pd.concat(
@@ -139,6 +141,7 @@ def _forecast_columns(
     )
     info: dict[str, Any] = {"model_used": used, "fallbacks_to_gbm": fallbacks}
     sources = list(_SOURCES)
+    tick(0, None, "market-aware model")
     aware, aware_info = market_aware_probs(features, obs, base)
     if model == "market_aware":
         info["model_used"] = f"market_aware over {used}"
@@ -148,6 +151,7 @@ def _forecast_columns(
     info["market_aware"] = aware_info
     sources.append("market_aware")
     if recalibrate:
+        tick(0, None, "recalibration")
         recal, recal_info = recalibrated_probs(features, obs, base)
         info["recalibration"] = recal_info
         sources.append("model_raw")
@@ -166,6 +170,7 @@ def run_evaluate(
     market_aware_base: str = "gbm",
     recalibrate: bool = True,
     cached: bool = False,
+    progress: Progress | None = None,
 ) -> EvaluationResult:
     """Score ``model`` against the dataset's prediction markets (see module docstring).
 
@@ -190,6 +195,8 @@ def run_evaluate(
     cached
         Keep the learned model's walk-forward refits in ``$LEVERCAST_HOME`` and reuse them
         (``experiments.backtest.walk_forward``; the same probabilities, value for value).
+    progress
+        Told of each step as ``progress(done, total, label)`` (the walk-forward refits counted).
     """
     with one_blas_thread():  # the same numbers on any number of cores
         return _evaluate(
@@ -201,6 +208,7 @@ def run_evaluate(
             market_aware_base=market_aware_base,
             recalibrate=recalibrate,
             cached=cached,
+            progress=progress or no_progress,
         )
 
 
@@ -214,11 +222,15 @@ def _evaluate(
     market_aware_base: str,
     recalibrate: bool,
     cached: bool,
+    progress: Progress,
 ) -> EvaluationResult:
+    tick = counted(progress)
+
     for table in ("markets", "market_prices"):
         if not store.has(table):
             raise DataError(f"evaluate needs the {table} table; found none in {store.root}")
     prior = prior if prior is not None else load_prior()
+    tick(0, None, "observations")
     sets = scored_observations(store)
     obs = sets.obs
     base = market_aware_base if model == "market_aware" else model
@@ -239,13 +251,17 @@ def _evaluate(
     if obs.empty:
         scores["notes"].append("no observation could be scored")
         return EvaluationResult(obs, scores, model)
-    obs, info, sources = _forecast_columns(store, obs, sets, model, base, seed, recalibrate, cached)
+    obs, info, sources = _forecast_columns(
+        store, obs, sets, model, base, seed, recalibrate, cached, tick
+    )
+    tick(0, None, "scores")
     scores.update(model_used=info["model_used"], fallbacks_to_gbm=info["fallbacks_to_gbm"])
     blend, w = online_blend(obs, obs["prob_model_raw"].to_numpy(float), prior)
     obs = obs.assign(prob_blend=blend, w_blend=w)
     scores.update(score_sources(obs, sources, seed))
     scores["by_family"] = group_rows(obs, ["family", "kind"], sources, seed)
     scores["by_kind"] = group_rows(obs, ["kind"], sources, seed)
+    tick(0, None, "trading")
     scores["trading"] = simulate_trading(
         obs,
         obs["prob_model"].to_numpy(float),
@@ -269,6 +285,7 @@ def _evaluate(
     tuned = (info.get("market_aware") or {}).get("prior") or {}
     recal = (info.get("recalibration") or {}).get("prior") or {}
     since = tuned.get("tuned_until") if model == "market_aware" else recal.get("tuned_until")
+    tick(0, None, "held-out scores")
     scores["held_out"] = held_out_scores(obs, since or tuned.get("tuned_until"), sources, seed)
     scores["path_venues"] = {str(k): int(v) for k, v in obs["path_venue"].value_counts().items()}
     scores["ambiguous_paths_priced"] = int((obs["ambiguity"] != "").sum())

@@ -27,6 +27,7 @@ from levercast.experiments.learning.market_aware import (
     walk_forward,
 )
 from levercast.experiments.learning.market_observations import ObservationSet
+from levercast.experiments.parallel import Progress
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ConfigError, DataError, UnsupportedContract
 
@@ -45,9 +46,11 @@ def base_probs(
     seed: int,
     *,
     cached: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, str, int]:
     """(probability, model used, rows that fell back to ``gbm``) given ``obs["prob_gbm"]``;
-    ``cached``: the learned models' refits are kept and reused (``walk_forward_run``)."""
+    ``cached``: the learned models' refits are kept and reused (``walk_forward_run``), each
+    reported to ``progress`` as it finishes."""
     gbm = obs["prob_gbm"].to_numpy(float)
     if model == "gbm":
         return gbm, "gbm", 0
@@ -63,6 +66,7 @@ def base_probs(
             purge=_PURGE,
             seed=seed,
             cached=cached,
+            progress=progress,
         )
         p = np.full(len(obs), np.nan)
         p[frame.index.to_numpy()] = probs[model]

@@ -177,6 +177,32 @@ def test_concurrent_commands_on_one_home_all_log(home):
     assert len(client.search_runs([experiment.experiment_id])) == 3
 
 
+ONE_LOG = """
+from levercast.experiments.tracking import RunRecord, log_run
+log = log_run(RunRecord("levercast-quiet", "r", {"n": 1}, {"data_fingerprint": "f", "seed": "0"},
+                        {"m": 1.0}))
+print(log.run_id or "FAILED", log.error)
+"""
+
+
+@pytest.mark.slow
+def test_a_first_run_on_a_new_home_prints_no_mlflow_info_lines(home):
+    """MLflow says "Creating initial MLflow database tables..." at INFO on a new sqlite store:
+    not a line for a person waiting on a command (it also broke the progress bar)."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_LOGGING_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_LOG],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**env, "LEVERCAST_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "FAILED" not in done.stdout, done.stdout + done.stderr[-2000:]
+    assert (home / "mlflow.db").is_file()
+    assert "INFO" not in done.stderr, done.stderr[-2000:]
+
+
 def test_secrets_never_become_params(tmp_path):
     with pytest.raises(ValueError, match="must not carry secrets; found parameter 'api_key'"):
         RunRecord("e", "r", {"api_key": "x"}, {"data_fingerprint": "f", "seed": "0"}, {})

@@ -24,23 +24,63 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (text or "").split(",") if s.strip())
 
 
-def _render(doc: dict[str, Any]) -> str:
-    lines = [
-        f"{doc['n_forecasts']} forecasts over {doc['n_days']} days, {doc['n_dropped']} dropped; "
-        f"venues {doc.get('venues')}",
-    ]
+def _pct(value: Any) -> str:
+    """A skill (a fraction) as a signed percentage: ``0.0348 -> +3.48%``."""
+    return "n/a" if value is None else f"{100.0 * float(value):+.2f}%"
+
+
+def _render(doc: dict[str, Any]) -> list[Any]:
+    """The §4 document for people: what was run, the models' scores, then by kind and horizon."""
+    from levercast.experiments.cli.format import fmt_number, fmt_time, table
+
+    config = doc.get("config") or {}
+    dropped = ", ".join(f"{why} {n:,}" for why, n in (doc.get("dropped") or {}).items())
+    venues = ", ".join(f"{v} {n:,}" for v, n in (doc.get("venues") or {}).items())
+    head = (
+        f"backtest {config.get('asset', '')} {fmt_time(config.get('start'))} to "
+        f"{fmt_time(config.get('end'))}: {doc['n_forecasts']:,} forecasts over "
+        f"{doc['n_days']} days, {doc['n_dropped']:,} dropped"
+        + (f" ({dropped})" if dropped else "")
+        + (f"; spot venues {venues}" if venues else "")
+    )
+    fallbacks = doc.get("fallbacks") or {}
+    rows = []
     for name, m in doc["models"].items():
         skill = doc["skill_vs_gbm"].get(name)
-        extra = f"  skill vs gbm {skill['value']:.4f} {skill['ci90']}" if skill else ""
-        lines.append(
-            f"{name:>8}: brier {m['brier']:.4f}  log loss {m['log_loss']:.4f}  "
-            f"ece {m['ece']:.4f}{extra}"
+        ci = skill["ci90"] if skill else None
+        rows.append(
+            [
+                name,
+                f"{m['brier']:.4f}",
+                f"{m['log_loss']:.4f}",
+                f"{m['ece']:.4f}",
+                _pct(skill["value"]) if skill else "",
+                f"[{_pct(ci[0])}, {_pct(ci[1])}]" if ci and ci[0] is not None else "",
+                fmt_number(fallbacks[name]) if name in fallbacks else "",
+            ]
         )
-    for row in doc["by_kind_horizon"]:
-        scores = "  ".join(f"{k} {v['brier']:.4f}" for k, v in row["models"].items())
-        lines.append(f"  {row['kind']:>12} {row['horizon']:>4} n={row['n']:<7} brier {scores}")
-    lines += [f"note: {n}" for n in doc.get("notes", [])]
-    return "\n".join(lines)
+    models = table(
+        ["model", "Brier", "log loss", "ECE", "skill vs gbm", "90% CI", "gbm fallbacks"],
+        rows,
+        right=[1, 2, 3, 4, 5, 6],
+    )
+    names = list(doc["models"])
+    cells = [
+        [
+            row["kind"],
+            row["horizon"],
+            f"{row['n']:,}",
+            *(f"{row['models'][m]['brier']:.4f}" if m in row["models"] else "n/a" for m in names),
+        ]
+        for row in doc["by_kind_horizon"]
+    ]
+    by_kind = table(
+        ["kind", "horizon", "n", *(f"Brier {m}" for m in names)],
+        cells,
+        right=list(range(2, 3 + len(names))),
+    )
+    notes = "\n".join(f"note: {n}" for n in doc.get("notes", []))
+    return [head, models, by_kind, *([notes] if notes else [])]
 
 
 def _log(result: Any, store: Any, seed: int) -> None:
@@ -63,27 +103,31 @@ def run_backtest(args: argparse.Namespace) -> int:
     """Run the backtest (``experiments.api.backtest``), print the §4 JSON, then log it to
     MLflow."""
     from levercast.experiments.api import Dataset, backtest
+    from levercast.experiments.cli.progress import progress_bar
     from levercast.features.errors import ForecastError
 
     data = Dataset(args.data)
-    result = backtest(
-        asset=args.asset,
-        start=args.start,
-        end=args.end,
-        data=data,
-        kinds=_split(args.kinds) or ("touch", "close_above", "move", "up_down"),
-        horizons=_split(args.horizons) or ("1h", "24h", "7d"),
-        models=_split(args.models) or ("gbm", "default"),
-        venue=args.venue or None,
-        retrain_every=args.retrain_every,
-        step=args.step,
-        engine=args.engine,
-        seed=args.seed,
-    )
+    with progress_bar(args, f"backtest {args.asset}") as advance:
+        result = backtest(
+            asset=args.asset,
+            start=args.start,
+            end=args.end,
+            data=data,
+            kinds=_split(args.kinds) or ("touch", "close_above", "move", "up_down"),
+            horizons=_split(args.horizons) or ("1h", "24h", "7d"),
+            models=_split(args.models) or ("gbm", "default"),
+            venue=args.venue or None,
+            retrain_every=args.retrain_every,
+            step=args.step,
+            engine=args.engine,
+            seed=args.seed,
+            progress=advance,
+        )
     emit(args, result.to_json_dict(), _render)
     sys.stdout.flush()
     try:
-        _log(result, data.store, args.seed)
+        with progress_bar(args, "backtest: logging to MLflow"):
+            _log(result, data.store, args.seed)
     except (OSError, ValueError, ForecastError) as e:
         print(f"levercast: run not logged ({type(e).__name__}: {e})", file=sys.stderr)
     return 0

@@ -161,17 +161,26 @@ def _log(result: Any, store: Any, args: argparse.Namespace) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate against market odds (or the forward log), print the JSON, then log it."""
     from levercast.experiments.api import Dataset, evaluate
+    from levercast.experiments.cli.progress import progress_bar
     from levercast.features.errors import ForecastError
 
     data = Dataset(args.data)
     store = data.store
     model = args.model or "default"
-    result = evaluate(model=model, data=data, seed=args.seed, forecasts=bool(args.forecasts))
+    with progress_bar(args, f"evaluate {model}") as advance:
+        result = evaluate(
+            model=model,
+            data=data,
+            seed=args.seed,
+            forecasts=bool(args.forecasts),
+            progress=advance,
+        )
     doc = result.to_json_dict()
     emit(args, doc, _render)
     sys.stdout.flush()
     try:
-        _log(result, store, args)
+        with progress_bar(args, "evaluate: logging to MLflow"):
+            _log(result, store, args)
     except (OSError, ValueError, ForecastError) as e:
         print(f"levercast: run not logged ({type(e).__name__}: {e})", file=sys.stderr)
     return 0

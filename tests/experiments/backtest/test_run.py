@@ -317,3 +317,31 @@ def test_training_settings_of_a_study_reach_every_walk_forward_fit(data_dir, mon
     seen.clear()
     run_backtest(Store(data_dir), config)
     assert len(seen) == 3 and all(c == fitting.model_config("default") for c in seen)
+
+
+def test_progress_names_each_step_and_counts_every_refit(data_dir, monkeypatch):
+    """``progress(done, total, label)``: the steps in order, each refit counted once (in
+    whatever order the threads finish them), and the count kept by the step after the refits."""
+
+    def fit_default(store, *, assets, cut, seed, logistic, liquidations, config=None, pool=None):
+        def predict(rows, features, maps=None):
+            return pd.DataFrame({"prob_default": np.full(len(rows), 0.5)}, index=rows.index)
+
+        return types.SimpleNamespace(
+            predict=predict, purge=pd.Timedelta("2D"), features=(), leverage=()
+        )
+
+    monkeypatch.setattr(fitting, "fit_default", fit_default)
+    calls: list[tuple[int, int | None, str]] = []
+    config = _config(models=("gbm", "default"), retrain_every="4d", purge="2d")
+    run_backtest(Store(data_dir), config, progress=lambda d, t, label: calls.append((d, t, label)))
+    labels = [label for _, _, label in calls]
+    steps = list(dict.fromkeys(labels))
+    assert steps == ["contracts", "outcomes", "training set", "inputs", "refits", "scores"]
+    refits = sorted(d for d, _, label in calls if label == "refits")
+    assert refits == [1, 2, 3]  # 10 days of decisions, refit every 4 days
+    assert {t for _, t, label in calls if label in ("refits", "inputs")} == {3}
+    assert calls[-1] == (3, 3, "scores")
+    gbm_only: list[str] = []
+    run_backtest(Store(data_dir), _config(), progress=lambda d, t, label: gbm_only.append(label))
+    assert gbm_only == ["contracts", "outcomes", "scores"]

@@ -98,3 +98,18 @@ def test_report_progress_goes_to_the_terminal_not_to_json_stdout(tmp_path):
     code, out, terminal = _run_on_a_terminal([*argv, "-q"], env)
     assert code == 0 and json.loads(out)["plots"] >= 5
     assert "report BTC" not in terminal  # -q: no bar
+
+
+@pytest.mark.slow
+def test_backtest_progress_names_the_refits_on_the_terminal(tmp_path):
+    data = make_dataset(tmp_path / "data", hours=24 * 120)
+    env = {**os.environ, "LEVERCAST_HOME": str(tmp_path / "home"), "COLUMNS": "120"}
+    env.pop("NO_PROGRESS", None)
+    argv = ["backtest", "--data", str(data), "--asset", "BTC", "--start", "2024-02-01T00:00Z",
+            "--end", "2024-04-20T00:00Z", "--horizons", "1h,24h", "--retrain-every", "10d",
+            "--json"]  # fmt: skip
+    code, out, terminal = _run_on_a_terminal(argv, env)
+    assert code == 0, terminal[-2000:]
+    assert json.loads(out)["n_forecasts"] > 0  # exactly one JSON document on stdout
+    assert "backtest BTC: refits" in terminal and "/8" in terminal, terminal[-2000:]
+    assert "INFO" not in terminal  # no MLflow log lines through the bar

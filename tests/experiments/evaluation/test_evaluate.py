@@ -305,3 +305,32 @@ def test_learned_model_walk_forward_with_gbm_fallback(eval_dir, monkeypatch):
     learned = obs["prob_model_raw"] == 0.3
     assert doc["fallbacks_to_gbm"] == int((~learned).sum()) > 0  # forward-start rows
     np.testing.assert_allclose(obs.loc[~learned, "prob_model_raw"], obs.loc[~learned, "prob_gbm"])
+
+
+def test_progress_names_each_step_and_counts_the_refits(eval_dir, monkeypatch):
+    import types
+
+    from levercast.experiments.learning import fitting
+
+    def fit_default(store, *, assets, cut, seed, **_):
+        def predict(rows, features):
+            return pd.DataFrame({"prob_default": np.full(len(rows), 0.3)}, index=rows.index)
+
+        return types.SimpleNamespace(
+            predict=predict, purge=pd.Timedelta("1D"), features=(), leverage=()
+        )
+
+    monkeypatch.setattr(fitting, "fit_default", fit_default)
+    calls = []
+    progress = lambda d, t, label: calls.append((d, t, label))  # noqa: E731
+    run_evaluate(Store(eval_dir), model="default", seed=1, progress=progress)
+    steps = list(dict.fromkeys(label for _, _, label in calls))
+    assert steps[:2] == ["observations", "default probabilities"]
+    assert "refits" in steps
+    after = steps[steps.index("refits") + 1 :]
+    assert after == ["market-aware model", "recalibration", "scores", "trading", "held-out scores"]
+    total = calls[-1][1]
+    assert total and sorted(d for d, _, label in calls if label == "refits") == list(
+        range(1, total + 1)
+    )
+    assert all(t == total for _, t, label in calls if label in after)  # the count is kept
