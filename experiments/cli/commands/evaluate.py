@@ -31,20 +31,6 @@ def _ci(ci: Any) -> str:
     return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
 
 
-def _skill_lines(doc: dict[str, Any], where: str = "") -> list[str]:
-    """Equal-markets skill first, the per-observation skill beside it, for every series."""
-    lines = []
-    equal, per_obs = doc["skill_vs_market_equal_markets"], doc["skill_vs_market"]
-    for s, v in equal.items():
-        obs = per_obs.get(s, {})
-        lines.append(
-            f"{where}skill vs market ({s}), each market weighted equally: {_fmt(v['value'])} "
-            f"90% CI {_ci(v['ci90'])}; per observation {_fmt(obs.get('value'))} "
-            f"{_ci(obs.get('ci90'))}"
-        )
-    return lines
-
-
 def _pnl(t: dict[str, Any] | None) -> str:
     if t is None:
         return "n/a"
@@ -60,6 +46,8 @@ def _headline(doc: dict[str, Any]) -> list[str]:
     """The answer's model against the market, never the flattering number alone: skill with each
     market weighted equally, the trading result beside it, then the per-observation skill; the
     same for the held-out markets (known after the priors' tuning) when there are any."""
+    from levercast.experiments.cli.format import fmt_time
+
     name = doc.get("model_used", doc.get("model"))
     equal = doc["skill_vs_market_equal_markets"].get("model", {})
     per_obs = doc["skill_vs_market"].get("model", {})
@@ -77,8 +65,9 @@ def _headline(doc: dict[str, Any]) -> list[str]:
     if h_equal:
         h_obs = held["skill_vs_market"].get("model", {})
         lines.append(
-            f"held out ({held['markets']} markets known after {held['since']}): each market "
-            f"weighted equally {_fmt(h_equal['value'])} 90% CI {_ci(h_equal['ci90'])}; per "
+            f"held out ({held['markets']:,} markets known after {fmt_time(held['since'])}): "
+            f"each market weighted equally {_fmt(h_equal['value'])} 90% CI "
+            f"{_ci(h_equal['ci90'])}; per "
             f"observation {_fmt(h_obs.get('value'))} {_ci(h_obs.get('ci90'))}"
         )
     return lines
@@ -97,39 +86,89 @@ def _excluded_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _render(doc: dict[str, Any]) -> str:
-    lines = _headline(doc) if "brier" in doc else []
-    lines.append(
-        f"{doc['markets']} markets, {doc['observations']} observations; coverage "
-        f"{doc['coverage']}; model {doc.get('model_used', doc.get('model'))}"
+def _coverage(doc: dict[str, Any]) -> str:
+    """``coverage`` as words: ``330 resolved with prices, 302 evaluated``."""
+    cov = doc.get("coverage")
+    if not isinstance(cov, dict):
+        return str(cov)
+    return ", ".join(f"{n:,} {key.replace('_', ' ')}" for key, n in cov.items())
+
+
+def _skill_table(doc: dict[str, Any], title: str) -> Any:
+    """Skill vs the market of every series: each market weighted equally first, then per
+    observation, each with its 90 % interval."""
+    from levercast.experiments.cli.format import table
+
+    equal, per_obs = doc["skill_vs_market_equal_markets"], doc["skill_vs_market"]
+    rows = []
+    for s, v in equal.items():
+        obs = per_obs.get(s, {})
+        rows.append(
+            [s, _fmt(v["value"]), _ci(v["ci90"]), _fmt(obs.get("value")), _ci(obs.get("ci90"))]
+        )
+    headers = ["skill vs market", "each market equally", "90% CI", "per observation", "90% CI"]
+    return table(headers, rows, title=title, right=[1, 2, 3, 4])
+
+
+def _scores_table(doc: dict[str, Any]) -> Any:
+    from levercast.experiments.cli.format import table
+
+    rows = []
+    for s in doc["brier"]:
+        ece = doc.get("ece", {}).get(s)
+        rows.append(
+            [
+                s,
+                f"{doc['brier'][s]:.4f}",
+                f"{doc['log_loss'][s]:.4f}",
+                "n/a" if ece is None else f"{ece:.4f}",
+            ]
+        )
+    return table(["series", "Brier", "log loss", "ECE"], rows, right=[1, 2, 3])
+
+
+def _spread(source: Any) -> str:
+    if not isinstance(source, dict):
+        return str(source)
+    return ", ".join(f"{how} ({n:,} trades)" for how, n in source.items())
+
+
+def _render(doc: dict[str, Any]) -> list[Any]:
+    """The headline lines, then tables of the skill (all markets, held out) and the scores,
+    then trading, exclusions and notes."""
+    from levercast.experiments.cli.format import fmt_time
+
+    head = _headline(doc) if "brier" in doc else []
+    head.append(
+        f"{doc['markets']:,} markets, {doc['observations']:,} observations ("
+        f"{_coverage(doc)}); model {doc.get('model_used', doc.get('model'))}"
     )
+    parts: list[Any] = ["\n".join(head)]
+    tail: list[str] = []
     if "brier" in doc:
-        lines += _skill_lines(doc)
+        parts.append(_skill_table(doc, "skill vs market, all markets"))
+        held = doc.get("held_out") or {}
+        if held.get("skill_vs_market_equal_markets"):
+            title = (
+                f"held out: markets known after {fmt_time(held['since'])} ({held['markets']:,} "
+                f"markets, {held['observations']:,} observations)"
+            )
+            parts.append(_skill_table(held, title))
+        parts.append(_scores_table(doc))
         t = doc.get("trading")
         if t is not None and t["trades"]:
             hit = "n/a" if t["hit_rate"] is None else f"{t['hit_rate']:.1%}"
-            lines.append(
-                f"trading: {t['trades']} trades, PnL per $ {_fmt(t['pnl_per_dollar'])} "
+            tail.append(
+                f"trading: {t['trades']:,} trades, PnL per $ {_fmt(t['pnl_per_dollar'])} "
                 f"90% CI {_ci(t.get('pnl_per_dollar_ci90'))} (markets resampled), hit rate "
-                f"{hit}, max drawdown ${t['max_drawdown_usd']:.2f}; spread "
-                f"{t.get('spread_source')}"
+                f"{hit}, max drawdown ${t['max_drawdown_usd']:,.2f}; spread "
+                f"{_spread(t.get('spread_source'))}"
             )
-        held = doc.get("held_out") or {}
-        if held.get("skill_vs_market_equal_markets"):
-            lines.append(
-                f"held out (markets known after {held['since']}: {held['markets']} markets, "
-                f"{held['observations']} observations):"
-            )
-            lines += _skill_lines(held, where="  ")
-        for s in doc["brier"]:
-            ece = doc.get("ece", {}).get(s)
-            lines.append(
-                f"{s:>12}: brier {doc['brier'][s]:.4f}  log loss {doc['log_loss'][s]:.4f}  "
-                f"ece {'n/a' if ece is None else f'{ece:.4f}'}"
-            )
-    lines += _excluded_lines(doc)
-    lines += [f"note: {n}" for n in doc.get("notes", [])]
-    return "\n".join(lines)
+    tail += _excluded_lines(doc)
+    tail += [f"note: {n}" for n in doc.get("notes", [])]
+    if tail:
+        parts.append("\n".join(tail))
+    return parts
 
 
 def _log(result: Any, store: Any, args: argparse.Namespace) -> None:

@@ -4,7 +4,17 @@ per-observation number alone; exclusions carry their share of the observations."
 
 from __future__ import annotations
 
+import io
+
 from levercast.experiments.cli.commands.evaluate import _render
+from levercast.experiments.cli.output import print_rich
+
+
+def _text(doc) -> str:
+    """What a person sees (the text and tables as printed to a pipe)."""
+    out = io.StringIO()
+    print_rich(_render(doc), file=out)
+    return out.getvalue()
 
 
 def _skill(value, lo, hi):
@@ -49,22 +59,38 @@ def _doc(trading):
 
 
 def test_leads_with_equal_markets_skill_and_trading_beside_per_observation():
-    first, held, *_ = _render(_doc(_trading(7, -0.05, -0.21, 0.13))).splitlines()
+    first, held, *_ = _text(_doc(_trading(7, -0.05, -0.21, 0.13))).splitlines()
     assert first.startswith("market_aware over gbm vs market, each market weighted equally: -0.07")
     assert first.index("weighted equally") < first.index("trading") < first.index("per observation")
     assert "-0.0500 per $ 90% CI [-0.2100, +0.1300] over 7 trades" in first
     assert "per observation +0.0400 [+0.0200, +0.0600]" in first
-    assert held.startswith("held out (2 markets known after 2025-12-01T00:00:00Z)")
+    assert held.startswith("held out (2 markets known after 2025-12-01 00:00 UTC)")
     assert "weighted equally -0.0010" in held
 
 
 def test_no_trade_says_so_and_shows_the_point_forecast_rule():
-    first = _render(_doc(_trading(0, None, None, None))).splitlines()[0]
+    first = _text(_doc(_trading(0, None, None, None))).splitlines()[0]
     assert "trading no trade (at the point forecast: -0.1100 per $" in first
 
 
 def test_exclusions_with_their_share():
-    text = _render(_doc(_trading(0, None, None, None)))
+    text = _text(_doc(_trading(0, None, None, None)))
     assert "excluded unsupported market: 10 (1.0%)" in text
     assert "no YES price" not in text
     assert "priced, not excluded: 2 observations with an ambiguous path to date" in text
+
+
+def test_skill_and_scores_are_tables_without_python_reprs():
+    text = _text(_doc(_trading(7, -0.05, -0.21, 0.13)))
+    assert "3 markets, 990 observations (4 resolved with prices, 3 evaluated)" in text
+    model_rows = [line.split() for line in text.splitlines() if line.strip().startswith("model ")]
+    # all markets, then held out: equal-markets skill and CI, then per observation and CI
+    assert " ".join(model_rows[0]) == "model -0.0700 [-0.2000, -0.0100] +0.0400 [+0.0200, +0.0600]"
+    assert " ".join(model_rows[1]) == "model -0.0010 [-0.0200, +0.0100] -0.0200 [-0.0600, -0.0030]"
+    assert (
+        "held out: markets known after 2025-12-01 00:00 UTC (2 markets, 500 observations)" in text
+    )
+    market = next(line for line in text.splitlines() if line.strip().startswith("market "))
+    assert market.split() == ["market", "0.0790", "0.2520", "0.0440"]
+    assert "spread assumed half-spread 0.01 (7 trades)" in text
+    assert "{" not in text
