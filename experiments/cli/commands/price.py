@@ -36,7 +36,7 @@ def contract_from_spec(spec: str, at: datetime) -> tuple[Any, str | None]:
 def render_price(doc: dict[str, Any]) -> list[str]:
     """The ``price`` object as lines for people: the contract in words, the probability and its
     band, spot and vol, the components and the warnings."""
-    from levercast.experiments.cli.format import fmt_number, fmt_prob, fmt_usd
+    from levercast.experiments.cli.format import fmt_pct, fmt_prob, fmt_time, fmt_usd
     from levercast.models.contracts import Contract
 
     contract = Contract.from_json(doc["contract"])
@@ -44,13 +44,14 @@ def render_price(doc: dict[str, Any]) -> list[str]:
     lines = [
         contract.describe(),
         f"P = {fmt_prob(doc['prob'])}  [{fmt_prob(doc['prob_lo'])}, {fmt_prob(doc['prob_hi'])}]"
-        f"  model {doc['model']} at {doc['at']}",
+        f"  model {doc['model']} at {fmt_time(doc['at'])}",
     ]
     if inputs.get("spot_usd") is not None:
+        vol = inputs.get("vol_annual")
         lines.append(
             f"spot {fmt_usd(inputs.get('spot_usd'))} ({inputs.get('spot_venue')}, "
-            f"{inputs.get('spot_ts')})  vol {fmt_number(inputs.get('vol_annual'))} "
-            f"({inputs.get('vol_method')})"
+            f"{fmt_time(inputs.get('spot_ts'))})  vol "
+            f"{fmt_pct(None if vol is None else 100.0 * vol)} a year ({inputs.get('vol_method')})"
         )
     lines += [f"  {name}: {fmt_prob(value)}" for name, value in doc["components"].items()]
     lines += [f"assumed: {a}" for a in inputs.get("assumptions", [])]

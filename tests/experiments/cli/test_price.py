@@ -103,3 +103,16 @@ def test_words_go_to_the_question_parser():
     assert contract.end is not None and contract.end.month == 3 and yes is not None
     with pytest.raises(UnsupportedContract, match=r"unsupported|not a price"):
         contract_from_spec("Will the Ethereum Pectra upgrade ship in March?", at)
+
+
+def test_price_text_reads_times_and_vol_for_people(tmp_path, capsys):
+    data = make_dataset(tmp_path / "d", hours=24 * 30)
+    spec = '{"kind":"touch","asset":"BTC","strike_usd":55000,"end":"2024-01-28T00:00Z"}'
+    code, out, _ = _run(capsys, ["price", spec, "--at", "2024-01-25T00:00Z", "--data", str(data)])
+    doc = json.loads(
+        _run(capsys, ["price", spec, "--at", "2024-01-25T00:00Z", "--data", str(data), "--json"])[1]
+    )
+    lines = out.splitlines()
+    assert code == 0 and lines[1].endswith("model gbm at 2024-01-25 00:00 UTC")
+    vol = 100 * doc["inputs"]["vol_annual"]
+    assert lines[2].endswith(f"2024-01-25 00:00 UTC)  vol {vol:.1f}% a year (ewma)"), lines[2]
