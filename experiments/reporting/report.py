@@ -29,6 +29,7 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, Final
 
+from levercast.experiments.parallel import Progress, no_progress
 from levercast.experiments.reporting.numbers import fmt_time
 from levercast.features.dataset.store import Store
 from levercast.features.errors import ForecastError
@@ -51,12 +52,6 @@ _DURATION: Final = re.compile(
     r"\s*\(?\b(?:in |after |took )?\d+(?:\.\d+)?\s?(?:s|ms|secs?|seconds)\b\)?"
 )
 _NUMERIC: Final = re.compile(r"^[-+<>$]?[\d.,]+(?:\s?[%BMTk]|\s?pts|\s?bps)?$")
-
-Progress = Callable[[int, int, str], None]
-
-
-def _no_progress(done: int, total: int, label: str) -> None:
-    """The default progress callable: nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +139,7 @@ def build_report(
     from levercast.experiments.reporting import sections as rs
     from levercast.experiments.scanning.scan import choose_model, scan
 
-    tick = progress or _no_progress
+    tick = progress or no_progress
     stamp = rs.at_time(at)
     name = choose_model(model)
     ctx = rs.ReportContext(
