@@ -367,27 +367,48 @@ def _market_points(
     return out
 
 
+def _status(row: Any) -> str:
+    """Whether a scan row can be traded at T: ``open``, ``stale quote`` or ``decided/closed``."""
+    if row.decided is not None:
+        return "decided/closed"
+    return "stale quote" if row.stale else "open"
+
+
 def edges_section(ctx: ReportContext, top: int = 10) -> Section:
-    """The top edges of a replay scan at T."""
+    """The top edges of a replay scan at T (tradeable rows first, as the scan ranks them); the
+    key number is the best edge of a market still open at T, never one already decided."""
     if ctx.scan is None:
         raise ValueError("no scan at T")
     section = Section("Top edges (replay scan at T)")
     rows = [
         [r.venue, r.question or r.contract.describe(), fmt_prob(r.prob_model),
          fmt_prob(r.prob_bid), fmt_prob(r.prob_ask), fmt_points(r.edge), r.side or "-",
-         fmt_prob(r.kelly_fraction),
-         "yes" if r.flag else "", "yes" if r.stale else ""]
+         fmt_prob(r.kelly_fraction), "yes" if r.flag else "", _status(r)]
         for r in ctx.scan.rows[:top]
     ]  # fmt: skip
-    headers = ["venue", "market", "model", "bid", "ask", "edge", "side", "Kelly", "flag", "stale"]
+    headers = ["venue", "market", "model", "bid", "ask", "edge", "side", "Kelly", "flag", "status"]
     section.blocks.append(("table", headers, rows))
     flagged = sum(r.flag for r in ctx.scan.rows)
+    live = [
+        r
+        for r in ctx.scan.rows
+        if r.decided is None and r.edge is not None and not math.isnan(r.edge)
+    ]
+    closed = sum(r.decided is not None for r in ctx.scan.rows)
     section.blocks.append(
-        ("p", f"{len(ctx.scan.rows)} markets priced with {ctx.scan.model}; {flagged} flagged.")
+        (
+            "p",
+            f"{len(ctx.scan.rows)} markets priced with {ctx.scan.model}; {flagged} flagged; "
+            f"{closed} already decided or closed at T (no edge to take there).",
+        )
     )
-    best = ctx.scan.rows[0].edge if ctx.scan.rows else None
+    best = max(live, key=lambda r: (not r.stale, float(r.edge or 0.0)), default=None)
     ctx.keys["markets priced"] = str(len(ctx.scan.rows))
-    ctx.keys["top edge"] = fmt_points(best)
+    if best is None:
+        ctx.keys["top edge"] = "n/a (no open market quoted)"
+    else:
+        stale = " (stale quote)" if best.stale else ""
+        ctx.keys["top edge"] = f"{fmt_points(best.edge)}{stale}"
     return section
 
 
