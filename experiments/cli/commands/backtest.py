@@ -44,26 +44,22 @@ def _render(doc: dict[str, Any]) -> list[Any]:
         + (f"; spot venues {venues}" if venues else "")
     )
     fallbacks = doc.get("fallbacks") or {}
+    # skill vs gbm, and vs default_vol when it ran: the leverage features' own contribution
+    bases = ["gbm", *(["default_vol"] if doc.get("skill_vs_default_vol") else [])]
     rows = []
     for name, m in doc["models"].items():
-        skill = doc["skill_vs_gbm"].get(name)
-        ci = skill["ci90"] if skill else None
-        rows.append(
-            [
-                name,
-                f"{m['brier']:.4f}",
-                f"{m['log_loss']:.4f}",
-                f"{m['ece']:.4f}",
-                _pct(skill["value"]) if skill else "",
-                f"[{_pct(ci[0])}, {_pct(ci[1])}]" if ci and ci[0] is not None else "",
-                fmt_number(fallbacks[name]) if name in fallbacks else "",
-            ]
-        )
-    models = table(
-        ["model", "Brier", "log loss", "ECE", "skill vs gbm", "90% CI", "gbm fallbacks"],
-        rows,
-        right=[1, 2, 3, 4, 5, 6],
-    )
+        row = [name, f"{m['brier']:.4f}", f"{m['log_loss']:.4f}", f"{m['ece']:.4f}"]
+        for base in bases:
+            skill = doc[f"skill_vs_{base}"].get(name)
+            ci = skill["ci90"] if skill else None
+            row.append(_pct(skill["value"]) if skill else "")
+            row.append(f"[{_pct(ci[0])}, {_pct(ci[1])}]" if ci and ci[0] is not None else "")
+        row.append(fmt_number(fallbacks[name]) if name in fallbacks else "")
+        rows.append(row)
+    headers = ["model", "Brier", "log loss", "ECE"]
+    for base in bases:
+        headers += [f"skill vs {base}", "90% CI"]
+    models = table([*headers, "gbm fallbacks"], rows, right=list(range(1, len(headers) + 1)))
     names = list(doc["models"])
     cells = [
         [

@@ -60,3 +60,17 @@ def test_the_kind_table_has_a_brier_column_per_model(capsys):
     touch = next(line for line in text.splitlines() if line.strip().startswith("touch"))
     assert touch.split() == ["touch", "1h", "35,028", "0.1633", "0.1524"]
     assert text.rstrip().endswith("note: learned models refitted every 30d")
+
+
+def test_the_leverage_ablation_gets_its_own_skill_columns(capsys):
+    doc = _doc()
+    doc["models"]["default_vol"] = {"brier": 0.1331, "log_loss": 0.4221, "ece": 0.0131}
+    doc["skill_vs_gbm"]["default_vol"] = {"value": 0.0312, "ci90": [0.021, 0.041]}
+    doc["skill_vs_default_vol"] = {"default": {"value": 0.0036, "ci90": [-0.0009, 0.0081]}}
+    print_rich(_render(doc))
+    text = capsys.readouterr().out
+    assert "skill vs default_vol" in text
+    default = next(line for line in text.splitlines() if line.strip().startswith("default "))
+    assert " ".join(default.split()[4:]) == "+3.48% [+2.42%, +4.47%] +0.36% [-0.09%, +0.81%] 12"
+    vol = next(line for line in text.splitlines() if line.strip().startswith("default_vol"))
+    assert vol.split()[4:] == ["+3.12%", "[+2.10%,", "+4.10%]"]
