@@ -25,11 +25,17 @@ def _render_one(item: Mapping[str, Any]) -> str:
     prefix = f"{item['market_id']}: " if "market_id" in item else ""
     if "unsupported" in item:
         return f"{prefix}unsupported: {item['unsupported']}"
+    from levercast.experiments.cli.format import fmt_time
+    from levercast.models.contracts import Contract
+
     c = item["contract"]
-    strikes = c["strike_usd"] if c["strike_usd"] is not None else (c["lower_usd"], c["upper_usd"])
+    contract = Contract.from_json(c)
+    res = c["resolution"]
+    rule = " ".join(str(res[k]) for k in ("source", "symbol", "interval", "price") if res.get(k))
     lines = [
-        f"{prefix}{c['kind']} {c['asset']} {c['direction'] or ''} {strikes} "
-        f"{c['start']} -> {c['end']} [{c['resolution']['source']}] yes={item['yes_outcome']}"
+        f"{prefix}{contract.describe()}",
+        f"  {c['kind']}, window from {fmt_time(c['start'])}; resolves on {rule}; YES is "
+        f"{item['yes_outcome']!r}",
     ]
     lines += [f"  assumed: {a}" for a in item.get("assumptions", [])]
     return "\n".join(lines)

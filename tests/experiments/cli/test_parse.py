@@ -93,7 +93,8 @@ def test_parse_naive_time_is_a_usage_error(capsys):
 def test_parse_human_output(capsys):
     assert main(["parse", "Will Bitcoin reach $1 in May?", "--at", "2026-01-01T00:00Z"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("touch BTC up 1.0") and "\n  assumed: " in out
+    assert out.startswith("BTC touches $1 (up) by 2026-06-01 04:00 UTC\n")
+    assert "\n  assumed: " in out
 
 
 def test_parse_data_synthetic(synthetic_data, capsys):
@@ -116,3 +117,15 @@ def test_parse_data_shared(shared_data, capsys):
     unsupported = [d for d in doc if "unsupported" in d]
     assert len(unsupported) == 25
     assert all(set(d) == {"market_id", "contract", "yes_outcome"} for d in doc if "contract" in d)
+
+
+def test_parse_text_says_the_contract_in_words(capsys):
+    code = main(["parse", "Will Bitcoin dip to $80,000 in January?", "--at", "2026-01-02T00:00Z"])
+    first, second, *assumed = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert first == "BTC touches $80,000 (down) by 2026-02-01 05:00 UTC"
+    assert second == (
+        "  touch, window from 2026-01-01 05:00 UTC; resolves on binance-spot BTCUSDT 1m low; "
+        "YES is 'Yes'"
+    )
+    assert assumed and all(line.startswith("  assumed: ") for line in assumed)
