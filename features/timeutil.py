@@ -21,6 +21,7 @@ __all__ = [
     "format_utc",
     "parse_duration",
     "parse_utc",
+    "utc_text",
 ]
 
 HOURS_PER_YEAR: Final = 24 * 365  # crypto trades 24/7: never the equity 252
@@ -72,6 +73,14 @@ def format_utc(value: datetime) -> str:
         raise ConfigError(f"time must be tz-aware; found naive {value.isoformat()!r}")
     text = value.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
+
+
+def utc_text(value: datetime, *, seconds: bool = False) -> str:
+    """A time for people: ``2026-01-15 12:00 UTC`` (``:SS`` with ``seconds``); a tz-aware time
+    is converted to UTC, a naive one is taken as UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
 def parse_duration(value: str | timedelta, *, name: str = "duration") -> timedelta:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum, unique
 from typing import Any, Final
 
 from levercast.features.errors import ConfigError
-from levercast.features.timeutil import format_utc, parse_duration, parse_utc
+from levercast.features.timeutil import format_utc, parse_duration, parse_utc, utc_text
 from levercast.models.contract_schema import (
     MAX_LIQUIDATIONS_USD,
     MAX_MOVE_FRACTION,
@@ -327,11 +327,7 @@ class Contract:
     def describe(self) -> str:
         """The contract in words for people, e.g. 'BTC touches $60,000 (down) by 2026-01-31
         05:00 UTC' (the JSON form keeps ISO-8601 times)."""
-
-        def when(t: datetime) -> str:
-            return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-        a, end = self.asset, when(self.end) if self.end else "no deadline"
+        a, end = self.asset, utc_text(self.end) if self.end else "no deadline"
         money = "${:,.0f}".format
         k = self.kind
         if k is Kind.TOUCH:
@@ -344,7 +340,7 @@ class Contract:
         if k is Kind.RANGE:
             return f"{a} in [{money(self.lower_usd)}, {money(self.upper_usd)}) at {end}"
         if k is Kind.UP_DOWN:
-            return f"{a} up from {when(self.start)} to {end}"
+            return f"{a} up from {utc_text(self.start)} to {end}"
         if k is Kind.FIRST_OF:
             return f"{a} hits {money(self.upper_usd)} before {money(self.lower_usd)} ({end})"
         if k is Kind.MOVE:

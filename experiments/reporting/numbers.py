@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
+from levercast.features.timeutil import utc_text
+
 __all__ = [
     "MISSING",
     "fmt_bool",
@@ -143,11 +145,7 @@ def fmt_time(value: Any, *, seconds: bool = False) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            from datetime import UTC
-
-            value = value.astimezone(UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+        return utc_text(value, seconds=seconds)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
