@@ -24,6 +24,46 @@ def test_yes_quotes_prefer_yes_then_history():
     assert quotes["prob"].tolist() == pytest.approx([0.65, 0.8])
 
 
+def _yes_quotes_by_frame(rows: pd.DataFrame, yes: str, outcomes: tuple[str, ...]) -> pd.DataFrame:
+    """The rule written on frames (the version before the array one), as the reference."""
+    rows = rows.assign(rank=np.where(rows["kind"] == "history", 0, 1))
+    yes_rows = rows[rows["outcome"] == yes].assign(prob=lambda f: f["price"])
+    other = rows[rows["outcome"] != yes]
+    if len(outcomes) == 2 and len(other):
+        flipped = other.assign(prob=1.0 - other["price"])
+        yes_rows = pd.concat([yes_rows.assign(side=0), flipped.assign(side=1)])
+    else:
+        yes_rows = yes_rows.assign(side=0)
+    yes_rows = yes_rows.sort_values(["ts", "side", "rank"], kind="stable")
+    return yes_rows.drop_duplicates("ts", keep="first")
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_yes_quotes_match_the_frame_rule_on_random_rows(seed):
+    """Ties of ts, side and kind, binary and three-outcome markets, a side with no rows."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 40))
+    outcomes = ("Yes", "No") if seed % 3 else ("A", "B", "C")
+    names = list(outcomes) if seed % 5 else [outcomes[1]]  # sometimes no YES row at all
+    ts = pd.Timestamp("2024-01-01T00:00Z") + pd.to_timedelta(rng.integers(0, 6, n), unit="h")
+    rows = pd.DataFrame(
+        {
+            "outcome": pd.array(rng.choice(names, n), dtype="string"),
+            "ts": ts,
+            "available_at": ts + pd.Timedelta(minutes=5),
+            "price": rng.uniform(0, 1, n).round(3),
+            "kind": pd.array(rng.choice(["history", "daily_close"], n), dtype="string"),
+        },
+        index=rng.permutation(n) + 100,
+    )
+    got = _yes_quotes(rows, outcomes[0], outcomes)
+    want = _yes_quotes_by_frame(rows, outcomes[0], outcomes)
+    assert got.index.tolist() == want.index.tolist()
+    for column in ("ts", "available_at", "kind"):
+        assert got[column].tolist() == want[column].tolist()
+    assert got["prob"].to_numpy().tolist() == want["prob"].to_numpy().tolist()
+
+
 # -- a barrier within the proxy's basis tolerance is priced, never dropped ------------------------
 def _series(venue: str, high_at_10: float, *, hours: int = 200):
     from levercast.features.prices import HourlySeries
