@@ -41,7 +41,7 @@ from levercast.experiments.evaluation.uncertainty import cluster_mean
 from levercast.features.errors import ConfigError
 from levercast.markets.books import mirror_book
 from levercast.markets.dataset import books_from_rows
-from levercast.markets.fees import PolymarketFees, fees_for_market, schedule_for
+from levercast.markets.fees import FeeModel, PolymarketFees, fees_for_market, schedule_for
 from levercast.markets.types import Venue, VenueMarket
 from levercast.models.contracts import Contract, Kind
 
@@ -90,14 +90,17 @@ def _fee_markets(
     return out
 
 
-def _fees(
-    frame: pd.DataFrame, price: np.ndarray, rule: TradingRule, fee_markets: dict[str, VenueMarket]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Taker fee per share at ``price`` for each row, and the schedule row id used."""
+_FeeGroups = list[tuple[np.ndarray, FeeModel | None, str]]
+
+
+def _fee_groups(
+    frame: pd.DataFrame, rule: TradingRule, fee_markets: dict[str, VenueMarket]
+) -> _FeeGroups:
+    """The fee model and schedule row id of each (market, UTC day) of ``frame``, with its rows
+    (one group of every row, model None, under a fixed ``rule.fee_rate``)."""
     if rule.fee_rate is not None:
-        return rule.fee_rate * price * (1 - price), np.full(len(price), "fixed rate", object)
-    fee = np.zeros(len(price))
-    entry = np.full(len(price), "", dtype=object)
+        return [(np.arange(len(frame)), None, "fixed rate")]
+    out: _FeeGroups = []
     days = frame["t"].dt.floor("D")
     for (market_id, day), idx in frame.groupby([frame["market_id"], days]).indices.items():
         market = fee_markets[str(market_id)]
@@ -105,12 +108,25 @@ def _fees(
         model = fees_for_market(market, at=at)
         venue_category = "*" if market.venue == Venue.KALSHI else market.category or "crypto"
         row = schedule_for(market.venue, venue_category, at, cadence=market.cadence)
-        entry[idx] = row.id
+        out.append((idx, model, row.id))
+    return out
+
+
+def _fees(
+    groups: _FeeGroups, price: np.ndarray, rule: TradingRule
+) -> tuple[np.ndarray, np.ndarray]:
+    """Taker fee per share at ``price`` for each row, and the schedule row id used."""
+    if rule.fee_rate is not None:
+        return rule.fee_rate * price * (1 - price), np.full(len(price), "fixed rate", object)
+    fee = np.zeros(len(price))
+    entry = np.full(len(price), "", dtype=object)
+    for idx, model, row_id in groups:
+        entry[idx] = row_id
         p = price[idx]
         if isinstance(model, PolymarketFees):
             core = model.rate * (p * (1 - p)) ** model.exponent
             fee[idx] = core * p if model.formula == "polymarket_v0" else core
-        else:
+        elif model is not None:
             fee[idx] = [model.taker_fee_usd(float(x), 1.0) for x in p]
     return fee, entry
 
@@ -191,8 +207,9 @@ def simulate_trading(
     price = frame["prob_market"].to_numpy(float)
     ask_yes = np.minimum(price + rule.half_spread, 0.999)
     ask_no = np.minimum(1.0 - price + rule.half_spread, 0.999)
-    fee_yes, entry_ids = _fees(frame, ask_yes, rule, fee_markets)
-    fee_no, _ = _fees(frame, ask_no, rule, fee_markets)
+    groups = _fee_groups(frame, rule, fee_markets)  # resolved once for both sides
+    fee_yes, entry_ids = _fees(groups, ask_yes, rule)
+    fee_no, _ = _fees(groups, ask_no, rule)
     p = frame["p"].to_numpy(float)
     lo = frame["prob_lo"].to_numpy(float) if "prob_lo" in frame else p
     hi = frame["prob_hi"].to_numpy(float) if "prob_hi" in frame else p
@@ -209,8 +226,8 @@ def simulate_trading(
         booked = _book_prices(books, str(row["market_id"]), yes_label, row["t"], gap)
         if booked is not None:
             ask = booked[0] if buy_yes else booked[1]
-            one = frame.iloc[[entry]]
-            fee = _fees(one, np.array([ask]), rule, fee_markets)[0][0]
+            one = _fee_groups(frame.iloc[[entry]], rule, fee_markets)
+            fee = _fees(one, np.array([ask]), rule)[0][0]
             sources["archived book"] += 1
         else:
             ask = float(ask_yes[entry] if buy_yes else ask_no[entry])
