@@ -242,7 +242,9 @@ def plot_reliability(curves: Mapping[str, Mapping[str, Any]], out: Path, *, titl
     ax.set_xlabel(f"mean forecast ({n_bins} equal-mass bins)")
     ax.set_ylabel("observed frequency")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    # Upper left, where a reliability curve rarely runs (matplotlib's "best" searched every
+    # point of every curve twice, about half the plot's time).
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
