@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC
 from pathlib import Path
@@ -241,7 +242,9 @@ def plot_reliability(curves: Mapping[str, Mapping[str, Any]], out: Path, *, titl
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     ax.set_xlabel(f"mean forecast ({n_bins} equal-mass bins)")
     ax.set_ylabel("observed frequency")
-    ax.set_title(title, fontsize=9)
+    # Wrapped: a title wider than the 5-inch figure was cut at its right edge (the report's
+    # "reliability: gbm walk-forward, <start> to <end>" lost its last "UTC").
+    ax.set_title(textwrap.fill(title, width=60), fontsize=9)
     # Upper left, where a reliability curve rarely runs (matplotlib's "best" searched every
     # point of every curve twice, about half the plot's time).
     ax.legend(fontsize=8, loc="upper left")
