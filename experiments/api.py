@@ -29,7 +29,7 @@ Times are ISO-8601 strings with an offset or tz-aware datetimes (a naive time is
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from levercast.experiments.backtest.run import BacktestResult
     from levercast.experiments.evaluation.evaluate import EvaluationResult
+    from levercast.experiments.parallel import Progress
     from levercast.features.liqmap.contract_maps import SnapshotMaps
     from levercast.markets.questions.common import Parsed, Unsupported
     from levercast.models.learned.drivers import InputEffect
@@ -348,7 +349,7 @@ def backtest(
     start: TimeLike,
     end: TimeLike,
     data: Dataset | str | os.PathLike[str] | None = None,
-    progress: Callable[[int, int | None, str], None] | None = None,
+    progress: Progress | None = None,
     **config: Any,
 ) -> BacktestResult:
     """A walk-forward backtest (``levercast backtest``) returning ``BacktestResult``
@@ -378,7 +379,7 @@ def evaluate(
     data: Dataset | str | os.PathLike[str] | None = None,
     seed: int = 0,
     forecasts: bool = False,
-    progress: Callable[[int, int | None, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> EvaluationResult:
     """Score ``model`` against the dataset's prediction markets (``levercast evaluate``), or
     with ``forecasts=True`` the forward log of ``$LEVERCAST_HOME``; ``.to_frame()`` holds the

@@ -26,7 +26,9 @@ def _split(text: str | None) -> tuple[str, ...]:
 
 def _pct(value: Any) -> str:
     """A skill (a fraction) as a signed percentage: ``0.0348 -> +3.48%``."""
-    return "n/a" if value is None else f"{100.0 * float(value):+.2f}%"
+    from levercast.experiments.cli.format import fmt_pct
+
+    return fmt_pct(None if value is None else 100.0 * float(value), digits=2, signed=True)
 
 
 def _render(doc: dict[str, Any]) -> list[Any]:
