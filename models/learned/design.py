@@ -25,6 +25,7 @@ NaN policy: NaN feature values are kept (the estimators accept them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
@@ -106,6 +107,10 @@ class TrainingConfig:
         Latest share of rows used for the per-family calibration.
     calibration
         ``sigmoid`` (default: smooth in the strike) or ``isotonic`` (piecewise constant).
+    max_domain_hours
+        Longest window the fit answers (``domain_hours``); None: the longest trained horizon.
+        Longer windows are answered by ``gbm`` (``FittedForecaster.predict``'s ``in_domain``).
+        Prediction only: the fit itself does not depend on it.
     """
 
     decision_every_hours: float = 24.0
@@ -124,6 +129,7 @@ class TrainingConfig:
     min_child_samples: int = 2000
     calibration_fraction: float = 0.25
     calibration: str = "sigmoid"
+    max_domain_hours: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("decision_every_hours", "history_days", "max_rows", "n_estimators"):
@@ -134,6 +140,14 @@ class TrainingConfig:
         if self.calibration not in ("sigmoid", "isotonic"):
             raise ConfigError(
                 f"calibration must be 'sigmoid' or 'isotonic'; found {self.calibration!r}"
+            )
+        if self.max_domain_hours is not None and not (
+            math.isfinite(self.max_domain_hours)
+            and self.max_domain_hours >= max(self.horizons_hours)
+        ):
+            raise ConfigError(
+                "max_domain_hours must be finite and at least the longest horizon "
+                f"{max(self.horizons_hours):g}; found {self.max_domain_hours}"
             )
         unknown = sorted(set(self.kinds) - set(GRID_KINDS))
         if unknown:
@@ -154,6 +168,13 @@ class TrainingConfig:
     def vol_only(self) -> TrainingConfig:
         """The same settings without leverage features (``default_vol``, the ablation)."""
         return replace(self, use_leverage=False, leverage_families=None)
+
+    @property
+    def domain_hours(self) -> float:
+        """Longest window answered: ``max_domain_hours``, else the longest trained horizon."""
+        if self.max_domain_hours is not None:
+            return float(self.max_domain_hours)
+        return float(max(self.horizons_hours))
 
     @property
     def purge(self) -> pd.Timedelta:
@@ -180,6 +201,8 @@ class TrainingConfig:
             self.calibration_fraction,
             self.calibration,
         ]
+        if self.max_domain_hours is not None:  # keys of configurations without it unchanged
+            parts.append(("max_domain_hours", self.max_domain_hours))
         return repr(parts)
 
 

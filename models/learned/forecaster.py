@@ -44,7 +44,7 @@ Use (``FittedForecaster.predict``)
     every row it evaluates (node rows included) from the snapshot maps and frame scalars given to
     ``predict`` (``models.learned.leverage``).
 
-    Outside the learned domain (a forward-start window, horizons beyond the longest trained one,
+    Outside the learned domain (a forward-start window, horizons beyond ``config.domain_hours``,
     discrete touches, continuous moves, open-ended first_of, kinds not trained) ``prob_default``
     is ``prob_gbm`` and ``in_domain`` is False. ``models.consistency.enforce_consistency`` then
     repairs any remaining incoherence between rows of one (asset, t, end).
@@ -548,7 +548,7 @@ class FittedForecaster:
         mon = rows["monitoring"].fillna("").to_numpy(str)
         way = rows["direction"].fillna("").to_numpy(str)
         ok = np.isin(kinds, list(self.config.kinds)) & np.isfinite(hours)
-        ok &= (hours <= max(self.config.horizons_hours) * (1 + 1e-9)) & (hours >= 0.25)
+        ok &= (hours <= self.config.domain_hours * (1 + 1e-9)) & (hours >= 0.25)
         if "start" in rows:
             ok &= np.asarray(pd.DatetimeIndex(rows["start"]) <= pd.DatetimeIndex(rows["t"]))
         ok &= ~((kinds == "touch") & (mon == "discrete"))

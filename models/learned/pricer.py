@@ -197,7 +197,7 @@ def _price_batch(
                     gbm,
                     f"outside-learned-domain: {name} fell back to gbm (the learned model covers "
                     f"windows starting by T, horizons up to "
-                    f"{max(fitted.config.horizons_hours):.0f} h, continuous touches, terminal "
+                    f"{fitted.config.domain_hours:.0f} h, continuous touches, terminal "
                     "or one-way moves)",
                 )
             )

@@ -146,6 +146,35 @@ def test_nan_features_and_out_of_domain_rows(fitted, store):
     np.testing.assert_allclose(pred.loc[outside, "prob_default"], pred.loc[outside, "prob_gbm"])
 
 
+def test_a_wider_domain_answers_longer_windows_and_leaves_the_others(fitted, store):
+    times = pd.DatetimeIndex([CUT + pd.Timedelta(days=2), CUT + pd.Timedelta(days=3)])
+    grid = _grid(store, times, hours=(4.0, 24.0, 30.0, 48.0))
+    inputs = leverage_inputs(store, grid[["asset", "t"]], fitted.features)
+    assert fitted.config.domain_hours == max(fitted.config.horizons_hours) == 24.0
+    wide = replace(fitted, config=replace(fitted.config, max_domain_hours=30.0))
+    before, after = fitted.predict(grid, *inputs), wide.predict(grid, *inputs)
+    hours = grid["horizon_hours"]
+    assert after["in_domain"].to_numpy().tolist() == (hours <= 30.0).tolist()
+    assert not before.loc[hours > 24.0, "in_domain"].any()
+    inside = (hours <= 24.0).to_numpy()
+    pd.testing.assert_frame_equal(before[inside], after[inside], check_exact=True)
+    month = (hours == 30.0).to_numpy()  # now the learned answer, not gbm's
+    assert np.isfinite(after.loc[month, "prob_default"]).all()
+    assert (after.loc[month, "prob_default"] != after.loc[month, "prob_gbm"]).any()
+    beyond = (hours == 48.0).to_numpy()
+    pd.testing.assert_frame_equal(before[beyond], after[beyond], check_exact=True)
+
+
+def test_the_domain_setting_is_checked_and_keys_only_when_set():
+    base = small_training_config()
+    assert replace(base, max_domain_hours=None).key() == base.key()
+    assert replace(base, max_domain_hours=750.0).key() != base.key()
+    assert replace(base, max_domain_hours=750.0).domain_hours == 750.0
+    for bad in (1.0, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="max_domain_hours must be finite and at least"):
+            replace(base, max_domain_hours=bad)
+
+
 def test_run_where_funding_dvol_and_one_venue_stop_partway(tmp_path):
     root = make_dataset(tmp_path / "data", hours=24 * 50)
     stop = START + pd.Timedelta(days=30)

@@ -1,0 +1,1 @@
+"""``levercast.experiments.studies.month_domain``."""
