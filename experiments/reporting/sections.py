@@ -374,32 +374,43 @@ def _status(row: Any) -> str:
     return "stale quote" if row.stale else "open"
 
 
+def _model_prob(row: Any, fallback: str | None) -> str:
+    """The row's probability, with the model that answered it when it is a fallback."""
+    return fmt_prob(row.prob_model) + (f" ({fallback})" if fallback else "")
+
+
 def edges_section(ctx: ReportContext, top: int = 10) -> Section:
     """The top edges of a replay scan at T (tradeable rows first, as the scan ranks them); the
     key number is the best edge of a market still open at T, never one already decided."""
     if ctx.scan is None:
         raise ValueError("no scan at T")
     section = Section("Top edges (replay scan at T)")
+    scan = ctx.scan
     rows = [
-        [r.venue, r.question or r.contract.describe(), fmt_prob(r.prob_model),
+        [r.venue, r.question or r.contract.describe(), _model_prob(r, scan.fell_back(r)),
          fmt_prob(r.prob_bid), fmt_prob(r.prob_ask), fmt_points(r.edge), r.side or "-",
          fmt_prob(r.kelly_fraction), "yes" if r.flag else "", _status(r)]
-        for r in ctx.scan.rows[:top]
+        for r in scan.rows[:top]
     ]  # fmt: skip
     headers = ["venue", "market", "model", "bid", "ask", "edge", "side", "Kelly", "flag", "status"]
     section.blocks.append(("table", headers, rows))
-    flagged = sum(r.flag for r in ctx.scan.rows)
+    flagged = sum(r.flag for r in scan.rows)
+    fallbacks = sum(scan.fell_back(r) is not None for r in scan.rows)
     live = [
-        r
-        for r in ctx.scan.rows
-        if r.decided is None and r.edge is not None and not math.isnan(r.edge)
+        r for r in scan.rows if r.decided is None and r.edge is not None and not math.isnan(r.edge)
     ]
-    closed = sum(r.decided is not None for r in ctx.scan.rows)
+    closed = sum(r.decided is not None for r in scan.rows)
     section.blocks.append(
         (
             "p",
-            f"{len(ctx.scan.rows)} markets priced with {ctx.scan.model}; {flagged} flagged; "
-            f"{closed} already decided or closed at T (no edge to take there).",
+            f"{len(scan.rows)} markets priced with {scan.model}"
+            + (
+                f" ({fallbacks} of them by its fallback, named beside the probability)"
+                if fallbacks
+                else ""
+            )
+            + f"; {flagged} flagged; {closed} already decided or closed at T (no edge to take "
+            "there).",
         )
     )
     best = max(live, key=lambda r: (not r.stale, float(r.edge or 0.0)), default=None)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from levercast.experiments.scanning.candidates import Candidate, event_quote
-from levercast.experiments.scanning.rows import KellyCaps, ScanRow
+from levercast.experiments.scanning.rows import KellyCaps, ScanRow, fallback_model
 
 if TYPE_CHECKING:
     from levercast.markets.types import MarketQuote
@@ -120,7 +120,7 @@ def build_row(
     decided = DECIDED if priced.decided else None
     if decided:
         why.insert(0, f"not flagged: {decided}")
-    if forecast.model != model.split(" ")[0] and band is None:
+    if band is None and fallback_model(forecast.model, model) is not None:
         why.append(f"model fell back to {forecast.model}")
     usable = signal is not None and signal.flag and not stale and decided is None
     return ScanRow(

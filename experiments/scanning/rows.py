@@ -12,7 +12,13 @@ from typing import Any
 
 from levercast.features.errors import ConfigError
 
-__all__ = ["KellyCaps", "ScanResult", "ScanRow", "describe_row"]
+__all__ = ["KellyCaps", "ScanResult", "ScanRow", "describe_row", "fallback_model"]
+
+
+def fallback_model(answered: str, asked: str) -> str | None:
+    """``answered`` when it is not the model ``asked`` for (its fallback: ``gbm`` outside a
+    learned model's domain, a climatology for liquidation windows it does not cover), else None."""
+    return None if answered == asked.split(" ")[0] else answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,10 @@ class ScanResult:
 
     def __iter__(self) -> Iterator[ScanRow]:
         return iter(self.rows)
+
+    def fell_back(self, row: ScanRow) -> str | None:
+        """The model that answered ``row`` instead of the scan's ``model``, or None."""
+        return fallback_model(row.model, self.model)
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -26,8 +26,9 @@ __all__ = ["render_scan", "run_scan"]
 
 def render_scan(result: Any) -> list[Any]:
     """A header line and one table row per market: flag (* flagged, s stale, d decided or
-    closed at T), venue, the market's title, model probability and band, bid/ask, edge after
-    costs in points, side, capped Kelly fraction and why a row is not flagged."""
+    closed at T, f answered by the model's fallback), venue, the market's title, model
+    probability and band, bid/ask, edge after costs in points, side, capped Kelly fraction and
+    why a row is not flagged; then the legend."""
     from levercast.experiments.cli.format import fmt_points, fmt_prob, fmt_time, table
 
     mode = "live" if result.live else "replay"
@@ -38,6 +39,7 @@ def render_scan(result: Any) -> list[Any]:
     rows = []
     for r in result.rows:
         flags = ("*" if r.flag else "") + ("s" if r.stale else "") + ("d" if r.decided else "")
+        flags += "f" if result.fell_back(r) else ""
         title = r.question or r.contract.describe()
         quote = (
             "-"
@@ -53,7 +55,11 @@ def render_scan(result: Any) -> list[Any]:
                      fmt_points(r.edge), r.side or "-",
                      fmt_prob(r.kelly_fraction) if r.kelly_fraction else "-",
                      _short_why(r.why, flagged=r.flag)])  # fmt: skip
-    legend = "flags: * flagged, s stale quote, d decided or closed at T; edge net of fees/spread"
+    fallbacks = sorted({m for r in result.rows if (m := result.fell_back(r))})
+    legend = "flags: * flagged, s stale quote, d decided or closed at T"
+    if fallbacks:
+        legend += f", f answered by {' or '.join(fallbacks)} in place of {result.model}"
+    legend += "; edge net of fees/spread"
     headers = ["", "venue", "market", "model", "band", "bid / ask", "edge", "side", "Kelly", "why"]
     return [head, table(headers, rows, right=[3, 5, 6, 8], min_widths={2: 36}), legend]
 
