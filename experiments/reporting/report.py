@@ -51,7 +51,8 @@ _TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 _DURATION: Final = re.compile(
     r"\s*\(?\b(?:in |after |took )?\d+(?:\.\d+)?\s?(?:s|ms|secs?|seconds)\b\)?"
 )
-_NUMERIC: Final = re.compile(r"^[-+<>$]?[\d.,]+(?:\s?[%BMTk]|\s?pts|\s?bps)?$")
+# A number, its unit, and the model that gave it when it is named: "63.6% (gbm)".
+_NUMERIC: Final = re.compile(r"^[-+<>$]?[\d.,]+(?:\s?[%BMTk]|\s?pts|\s?bps)?(?: \([a-z_-]+\))?$")
 
 
 @dataclass(frozen=True, slots=True)

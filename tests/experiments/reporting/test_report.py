@@ -234,3 +234,21 @@ def test_markdown_is_reproducible_whatever_the_home_holds(tmp_path, monkeypatch,
     assert texts[0] == texts[1]
     assert str(tmp_path) not in texts[0]  # no absolute paths
     assert "backtest run" not in texts[0]
+
+
+@pytest.mark.parametrize(
+    ("cell", "numeric"),
+    [
+        ("63.6%", True),
+        ("63.6% (gbm)", True),  # the model that answered, named beside its probability
+        ("+12.9 pts", True),
+        ("$107M", True),
+        ("stale quote", False),
+        ("63.6% (gbm) x", False),
+        ("(gbm)", False),
+    ],
+)
+def test_numbers_are_right_aligned_with_or_without_the_model_named(cell, numeric):
+    from levercast.experiments.reporting.report import _environment
+
+    assert _environment("html").tests["numeric_text"](cell) is numeric
