@@ -133,6 +133,15 @@ def _spread(source: Any) -> str:
     return ", ".join(f"{how} ({n:,} trades)" for how, n in source.items())
 
 
+def _fallbacks(doc: dict[str, Any]) -> str:
+    """How many observations ``gbm`` answered for the model, when any: the model's scores are
+    partly ``gbm``'s then (a learned model's windows past its domain or not yet begun)."""
+    n, total = doc.get("fallbacks_to_gbm") or 0, doc.get("observations") or 0
+    if not n or not total:
+        return ""
+    return f" ({n:,} of the observations, {n / total:.0%}, answered by gbm, where it gives none)"
+
+
 def _render(doc: dict[str, Any]) -> list[Any]:
     """The headline lines, then tables of the skill (all markets, held out) and the scores,
     then trading, exclusions and notes."""
@@ -142,6 +151,7 @@ def _render(doc: dict[str, Any]) -> list[Any]:
     head.append(
         f"{doc['markets']:,} markets, {doc['observations']:,} observations ("
         f"{_coverage(doc)}); model {doc.get('model_used', doc.get('model'))}"
+        + _fallbacks(doc)
     )
     parts: list[Any] = ["\n".join(head)]
     tail: list[str] = []

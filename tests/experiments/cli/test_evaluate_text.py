@@ -94,3 +94,13 @@ def test_skill_and_scores_are_tables_without_python_reprs():
     assert market.split() == ["market", "0.0790", "0.2520", "0.0440"]
     assert "spread assumed half-spread 0.01 (7 trades)" in text
     assert "{" not in text
+
+
+def test_the_share_answered_by_gbm_is_said_beside_the_model():
+    doc = {**_doc(_trading(7, -0.05, -0.21, 0.13)), "model_used": "default"}
+    text = _text({**doc, "fallbacks_to_gbm": 330})
+    assert (
+        "model default (330 of the observations, 33%, answered by gbm, where it gives none)"
+        in " ".join(text.split())
+    )
+    assert "answered by gbm" not in _text({**doc, "fallbacks_to_gbm": 0})
