@@ -150,8 +150,7 @@ def _render(doc: dict[str, Any]) -> list[Any]:
     head = _headline(doc) if "brier" in doc else []
     head.append(
         f"{doc['markets']:,} markets, {doc['observations']:,} observations ("
-        f"{_coverage(doc)}); model {doc.get('model_used', doc.get('model'))}"
-        + _fallbacks(doc)
+        f"{_coverage(doc)}); model {doc.get('model_used', doc.get('model'))}" + _fallbacks(doc)
     )
     parts: list[Any] = ["\n".join(head)]
     tail: list[str] = []
