@@ -13,8 +13,6 @@ overall skill; beside it (context, not the rule) the shipped default at 720 h.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -26,7 +24,7 @@ import pandas as pd
 
 from levercast.experiments.backtest.run import BacktestConfig, run_backtest
 from levercast.experiments.metrics import skill, skill_blocks
-from levercast.experiments.paths import resolve_data_dir
+from levercast.experiments.studies.asset_study import study_main
 from levercast.features.dataset.store import Store
 from levercast.models.learned.design import TrainingConfig
 
@@ -148,20 +146,7 @@ def _markdown(rows: list[dict[str, Any]], verdict: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the study and print the table (or ``--json``)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="dataset directory (default: $LEVERCAST_DATA)")
-    parser.add_argument("--assets", default="BTC,ETH")
-    parser.add_argument("--start", default="2024-01-01T00:00Z")
-    parser.add_argument("--end", default="2024-12-31T23:00Z")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    args = parser.parse_args(argv)
-    store = Store(resolve_data_dir(args.data))
-    rows = run_study(store, args.assets.split(","), args.start, args.end)
-    verdict = decide(rows)
-    if args.json:
-        print(json.dumps({"rows": rows, "verdict": verdict}, indent=1))
-    else:
-        print(_markdown(rows, verdict))
+    study_main(__doc__.splitlines()[0], run_study, decide, _markdown, argv)
 
 
 if __name__ == "__main__":
