@@ -414,7 +414,7 @@ def edges_section(ctx: ReportContext, top: int = 10) -> Section:
         )
     )
     best = max(live, key=lambda r: (not r.stale, float(r.edge or 0.0)), default=None)
-    ctx.keys["markets priced"] = str(len(ctx.scan.rows))
+    ctx.keys["markets priced"] = str(len(scan.rows))
     if best is None:
         ctx.keys["top edge"] = "n/a (no open market quoted)"
     else:
